@@ -1,0 +1,27 @@
+namespace Cluster.Grains.Redis;
+
+/// <summary>
+/// The small surface the rest of the system uses to talk to Redis. Calls may be issued from any number
+/// of threads at once; they share one pipelined connection. Blocking reads and subscriptions use
+/// connections of their own so they never hold up other callers.
+/// </summary>
+public interface IRedis : IAsyncDisposable
+{
+    /// <summary>Sends one command and returns its reply; an error reply throws <see cref="RedisServerException"/>.</summary>
+    Task<RespValue> ExecuteAsync(string command, params ReadOnlySpan<RedisArg> args);
+
+    /// <summary>As <see cref="ExecuteAsync(string, ReadOnlySpan{RedisArg})"/>, with cancellation and an optional timeout of its own.</summary>
+    Task<RespValue> ExecuteAsync(string command, ReadOnlySpan<RedisArg> args, CancellationToken cancellationToken, TimeSpan? timeout = null);
+
+    /// <summary>
+    /// Runs a command that may block on the server (XREAD BLOCK, BLPOP…) on a connection of its own.
+    /// Cancelling it closes that connection, which is the only way to unblock the server side.
+    /// </summary>
+    Task<RespValue> ExecuteBlockingAsync(string command, RedisArg[] args, CancellationToken cancellationToken);
+
+    /// <summary>Subscribes to channels; <paramref name="onMessage"/> receives (channel, message). Dispose the result to unsubscribe.</summary>
+    Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default);
+
+    /// <summary>Where this client connects, without secrets.</summary>
+    RedisOptions Options { get; }
+}

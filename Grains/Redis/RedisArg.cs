@@ -1,0 +1,83 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+
+namespace Cluster.Grains.Redis;
+
+/// <summary>One argument of a command: text, bytes or a number, encoded without intermediate strings.</summary>
+public readonly struct RedisArg
+{
+    private readonly string? _text;
+    private readonly ReadOnlyMemory<byte> _bytes;
+    private readonly long _integer;
+    private readonly double _double;
+    private readonly byte _kind; // 0 text, 1 bytes, 2 integer, 3 double
+
+    private RedisArg(string? text, ReadOnlyMemory<byte> bytes, long integer, double dbl, byte kind)
+    {
+        _text = text;
+        _bytes = bytes;
+        _integer = integer;
+        _double = dbl;
+        _kind = kind;
+    }
+
+    public static implicit operator RedisArg(string text) => new(text ?? "", default, 0, 0, 0);
+    public static implicit operator RedisArg(byte[] bytes) => new(null, bytes, 0, 0, 1);
+    public static implicit operator RedisArg(ReadOnlyMemory<byte> bytes) => new(null, bytes, 0, 0, 1);
+    public static implicit operator RedisArg(long value) => new(null, default, value, 0, 2);
+    public static implicit operator RedisArg(int value) => new(null, default, value, 0, 2);
+    public static implicit operator RedisArg(double value) => new(null, default, 0, value, 3);
+
+    internal void WriteTo(IBufferWriter<byte> writer)
+    {
+        switch (_kind)
+        {
+            case 0:
+                var length = Encoding.UTF8.GetByteCount(_text!);
+                WriteHeader(writer, (byte)'$', length);
+                var span = writer.GetSpan(length + 2);
+                Encoding.UTF8.GetBytes(_text, span);
+                "\r\n"u8.CopyTo(span[length..]);
+                writer.Advance(length + 2);
+                break;
+            case 1:
+                WriteHeader(writer, (byte)'$', _bytes.Length);
+                writer.Write(_bytes.Span);
+                writer.Write("\r\n"u8);
+                break;
+            case 2:
+                Span<byte> digits = stackalloc byte[24];
+                Utf8Formatter.TryFormat(_integer, digits, out var n);
+                WriteHeader(writer, (byte)'$', n);
+                writer.Write(digits[..n]);
+                writer.Write("\r\n"u8);
+                break;
+            default:
+                var text = double.IsPositiveInfinity(_double) ? "+inf"
+                    : double.IsNegativeInfinity(_double) ? "-inf"
+                    : _double.ToString("R", CultureInfo.InvariantCulture);
+                ((RedisArg)text).WriteTo(writer);
+                break;
+        }
+    }
+
+    internal static void WriteHeader(IBufferWriter<byte> writer, byte prefix, long count)
+    {
+        var span = writer.GetSpan(24);
+        span[0] = prefix;
+        Utf8Formatter.TryFormat(count, span[1..], out var n);
+        span[n + 1] = (byte)'\r';
+        span[n + 2] = (byte)'\n';
+        writer.Advance(n + 3);
+    }
+
+    public override string ToString() => _kind switch
+    {
+        0 => _text!,
+        1 => Encoding.UTF8.GetString(_bytes.Span),
+        2 => _integer.ToString(CultureInfo.InvariantCulture),
+        _ => _double.ToString("R", CultureInfo.InvariantCulture),
+    };
+}

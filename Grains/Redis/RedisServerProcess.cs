@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace Cluster.Grains.Redis;
+
+/// <summary>What to start: where redis-server keeps its files, and how.</summary>
+public sealed record RedisServerSettings
+{
+    /// <summary>Folder for the append-only file, the pid file and the log; created if missing.</summary>
+    public required string DataDirectory { get; init; }
+    /// <summary>Keep an append-only file so that acknowledged writes survive a restart.</summary>
+    public bool AppendOnly { get; init; } = true;
+    /// <summary>A fixed port, or 0 for a free loopback port.</summary>
+    public int Port { get; init; }
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// A redis-server child process on a loopback port: the silo's embedded default, and the real server
+/// every integration test runs against. A server orphaned by a killed parent is found through its pid
+/// file and stopped before a new one starts in the same folder.
+/// </summary>
+public sealed class RedisServerProcess : IAsyncDisposable
+{
+    public const string InstallHint =
+        "redis-server was not found on PATH. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server) " +
+        "or point the silo at a running server with Redis__ConnectionString=host:port.";
+
+    private readonly Process _process;
+    private readonly ILogger? _logger;
+
+    private RedisServerProcess(Process process, int port, string dataDirectory, ILogger? logger)
+    {
+        _process = process;
+        Port = port;
+        DataDirectory = dataDirectory;
+        _logger = logger;
+    }
+
+    public int Port { get; }
+    public string DataDirectory { get; }
+    public int ProcessId => _process.Id;
+    public string ConnectionString => $"127.0.0.1:{Port}";
+    public bool HasExited => _process.HasExited;
+
+    public static async Task<RedisServerProcess> StartAsync(RedisServerSettings settings, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        var executable = FindOnPath("redis-server") ?? throw new RedisConfigurationException(InstallHint);
+        var directory = Path.GetFullPath(settings.DataDirectory);
+        Directory.CreateDirectory(directory);
+        var pidFile = Path.Combine(directory, "redis-server.pid");
+        await StopOrphanAsync(pidFile, logger).ConfigureAwait(false);
+
+        var port = settings.Port == 0 ? FreeLoopbackPort() : settings.Port;
+        var start = new ProcessStartInfo(executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--dir", directory, "--pidfile", pidFile, "--daemonize", "no",
+            "--appendonly", settings.AppendOnly ? "yes" : "no", "--save", "",
+            "--logfile", Path.Combine(directory, "redis-server.log"),
+        }) start.ArgumentList.Add(arg);
+
+        var process = Process.Start(start) ?? throw new RedisConfigurationException($"Could not start {executable}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new RedisServerProcess(process, port, directory, logger);
+        try
+        {
+            await server.WaitUntilReadyAsync(settings.StartTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        logger?.LogInformation("Embedded redis-server (pid {Pid}) listening on 127.0.0.1:{Port}, data in {Directory}", process.Id, port, directory);
+        return server;
+    }
+
+    private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var options = new RedisOptions { Host = "127.0.0.1", Port = Port, ConnectTimeout = TimeSpan.FromSeconds(1), ClientName = "cluster-probe" };
+        while (true)
+        {
+            if (_process.HasExited)
+                throw new RedisConnectionException($"redis-server exited with code {_process.ExitCode} on start; see {Path.Combine(DataDirectory, "redis-server.log")}");
+            try
+            {
+                await using var client = await RedisClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                var pong = await client.ExecuteAsync("PING").ConfigureAwait(false);
+                if (pong.ToString() == "PONG") return;
+            }
+            catch (RedisServerException e) when (e.Code == "LOADING")
+            {
+                // still replaying its append-only file
+            }
+            catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
+            {
+            }
+            if (DateTime.UtcNow >= deadline) throw new RedisConnectionException($"redis-server did not answer PING within {timeout.TotalSeconds:0} s");
+            await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Asks redis-server to stop (SIGTERM lets it finish the append-only file), and kills it if it will not.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _ = SendSigterm(_process.Id);
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger?.LogWarning("redis-server (pid {Pid}) ignored SIGTERM; killing it", _process.Id);
+                _process.Kill();
+                await _process.WaitForExitAsync().ConfigureAwait(false);
+            }
+        }
+        _process.Dispose();
+    }
+
+    private static async Task StopOrphanAsync(string pidFile, ILogger? logger)
+    {
+        if (!File.Exists(pidFile)) return;
+        if (!int.TryParse((await File.ReadAllTextAsync(pidFile).ConfigureAwait(false)).Trim(), out var pid)) return;
+        Process orphan;
+        try
+        {
+            orphan = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return; // long gone
+        }
+        using (orphan)
+        {
+            if (!orphan.ProcessName.StartsWith("redis-server", StringComparison.Ordinal)) return; // the pid was reused
+            logger?.LogWarning("Stopping redis-server (pid {Pid}) left running by a silo that did not shut down", pid);
+            SendSigterm(pid);
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                await orphan.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                orphan.Kill();
+            }
+        }
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+
+    private static bool SendSigterm(int pid) => kill(pid, 15) == 0;
+
+    [DllImport("libc", SetLastError = true)]
+#pragma warning disable SYSLIB1054, CA5392 // a one-line libc call; LibraryImport source generation buys nothing here
+    private static extern int kill(int pid, int signal);
+#pragma warning restore SYSLIB1054, CA5392
+}
