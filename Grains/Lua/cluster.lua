@@ -1,12 +1,701 @@
 #!lua name=cluster
 -- The grain state machine of Cluster. Every transition of a job, worker or machine is one function call
--- here, so it runs atomically, and the same call appends the event that describes it to a stream.
+-- here, so it runs atomically, and the same call appends the event that describes it to a stream:
+-- no event is lost or invented when a silo dies between the two.
 -- Bump LIBRARY_VERSION whenever a function's behaviour or the key layout changes.
+--
+-- Key layout (seed 001 is a contract for job:{id}, jobs:pending and findMatchingJob):
+--   job:{id}                 hash, the job grain (seed 001 field names plus lease and index fields)
+--   jobs:pending             zset id -> priority: every claimable job (seed 001's view; higher served first)
+--   jobs:class:{cls}         zset id -> -priority*2^32 + seq: claimable jobs with identical requirements, FIFO per priority
+--   jobs:classes             hash cls -> normalised requirements JSON, one entry per non-empty class
+--   jobs:indexed             count of ids held by all class sets (tells whether jobs:pending holds strays)
+--   jobs:delayed             zset id -> due ms: failed jobs waiting out their retry backoff
+--   jobs:leases              zset id -> lease expiry ms: assigned and running jobs
+--   jobs:deadlines           zset id -> timeout ms: assigned and running jobs that have a timeout
+--   jobs:all, jobs:status:{s}, jobs:type:{t}, jobs:worker:{w}, jobs:machine:{m}, jobs:workflow:{w}
+--                            zsets id -> seq: listing indexes, newest first by seq
+--   idempotency:{key}        string -> job id, for 24 h
+--   worker:{id}              hash, the worker grain;  worker:{id}:jobs  set of its leased job ids
+--   workers:heartbeats       zset id -> last heartbeat ms of online workers
+--   machine:{id}             hash, the machine grain; machine:{id}:workers  set of worker ids
+--   machines                 zset id -> 0, for lexicographic pagination
+--   events:jobs, events:workers, events:machines   streams, capped with MAXLEN ~
 
 local LIBRARY_VERSION = '1'
+local TWO32 = 4294967296
+local MAX_PRIORITY = 1000
+local DEFAULT_EVENTS_MAXLEN = 100000
+local IDEMPOTENCY_TTL_SECONDS = 86400
+local MAX_BACKOFF_MS = 3600000
+
+-- Shared helpers -------------------------------------------------------------------------------------
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- ISO 8601 UTC with milliseconds (the os library is not available to functions).
+local function iso(ms)
+  local secs = math.floor(ms / 1000)
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+    math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
+
+local function str(v)
+  if type(v) == 'string' then return v end
+  if type(v) == 'number' then return tostring(v) end
+  return ''
+end
+
+local function fail(code, message)
+  return redis.error_reply(code .. ' ' .. message)
+end
+
+local function decode(json, what)
+  local ok, value = pcall(cjson.decode, json)
+  if not ok or type(value) ~= 'table' then error('VALIDATION_ERROR ' .. what .. ' is not a JSON object') end
+  return value
+end
+
+local function hash_to_table(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function events_maxlen()
+  return tonumber(redis.call('HGET', 'cluster:config', 'events_maxlen')) or DEFAULT_EVENTS_MAXLEN
+end
+
+-- Appends an event; fields is a flat list of name, value pairs. Empty values are left out.
+local function emit(stream, kind, fields)
+  local args = { 'XADD', stream, 'MAXLEN', '~', events_maxlen(), '*', 'type', kind }
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    if value ~= nil and value ~= '' and value ~= false then
+      args[#args + 1] = fields[i]
+      args[#args + 1] = tostring(value)
+    end
+  end
+  return redis.call(unpack(args))
+end
+
+local function job_event(job_id, kind, job, extra)
+  local fields = { 'job_id', job_id }
+  for _, name in ipairs({ 'status', 'type', 'priority', 'worker_id', 'machine_id', 'workflow_id', 'retry_count' }) do
+    local value = job[name]
+    if value ~= nil and value ~= false and value ~= '' then
+      fields[#fields + 1] = name == 'type' and 'job_type' or name
+      fields[#fields + 1] = value
+    end
+  end
+  for i = 1, #(extra or {}) do fields[#fields + 1] = extra[i] end
+  return emit('events:jobs', kind, fields)
+end
+
+-- Requirements and capabilities ------------------------------------------------------------------------
+
+-- Jobs whose requirements are identical share a class; a claim looks at the head of each class a worker
+-- can serve, so its cost grows with the number of distinct requirement shapes, never with the backlog.
+local function normalise_requirements(req)
+  local caps = {}
+  if type(req.capabilities) == 'table' then
+    for _, c in ipairs(req.capabilities) do caps[#caps + 1] = str(c) end
+  end
+  table.sort(caps)
+  local pool = str(req.pool_preference)
+  if pool == '' then pool = 'standard' end
+  return {
+    gpu_memory = tonumber(req.gpu_memory) or 0,
+    model_type = str(req.model_type),
+    capabilities = caps,
+    pool = pool,
+  }
+end
+
+local function class_id(n)
+  return 'g=' .. n.gpu_memory .. ';m=' .. n.model_type .. ';c=' .. table.concat(n.capabilities, ',') .. ';p=' .. n.pool
+end
+
+local function parse_capabilities(json)
+  local w = decode(json, 'worker capabilities')
+  local models, caps = {}, {}
+  if type(w.model_types) == 'table' then for _, m in ipairs(w.model_types) do models[str(m)] = true end end
+  if type(w.capabilities) == 'table' then for _, c in ipairs(w.capabilities) do caps[str(c)] = true end end
+  local pool = str(w.pool_type)
+  if pool == '' then pool = 'standard' end
+  return {
+    gpu_memory = tonumber(w.gpu_memory) or 0, models = models, caps = caps, pool = pool,
+    worker_id = str(w.worker_id), machine_id = str(w.machine_id),
+  }
+end
+
+local function can_serve(req, w)
+  if req.gpu_memory > w.gpu_memory then return false end
+  if req.model_type ~= '' and not w.models[req.model_type] then return false end
+  for _, c in ipairs(req.capabilities) do
+    if not w.caps[c] then return false end
+  end
+  return true
+end
+
+-- The claimable index --------------------------------------------------------------------------------
+
+local function enqueue(id, job)
+  local priority = tonumber(job.priority) or 0
+  local seq = tonumber(job.seq)
+  local cls = job.cls
+  local added = redis.call('ZADD', 'jobs:class:' .. cls, -priority * TWO32 + seq, id)
+  redis.call('ZADD', 'jobs:pending', priority, id)
+  if added == 1 then redis.call('INCR', 'jobs:indexed') end
+  redis.call('HSETNX', 'jobs:classes', cls, job.requirements_normalised or '{}')
+end
+
+local function dequeue(id, cls)
+  redis.call('ZREM', 'jobs:pending', id)
+  if cls and cls ~= '' and redis.call('ZREM', 'jobs:class:' .. cls, id) == 1 then
+    redis.call('DECR', 'jobs:indexed')
+    if redis.call('EXISTS', 'jobs:class:' .. cls) == 0 then redis.call('HDEL', 'jobs:classes', cls) end
+  end
+end
+
+local function set_status(id, job, status)
+  if job.status and job.status ~= '' then redis.call('ZREM', 'jobs:status:' .. job.status, id) end
+  redis.call('ZADD', 'jobs:status:' .. status, tonumber(job.seq) or 0, id)
+  job.status = status
+end
+
+-- Gives the class index a job found in jobs:pending but not in it (written there by seed-era code).
+local function adopt(id)
+  local job = hash_to_table(redis.call('HGETALL', 'job:' .. id))
+  if job.id == nil and job.status == nil and job.requirements == nil then
+    redis.call('ZREM', 'jobs:pending', id) -- dangling id: nothing to run
+    return
+  end
+  local ok, req = pcall(cjson.decode, job.requirements or '{}')
+  if not ok or type(req) ~= 'table' then req = {} end
+  local n = normalise_requirements(req)
+  local cls = class_id(n)
+  local seq = tonumber(job.seq) or redis.call('INCR', 'jobs:seq')
+  local priority = tonumber(redis.call('ZSCORE', 'jobs:pending', id)) or tonumber(job.priority) or 0
+  redis.call('HSET', 'job:' .. id, 'id', id, 'cls', cls, 'seq', seq, 'priority', priority)
+  job.status = job.status or ''
+  job.seq, job.cls, job.priority = seq, cls, priority
+  job.requirements_normalised = cjson.encode(n)
+  set_status(id, job, 'pending')
+  redis.call('HSET', 'job:' .. id, 'status', 'pending')
+  redis.call('ZADD', 'jobs:all', seq, id)
+  enqueue(id, job)
+end
+
+local function adopt_strays(max_scan)
+  local pending = redis.call('ZCARD', 'jobs:pending')
+  local indexed = tonumber(redis.call('GET', 'jobs:indexed')) or 0
+  if pending <= indexed then return end
+  local ids = redis.call('ZREVRANGE', 'jobs:pending', 0, max_scan - 1)
+  for _, id in ipairs(ids) do
+    local cls = redis.call('HGET', 'job:' .. id, 'cls')
+    if not cls or not redis.call('ZSCORE', 'jobs:class:' .. cls, id) then adopt(id) end
+  end
+end
+
+-- Due retries become claimable the moment anyone looks, so no timer stands between a backoff and a worker.
+local function promote_due(now, limit)
+  local due = redis.call('ZRANGEBYSCORE', 'jobs:delayed', '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', 'jobs:delayed', id)
+    local job = hash_to_table(redis.call('HGETALL', 'job:' .. id))
+    if job.status == 'delayed' then
+      set_status(id, job, 'pending')
+      redis.call('HSET', 'job:' .. id, 'status', 'pending')
+      job.requirements_normalised = redis.call('HGET', 'jobs:classes', job.cls)
+      if not job.requirements_normalised then
+        local ok, req = pcall(cjson.decode, job.requirements or '{}')
+        job.requirements_normalised = cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
+      end
+      enqueue(id, job)
+      job_event(id, 'job_pending', job, { 'reason', 'retry' })
+    end
+  end
+  return #due
+end
+
+-- Job transitions ------------------------------------------------------------------------------------
+
+local function load_job(id)
+  local flat = redis.call('HGETALL', 'job:' .. id)
+  if #flat == 0 then return nil end
+  return hash_to_table(flat)
+end
+
+local TERMINAL = { completed = true, dead = true, cancelled = true }
+
+-- Removes a job from its worker and from the lease and timeout sets.
+local function release(id, job)
+  redis.call('ZREM', 'jobs:leases', id)
+  redis.call('ZREM', 'jobs:deadlines', id)
+  local worker_id = job.worker_id
+  if worker_id and worker_id ~= '' and redis.call('SREM', 'worker:' .. worker_id .. ':jobs', id) == 1 then
+    local active = redis.call('HINCRBY', 'worker:' .. worker_id, 'active', -1)
+    if active <= 0 then
+      redis.call('HSET', 'worker:' .. worker_id, 'active', 0)
+      if redis.call('HGET', 'worker:' .. worker_id, 'status') == 'busy' then
+        redis.call('HSET', 'worker:' .. worker_id, 'status', 'idle')
+      end
+    end
+    redis.call('HDEL', 'worker:' .. worker_id, 'current_job_id')
+  end
+  redis.call('HDEL', 'job:' .. id, 'lease_token', 'lease_expires_at')
+end
+
+-- ARGV: job JSON {id, type, priority, payload (JSON text), requirements (object), max_retries,
+--       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url}
+-- Returns [job id, 1 if created or 0 if the idempotency key named an existing job].
+local function job_submit(keys, args)
+  local spec = decode(args[1], 'job')
+  local id = str(spec.id)
+  if id == '' then return fail('VALIDATION_ERROR', 'job id is required') end
+  local idem = str(spec.idempotency_key)
+  if idem ~= '' then
+    local existing = redis.call('GET', 'idempotency:' .. idem)
+    if existing then return { existing, 0 } end
+  end
+  if redis.call('EXISTS', 'job:' .. id) == 1 then return fail('DUPLICATE_JOB', 'a job with id ' .. id .. ' exists') end
+  local priority = tonumber(spec.priority) or 50
+  if priority < 0 or priority > MAX_PRIORITY or priority ~= math.floor(priority) then
+    return fail('VALIDATION_ERROR', 'priority must be a whole number from 0 to ' .. MAX_PRIORITY)
+  end
+  local status = str(spec.status)
+  if status == '' then status = 'pending' end
+  if status ~= 'pending' and status ~= 'waiting' then return fail('VALIDATION_ERROR', 'status must be pending or waiting') end
+  local req = type(spec.requirements) == 'table' and spec.requirements or {}
+  local n = normalise_requirements(req)
+  local now = now_ms()
+  local seq = redis.call('INCR', 'jobs:seq')
+  local job = {
+    id = id, type = str(spec.type), status = '', priority = priority, seq = seq, cls = class_id(n),
+    workflow_id = str(spec.workflow_id), retry_count = 0,
+  }
+  redis.call('HSET', 'job:' .. id,
+    'id', id, 'type', job.type, 'status', status, 'priority', priority,
+    'payload', str(spec.payload) ~= '' and str(spec.payload) or '{}',
+    'requirements', cjson.encode(req), 'progress', 0, 'retry_count', 0,
+    'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
+    'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
+  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url' }) do
+    local v = str(spec[field])
+    if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
+  end
+  redis.call('ZADD', 'jobs:all', seq, id)
+  redis.call('ZADD', 'jobs:type:' .. job.type, seq, id)
+  if job.workflow_id ~= '' then redis.call('ZADD', 'jobs:workflow:' .. job.workflow_id, seq, id) end
+  set_status(id, job, status)
+  if status == 'pending' then
+    job.requirements_normalised = cjson.encode(n)
+    enqueue(id, job)
+  end
+  if idem ~= '' then redis.call('SET', 'idempotency:' .. idem, id, 'EX', IDEMPOTENCY_TTL_SECONDS) end
+  job_event(id, 'job_submitted', job)
+  return { id, 1 }
+end
+
+-- Picks the best job a worker can serve: its own pool first, then priority, then age. Marks it assigned
+-- under a lease. w: parsed capabilities. Returns the job table or nil.
+local function claim_best(w, token, lease_ms, now)
+  local registered = false
+  if w.worker_id ~= '' then
+    local info = redis.call('HMGET', 'worker:' .. w.worker_id, 'status', 'concurrency', 'active', 'machine_id')
+    if info[1] then
+      registered = true
+      if info[1] == 'offline' or info[1] == 'draining' then return nil end
+      if (tonumber(info[3]) or 0) >= (tonumber(info[2]) or 1) then return nil end
+      if w.machine_id == '' then w.machine_id = info[4] or '' end
+    end
+  end
+
+  local best_id, best_cls, best_pool_miss, best_score
+  local classes = redis.call('HGETALL', 'jobs:classes')
+  for i = 1, #classes, 2 do
+    local ok, req = pcall(cjson.decode, classes[i + 1])
+    if ok and can_serve(req, w) then
+      local head = redis.call('ZRANGE', 'jobs:class:' .. classes[i], 0, 0, 'WITHSCORES')
+      if head[1] then
+        local pool_miss = (req.pool == w.pool) and 0 or 1
+        local score = tonumber(head[2])
+        if best_id == nil or pool_miss < best_pool_miss or (pool_miss == best_pool_miss and score < best_score) then
+          best_id, best_cls, best_pool_miss, best_score = head[1], classes[i], pool_miss, score
+        end
+      elseif redis.call('EXISTS', 'jobs:class:' .. classes[i]) == 0 then
+        redis.call('HDEL', 'jobs:classes', classes[i])
+      end
+    end
+  end
+  if not best_id then return nil end
+
+  dequeue(best_id, best_cls)
+  local job = load_job(best_id)
+  local expires = now + lease_ms
+  set_status(best_id, job, 'assigned')
+  job.worker_id, job.machine_id = w.worker_id, w.machine_id
+  job.lease_token, job.lease_expires_at, job.assigned_at = token, expires, iso(now)
+  redis.call('HSET', 'job:' .. best_id, 'status', 'assigned', 'worker_id', w.worker_id, 'machine_id', w.machine_id,
+    'lease_token', token, 'lease_expires_at', expires, 'assigned_at', job.assigned_at, 'assigned_ms', now)
+  redis.call('HINCRBY', 'job:' .. best_id, 'attempts', 1)
+  redis.call('ZADD', 'jobs:leases', expires, best_id)
+  local timeout = tonumber(job.timeout_ms) or 0
+  if timeout > 0 then redis.call('ZADD', 'jobs:deadlines', now + timeout, best_id) end
+  if w.worker_id ~= '' then
+    redis.call('ZADD', 'jobs:worker:' .. w.worker_id, tonumber(job.seq), best_id)
+  end
+  if w.machine_id ~= '' then
+    redis.call('ZADD', 'jobs:machine:' .. w.machine_id, tonumber(job.seq), best_id)
+  end
+  if registered then
+    redis.call('SADD', 'worker:' .. w.worker_id .. ':jobs', best_id)
+    redis.call('HINCRBY', 'worker:' .. w.worker_id, 'active', 1)
+    redis.call('HSET', 'worker:' .. w.worker_id, 'status', 'busy', 'current_job_id', best_id)
+  end
+  job_event(best_id, 'job_assigned', job, { 'lease_expires_at', expires })
+  return job
+end
+
+-- ARGV: worker capabilities JSON (with worker_id, machine_id), lease token, lease ms.
+-- Returns the assigned job's fields as a flat list, or nil when nothing matches.
+local function job_claim(keys, args)
+  local w = parse_capabilities(args[1])
+  local token = str(args[2])
+  local lease_ms = tonumber(args[3]) or 30000
+  if token == '' then return fail('VALIDATION_ERROR', 'a lease token is required') end
+  local now = now_ms()
+  promote_due(now, 100)
+  adopt_strays(1000)
+  local job = claim_best(w, token, lease_ms, now)
+  if not job then return nil end
+  return redis.call('HGETALL', 'job:' .. job.id)
+end
+
+-- Seed 001's contract: FCALL findMatchingJob 0 <capabilities JSON> <max scan>
+-- -> {"success":true,"jobId":…} or {"success":false,"reason":"No matching jobs found"}.
+-- Seed-era workers have no lease token to present, so the lease it grants is unfenced (empty token).
+local function find_matching_job(keys, args)
+  local w = parse_capabilities(args[1])
+  local max_scan = math.max(tonumber(args[2]) or 100, 100)
+  local now = now_ms()
+  promote_due(now, 100)
+  adopt_strays(max_scan)
+  local lease_ms = tonumber(redis.call('HGET', 'cluster:config', 'lease_ms')) or 30000
+  local job = claim_best(w, '', lease_ms, now)
+  if not job then return cjson.encode({ success = false, reason = 'No matching jobs found' }) end
+  return cjson.encode({ success = true, jobId = job.id })
+end
+
+-- Checks that the caller holds the job's lease. An empty token is the seed's unfenced internal API.
+local function check_lease(job, token)
+  if token ~= '' and job.lease_token ~= token then
+    return fail('STALE_LEASE', 'the lease on job ' .. job.id .. ' is no longer yours')
+  end
+  if job.status ~= 'assigned' and job.status ~= 'running' then
+    return fail('INVALID_STATE', 'job ' .. job.id .. ' is ' .. job.status .. ', not assigned or running')
+  end
+  return nil
+end
+
+-- ARGV: job id, lease token, progress (0-100), message, lease ms. Marks the job running and renews its lease.
+local function job_progress(keys, args)
+  local id, token = args[1], str(args[2])
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  local refused = check_lease(job, token)
+  if refused then return refused end
+  local progress = tonumber(args[3])
+  if not progress or progress < 0 or progress > 100 then return fail('VALIDATION_ERROR', 'progress must be a number from 0 to 100') end
+  local now = now_ms()
+  local lease_ms = tonumber(args[5]) or 0
+  if job.status == 'assigned' then
+    set_status(id, job, 'running')
+    redis.call('HSET', 'job:' .. id, 'status', 'running', 'started_at', iso(now), 'started_ms', now)
+    job_event(id, 'job_started', job)
+  end
+  redis.call('HSET', 'job:' .. id, 'progress', progress, 'progress_message', str(args[4]), 'updated_at', iso(now))
+  if lease_ms > 0 and job.lease_token then
+    redis.call('ZADD', 'jobs:leases', 'XX', now + lease_ms, id)
+    redis.call('HSET', 'job:' .. id, 'lease_expires_at', now + lease_ms)
+  end
+  job_event(id, 'job_progress', job, { 'progress', progress, 'message', str(args[4]) })
+  return 'OK'
+end
+
+-- ARGV: job id, lease token, result JSON. Idempotent for a job already completed.
+local function job_complete(keys, args)
+  local id, token = args[1], str(args[2])
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  if job.status == 'completed' then return 'ALREADY_COMPLETED' end
+  local refused = check_lease(job, token)
+  if refused then return refused end
+  local result = str(args[3])
+  if result == '' then result = 'null' end
+  local now = now_ms()
+  release(id, job)
+  set_status(id, job, 'completed')
+  redis.call('HSET', 'job:' .. id, 'status', 'completed', 'progress', 100, 'result', result,
+    'completed_at', iso(now), 'completed_ms', now)
+  if not job.started_at then redis.call('HSET', 'job:' .. id, 'started_at', iso(now), 'started_ms', now) end
+  job_event(id, 'job_completed', job, { 'result', result })
+  return 'OK'
+end
+
+-- Puts a job that failed (or whose lease or time ran out) back in line with exponential backoff, or ends it dead.
+local function fail_attempt(id, job, error_json, retryable, backoff_ms, now)
+  release(id, job)
+  local retries = (tonumber(job.retry_count) or 0) + 1
+  local max_retries = tonumber(job.max_retries) or 0
+  job.retry_count = retries
+  redis.call('HSET', 'job:' .. id, 'error', error_json, 'failed_at', iso(now), 'retry_count', retries)
+  if retryable and retries <= max_retries then
+    local delay = math.min(backoff_ms * 2 ^ (retries - 1), MAX_BACKOFF_MS)
+    set_status(id, job, 'delayed')
+    redis.call('HSET', 'job:' .. id, 'status', 'delayed', 'progress', 0)
+    redis.call('ZADD', 'jobs:delayed', now + delay, id)
+    job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 1, 'retry_at', now + delay })
+    return 'RETRYING'
+  end
+  set_status(id, job, 'dead')
+  redis.call('HSET', 'job:' .. id, 'status', 'dead', 'completed_at', iso(now), 'completed_ms', now)
+  job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 0 })
+  job_event(id, 'job_dead', job, { 'error', error_json })
+  return 'DEAD'
+end
+
+-- ARGV: job id, lease token, error JSON {code, message}, retryable (1/0), base backoff ms.
+local function job_fail(keys, args)
+  local id, token = args[1], str(args[2])
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  local refused = check_lease(job, token)
+  if refused then return refused end
+  return fail_attempt(id, job, str(args[3]) ~= '' and args[3] or '{}', args[4] ~= '0', tonumber(args[5]) or 1000, now_ms())
+end
+
+-- ARGV: job id, reason. Any job not yet finished can be cancelled; a worker holding it loses its lease.
+local function job_cancel(keys, args)
+  local id = args[1]
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  if TERMINAL[job.status] then return fail('INVALID_STATE', 'job ' .. id .. ' is already ' .. job.status) end
+  local now = now_ms()
+  dequeue(id, job.cls)
+  redis.call('ZREM', 'jobs:delayed', id)
+  release(id, job)
+  set_status(id, job, 'cancelled')
+  redis.call('HSET', 'job:' .. id, 'status', 'cancelled', 'completed_at', iso(now), 'completed_ms', now)
+  job_event(id, 'job_cancelled', job, { 'reason', str(args[2]) })
+  return 'OK'
+end
+
+-- ARGV: job id. Gives a dead, cancelled or delayed job a fresh start now, with its retry count reset.
+local function job_retry(keys, args)
+  local id = args[1]
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  if job.status ~= 'dead' and job.status ~= 'cancelled' and job.status ~= 'delayed' and job.status ~= 'failed' then
+    return fail('INVALID_STATE', 'job ' .. id .. ' is ' .. job.status .. '; only dead, failed, cancelled or delayed jobs can be retried')
+  end
+  redis.call('ZREM', 'jobs:delayed', id)
+  set_status(id, job, 'pending')
+  job.retry_count = 0
+  redis.call('HSET', 'job:' .. id, 'status', 'pending', 'retry_count', 0, 'progress', 0)
+  redis.call('HDEL', 'job:' .. id, 'completed_at', 'completed_ms', 'result')
+  job.requirements_normalised = redis.call('HGET', 'jobs:classes', job.cls)
+  if not job.requirements_normalised then
+    local ok, req = pcall(cjson.decode, job.requirements or '{}')
+    job.requirements_normalised = cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
+  end
+  enqueue(id, job)
+  job_event(id, 'job_pending', job, { 'reason', 'manual_retry' })
+  return 'OK'
+end
+
+-- Workers and machines -------------------------------------------------------------------------------
+
+local function machine_touch(machine_id, spec, now)
+  local key = 'machine:' .. machine_id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'id', machine_id, 'created_at', iso(now))
+    redis.call('ZADD', 'machines', 0, machine_id)
+    emit('events:machines', 'machine_registered', { 'machine_id', machine_id })
+  end
+  redis.call('HSET', key, 'last_seen', iso(now), 'last_seen_ms', now)
+  if str(spec.host) ~= '' then redis.call('HSET', key, 'host', str(spec.host)) end
+  if tonumber(spec.gpu_count) then redis.call('HSET', key, 'gpu_count', tonumber(spec.gpu_count)) end
+end
+
+-- ARGV: worker JSON {worker_id, machine_id, host, gpu_count, gpu_index, concurrency, capabilities{…}, silo_id}.
+-- Re-registering (a restart) keeps the machine association and returns the worker's old leases to the queue.
+local function worker_register(keys, args)
+  local spec = decode(args[1], 'worker')
+  local id, machine_id = str(spec.worker_id), str(spec.machine_id)
+  if id == '' then return fail('VALIDATION_ERROR', 'worker_id is required') end
+  if machine_id == '' or machine_id == 'unknown' then
+    return fail('MACHINE_ID_REQUIRED', 'worker ' .. id .. ' must name its machine_id (got "' .. machine_id .. '")')
+  end
+  local key = 'worker:' .. id
+  local previous = redis.call('HGET', key, 'machine_id')
+  if previous and previous ~= machine_id then
+    redis.call('SREM', 'machine:' .. previous .. ':workers', id)
+  end
+  local now = now_ms()
+  local returned = 0
+  for _, job_id in ipairs(redis.call('SMEMBERS', key .. ':jobs')) do
+    local job = load_job(job_id)
+    if job and (job.status == 'assigned' or job.status == 'running') then
+      fail_attempt(job_id, job, cjson.encode({ code = 'WORKER_RESTARTED', message = 'worker ' .. id .. ' registered again while holding the job' }), true, 0, now)
+      returned = returned + 1
+    end
+  end
+  redis.call('DEL', key .. ':jobs')
+  local caps = type(spec.capabilities) == 'table' and spec.capabilities or {}
+  redis.call('HSET', key, 'id', id, 'machine_id', machine_id, 'status', 'idle', 'active', 0,
+    'concurrency', math.max(tonumber(spec.concurrency) or 1, 1), 'capabilities', cjson.encode(caps),
+    'gpu_index', str(spec.gpu_index), 'silo_id', str(spec.silo_id),
+    'registered_at', iso(now), 'last_heartbeat', iso(now), 'last_heartbeat_ms', now)
+  redis.call('HDEL', key, 'current_job_id')
+  redis.call('ZADD', 'workers:heartbeats', now, id)
+  redis.call('ZADD', 'workers', 0, id)
+  machine_touch(machine_id, spec, now)
+  redis.call('SADD', 'machine:' .. machine_id .. ':workers', id)
+  emit('events:workers', 'worker_registered', { 'worker_id', id, 'machine_id', machine_id, 'status', 'idle' })
+  return returned
+end
+
+-- ARGV: worker id, lease ms. Renews the worker and every lease it holds.
+-- Returns the ids of the jobs it holds, so a worker can learn that one was taken from it.
+local function worker_heartbeat(keys, args)
+  local id = args[1]
+  local key = 'worker:' .. id
+  local status = redis.call('HGET', key, 'status')
+  if not status then return fail('WORKER_NOT_FOUND', 'Worker not found: ' .. id) end
+  if status == 'offline' then return fail('WORKER_OFFLINE', 'worker ' .. id .. ' was declared offline; register again') end
+  local now = now_ms()
+  local lease_ms = tonumber(args[2]) or 30000
+  redis.call('HSET', key, 'last_heartbeat', iso(now), 'last_heartbeat_ms', now)
+  redis.call('ZADD', 'workers:heartbeats', now, id)
+  local machine_id = redis.call('HGET', key, 'machine_id')
+  if machine_id then redis.call('HSET', 'machine:' .. machine_id, 'last_seen', iso(now), 'last_seen_ms', now) end
+  local jobs = redis.call('SMEMBERS', key .. ':jobs')
+  for _, job_id in ipairs(jobs) do
+    redis.call('ZADD', 'jobs:leases', 'XX', now + lease_ms, job_id)
+    redis.call('HSET', 'job:' .. job_id, 'lease_expires_at', now + lease_ms)
+  end
+  return jobs
+end
+
+local function worker_offline(id, reason, now)
+  local key = 'worker:' .. id
+  local returned = 0
+  for _, job_id in ipairs(redis.call('SMEMBERS', key .. ':jobs')) do
+    local job = load_job(job_id)
+    if job and (job.status == 'assigned' or job.status == 'running') then
+      fail_attempt(job_id, job, cjson.encode({ code = 'WORKER_LOST', message = 'worker ' .. id .. ' went offline: ' .. reason }), true, 0, now)
+      returned = returned + 1
+    end
+  end
+  redis.call('DEL', key .. ':jobs')
+  redis.call('HSET', key, 'status', 'offline', 'active', 0, 'offline_at', iso(now))
+  redis.call('HDEL', key, 'current_job_id')
+  redis.call('ZREM', 'workers:heartbeats', id)
+  emit('events:workers', 'worker_offline', { 'worker_id', id, 'machine_id', redis.call('HGET', key, 'machine_id'), 'reason', reason })
+  return returned
+end
+
+-- ARGV: worker id, reason. A worker leaving cleanly; its jobs go back to the queue at once.
+local function worker_unregister(keys, args)
+  if redis.call('EXISTS', 'worker:' .. args[1]) == 0 then return fail('WORKER_NOT_FOUND', 'Worker not found: ' .. args[1]) end
+  return worker_offline(args[1], str(args[2]) ~= '' and args[2] or 'disconnected', now_ms())
+end
+
+-- Housekeeping ---------------------------------------------------------------------------------------
+
+-- ARGV: worker timeout ms, limit. Run by one silo per interval (guarded by a key); safe to run more often.
+-- Returns [expired leases, timed-out jobs, workers declared offline, retries promoted].
+local function sweep(keys, args)
+  local worker_timeout = tonumber(args[1]) or 30000
+  local limit = tonumber(args[2]) or 1000
+  local now = now_ms()
+  local lost_workers = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', 'workers:heartbeats', '-inf', now - worker_timeout, 'LIMIT', 0, limit)) do
+    worker_offline(id, 'heartbeat lapsed', now)
+    lost_workers = lost_workers + 1
+  end
+  local expired = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', 'jobs:leases', '-inf', now, 'LIMIT', 0, limit)) do
+    local job = load_job(id)
+    if job and (job.status == 'assigned' or job.status == 'running') then
+      fail_attempt(id, job, cjson.encode({ code = 'LEASE_EXPIRED', message = 'the worker stopped renewing its lease' }), true, 0, now)
+      expired = expired + 1
+    else
+      redis.call('ZREM', 'jobs:leases', id)
+    end
+  end
+  local timed_out = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', 'jobs:deadlines', '-inf', now, 'LIMIT', 0, limit)) do
+    local job = load_job(id)
+    if job and (job.status == 'assigned' or job.status == 'running') then
+      fail_attempt(id, job, cjson.encode({ code = 'TIMEOUT', message = 'the job ran longer than its timeout of ' .. job.timeout_ms .. ' ms' }), true, 1000, now)
+      timed_out = timed_out + 1
+    else
+      redis.call('ZREM', 'jobs:deadlines', id)
+    end
+  end
+  local promoted = promote_due(now, limit)
+  return { expired, timed_out, lost_workers, promoted }
+end
+
+-- Registration ---------------------------------------------------------------------------------------
+
+local function guarded(fn)
+  return function(keys, args)
+    local ok, result = pcall(fn, keys, args)
+    if ok then return result end
+    if type(result) == 'table' and result.err then return result end
+    local message = tostring(result)
+    local code, text = string.match(message, '(VALIDATION_ERROR) (.*)$')
+    if code then return redis.error_reply(code .. ' ' .. text) end
+    return redis.error_reply('ERR ' .. message)
+  end
+end
+
+local function register(name, fn, flags)
+  redis.register_function{ function_name = name, callback = guarded(fn), flags = flags }
+end
 
 redis.register_function{
   function_name = 'cluster_version',
   callback = function() return LIBRARY_VERSION end,
   flags = { 'no-writes' },
 }
+register('job_submit', job_submit)
+register('job_claim', job_claim)
+register('findMatchingJob', find_matching_job)
+register('job_progress', job_progress)
+register('job_complete', job_complete)
+register('job_fail', job_fail)
+register('job_cancel', job_cancel)
+register('job_retry', job_retry)
+register('worker_register', worker_register)
+register('worker_heartbeat', worker_heartbeat)
+register('worker_unregister', worker_unregister)
+register('cluster_sweep', sweep)

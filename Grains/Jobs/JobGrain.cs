@@ -1,0 +1,46 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Grains.Functions;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Redis;
+
+namespace Cluster.Grains.Jobs;
+
+internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string id) : IJobGrain
+{
+    public string Id { get; } = id;
+
+    public async Task<JobState?> GetAsync(CancellationToken cancellationToken = default) =>
+        JobHash.Read(await redis.ExecuteAsync("HGETALL", ["job:" + Id], cancellationToken).ConfigureAwait(false));
+
+    public Task ReportProgressAsync(string leaseToken, double progress, string? message = null, CancellationToken cancellationToken = default) =>
+        redis.CallAsync("job_progress",
+            [Id, leaseToken, progress, message ?? "", (long)options.Lease.TotalMilliseconds], cancellationToken);
+
+    public async Task<bool> CompleteAsync(string leaseToken, JsonNode? result, CancellationToken cancellationToken = default)
+    {
+        var reply = await redis.CallAsync("job_complete",
+            [Id, leaseToken, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken).ConfigureAwait(false);
+        return reply.ToString() == "OK";
+    }
+
+    public async Task<JobFailureOutcome> FailAsync(string leaseToken, JobError error, bool retryable = true, CancellationToken cancellationToken = default)
+    {
+        var reply = await redis.CallAsync("job_fail",
+        [
+            Id, leaseToken, JsonSerializer.Serialize(error, ClusterJson.Options), retryable ? 1 : 0,
+            (long)options.RetryBackoff.TotalMilliseconds,
+        ], cancellationToken).ConfigureAwait(false);
+        return reply.ToString() == "DEAD" ? JobFailureOutcome.Dead : JobFailureOutcome.Retrying;
+    }
+
+    public Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default) =>
+        redis.CallAsync("job_cancel", [Id, reason ?? ""], cancellationToken);
+
+    public Task RetryAsync(CancellationToken cancellationToken = default) =>
+        redis.CallAsync("job_retry", [Id], cancellationToken);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"job:{Id}");
+}

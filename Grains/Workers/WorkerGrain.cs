@@ -1,0 +1,30 @@
+using System.Text.Json;
+using Cluster.Grains.Functions;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Redis;
+
+namespace Cluster.Grains.Workers;
+
+internal sealed class WorkerGrain(IRedis redis, string id) : IWorkerGrain
+{
+    public string Id { get; } = id;
+
+    public async Task<int> RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken = default)
+    {
+        var json = JsonSerializer.Serialize(registration with { WorkerId = Id }, ClusterJson.Options);
+        return (int)(await redis.CallAsync("worker_register", [json], cancellationToken).ConfigureAwait(false)).Integer;
+    }
+
+    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        var reply = await redis.CallAsync("worker_heartbeat", [Id, (long)lease.TotalMilliseconds], cancellationToken).ConfigureAwait(false);
+        return reply.Items.Select(i => i.ToString()).ToArray();
+    }
+
+    public Task UnregisterAsync(string reason, CancellationToken cancellationToken = default) =>
+        redis.CallAsync("worker_unregister", [Id, reason], cancellationToken);
+
+    public async Task<WorkerState?> GetAsync(CancellationToken cancellationToken = default) =>
+        WorkerHash.Read(await redis.ExecuteAsync("HGETALL", ["worker:" + Id], cancellationToken).ConfigureAwait(false));
+}
