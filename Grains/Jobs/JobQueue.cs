@@ -19,7 +19,7 @@ internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJob
             ["type"] = submission.Type,
             ["priority"] = submission.Priority,
             ["payload"] = submission.Payload.ToJsonString(ClusterJson.Options),
-            ["requirements"] = submission.Requirements is null ? null : JsonSerializer.SerializeToNode(submission.Requirements, ClusterJson.Options),
+            ["requirements"] = submission.Requirements is null ? null : JsonSerializer.Serialize(submission.Requirements, ClusterJson.Options),
             ["max_retries"] = submission.MaxRetries,
             ["timeout_ms"] = submission.TimeoutMs,
             ["workflow_id"] = submission.WorkflowId,

@@ -70,6 +70,13 @@ local function decode(json, what)
   return value
 end
 
+-- Objects may arrive as JSON text so that they are stored verbatim: cjson would turn [] into {}.
+local function object_and_text(value, what)
+  if type(value) == 'string' and value ~= '' then return decode(value, what), value end
+  if type(value) == 'table' then return value, cjson.encode(value) end
+  return {}, '{}'
+end
+
 local function hash_to_table(flat)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
@@ -281,7 +288,7 @@ local function job_submit(keys, args)
   local status = str(spec.status)
   if status == '' then status = 'pending' end
   if status ~= 'pending' and status ~= 'waiting' then return fail('VALIDATION_ERROR', 'status must be pending or waiting') end
-  local req = type(spec.requirements) == 'table' and spec.requirements or {}
+  local req, req_text = object_and_text(spec.requirements, 'requirements')
   local n = normalise_requirements(req)
   local now = now_ms()
   local seq = redis.call('INCR', 'jobs:seq')
@@ -292,7 +299,7 @@ local function job_submit(keys, args)
   redis.call('HSET', 'job:' .. id,
     'id', id, 'type', job.type, 'status', status, 'priority', priority,
     'payload', str(spec.payload) ~= '' and str(spec.payload) or '{}',
-    'requirements', cjson.encode(req), 'progress', 0, 'retry_count', 0,
+    'requirements', req_text, 'progress', 0, 'retry_count', 0,
     'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
     'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
   for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url' }) do
@@ -567,9 +574,9 @@ local function worker_register(keys, args)
     end
   end
   redis.call('DEL', key .. ':jobs')
-  local caps = type(spec.capabilities) == 'table' and spec.capabilities or {}
+  local _, caps_text = object_and_text(spec.capabilities, 'capabilities')
   redis.call('HSET', key, 'id', id, 'machine_id', machine_id, 'status', 'idle', 'active', 0,
-    'concurrency', math.max(tonumber(spec.concurrency) or 1, 1), 'capabilities', cjson.encode(caps),
+    'concurrency', math.max(tonumber(spec.concurrency) or 1, 1), 'capabilities', caps_text,
     'gpu_index', str(spec.gpu_index), 'silo_id', str(spec.silo_id),
     'registered_at', iso(now), 'last_heartbeat', iso(now), 'last_heartbeat_ms', now)
   redis.call('HDEL', key, 'current_job_id')

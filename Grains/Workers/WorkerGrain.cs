@@ -12,7 +12,9 @@ internal sealed class WorkerGrain(IRedis redis, string id) : IWorkerGrain
 
     public async Task<int> RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken = default)
     {
-        var json = JsonSerializer.Serialize(registration with { WorkerId = Id }, ClusterJson.Options);
+        var spec = JsonSerializer.SerializeToNode(registration with { WorkerId = Id }, ClusterJson.Options)!.AsObject();
+        spec["capabilities"] = JsonSerializer.Serialize(registration.Capabilities, ClusterJson.Options);
+        var json = spec.ToJsonString();
         return (int)(await redis.CallAsync("worker_register", [json], cancellationToken).ConfigureAwait(false)).Integer;
     }
 
