@@ -1,0 +1,33 @@
+using System.Text.Json.Nodes;
+using Cluster.Grains.Interfaces.Validation;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cluster.Grains;
+
+public static class GrainServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the grain factory (timings from the <c>Jobs</c> section) and the job type catalog
+    /// (seed 001's defaults plus the <c>JobTypes</c> section: name → {description, schema}).
+    /// Needs an <see cref="Redis.IRedis"/> registered.
+    /// </summary>
+    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new GrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
+        services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
+        return services;
+    }
+
+    private static IEnumerable<JobType> ReadJobTypes(IConfigurationSection section)
+    {
+        foreach (var type in section.GetChildren())
+        {
+            var schemaJson = type["schema"];
+            var schema = schemaJson is null ? new JsonObject { ["type"] = "object" } : JsonNode.Parse(schemaJson)!.AsObject();
+            yield return new JobType(type.Key, type["description"] ?? "", schema);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+namespace Cluster.Grains.Streams;
+
+/// <summary>One entry of a Redis stream: its id (which orders events and serves as a resume cursor) and its fields.</summary>
+public sealed record StreamEvent(string Stream, string Id, IReadOnlyDictionary<string, string> Fields)
+{
+    public string Type => Fields.TryGetValue("type", out var t) ? t : "";
+    public string? this[string field] => Fields.TryGetValue(field, out var v) ? v : null;
+}
+
+/// <summary>The grain event streams, written by the function library in the same call as each transition.</summary>
+public static class EventStreams
+{
+    public const string Jobs = "events:jobs";
+    public const string Workers = "events:workers";
+    public const string Machines = "events:machines";
+}
