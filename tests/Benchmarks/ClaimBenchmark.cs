@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Cluster.Grains;
+using Cluster.Grains.Functions;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Redis;
+
+namespace Cluster.Benchmarks;
+
+/// <summary>
+/// The cost of one claim as the backlog grows: with N pending jobs of which 1 % match the worker (spread
+/// over 20 requirement shapes, 19 of which it cannot serve), it times claims at N = 1k, 100k and 1M and
+/// prints p50 and p99 and the ratio of each to the 1k figures. The backlog stays at N while it measures:
+/// before each timed claim one matching job is submitted (untimed).
+/// </summary>
+public static class ClaimBenchmark
+{
+    private static readonly WorkerCapabilities Worker = new() { GpuMemory = 24, ModelTypes = ["model-0"], Capabilities = ["text-to-image"] };
+
+    public static async Task RunAsync(string[] args)
+    {
+        var backlogs = args.Length > 0 ? args.Select(int.Parse).ToArray() : [1_000, 100_000, 1_000_000];
+        const int Claims = 2_000;
+        var directory = Path.Combine(Path.GetTempPath(), "cluster-bench-claims-" + Guid.NewGuid().ToString("N"));
+        await using var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
+        await using var redis = await RedisClient.ConnectAsync(server.ConnectionString + ",timeout=120000");
+        await FunctionLibrary.LoadAsync(redis);
+        var grains = new GrainFactory(redis, new ClusterGrainOptions());
+
+        Console.WriteLine($"claim cost vs backlog: 1 % of the backlog matches, 20 requirement shapes, {Claims} timed claims each");
+        Console.WriteLine($"{"backlog",10} {"p50 µs",10} {"p99 µs",10} {"p50 ratio",10} {"p99 ratio",10}");
+        (double P50, double P99)? baseline = null;
+        foreach (var backlog in backlogs)
+        {
+            await redis.ExecuteAsync("FLUSHALL");
+            await FillAsync(grains, backlog);
+            var timings = new double[Claims];
+            for (var i = 0; i < Claims; i++)
+            {
+                await grains.Jobs.SubmitAsync(Job(shape: 0));
+                var started = Stopwatch.GetTimestamp();
+                var claimed = await grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5));
+                timings[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+                if (claimed is null) throw new InvalidOperationException("a matching job was not claimed");
+            }
+            Array.Sort(timings);
+            var p50 = timings[Claims / 2];
+            var p99 = timings[(int)(Claims * 0.99)];
+            baseline ??= (p50, p99);
+            Console.WriteLine($"{backlog,10:N0} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
+        }
+        try { Directory.Delete(directory, true); } catch (IOException) { }
+    }
+
+    /// <summary>Submits the backlog pipelined, 1 % of it of the shape the worker can serve.</summary>
+    private static async Task FillAsync(GrainFactory grains, int backlog)
+    {
+        const int Window = 2_000;
+        var inFlight = new List<Task>(Window);
+        for (var i = 0; i < backlog; i++)
+        {
+            inFlight.Add(grains.Jobs.SubmitAsync(Job(shape: i % 100 == 0 ? 0 : 1 + i % 19)));
+            if (inFlight.Count == Window)
+            {
+                await Task.WhenAll(inFlight);
+                inFlight.Clear();
+            }
+        }
+        await Task.WhenAll(inFlight);
+    }
+
+    private static JobSubmission Job(int shape) => new()
+    {
+        Type = "text-to-image",
+        Payload = new JsonObject { ["prompt"] = "benchmark" },
+        Priority = shape % 7 * 10,
+        Requirements = new JobRequirements { ModelType = "model-" + shape, Capabilities = ["text-to-image"] },
+    };
+}
