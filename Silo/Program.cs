@@ -1,4 +1,11 @@
-var builder = WebApplication.CreateBuilder(args);
+using Cluster.Silo.Hosting;
+
+// The content root is the build output, where appsettings.json and wwwroot are, whatever the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.AddClusterDefaults();
+
 var app = builder.Build();
-app.MapGet("/health/live", () => Results.Ok());
-app.Run();
+app.UseClusterDefaults();
+app.MapClusterEndpoints();
+
+return await app.RunClusterAsync();

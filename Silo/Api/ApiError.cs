@@ -1,0 +1,69 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json.Serialization;
+using Cluster.Silo.Hosting;
+
+namespace Cluster.Silo.Api;
+
+/// <summary>The body of every API error: <c>{"success":false,"error":{"code":"…","message":"…"}}</c>.</summary>
+public sealed record ApiErrorBody([property: JsonPropertyName("error")] ApiErrorDetail Error)
+{
+    [JsonPropertyName("success"), JsonPropertyOrder(-1)]
+    public bool Success => false;
+}
+
+public sealed record ApiErrorDetail([property: JsonPropertyName("code")] string Code, [property: JsonPropertyName("message")] string Message);
+
+/// <summary>Writes API errors in the one shape clients can rely on.</summary>
+public static class ApiError
+{
+    public const string BadRequest = "BAD_REQUEST";
+    public const string ValidationError = "VALIDATION_ERROR";
+    public const string Unauthorized = "UNAUTHORIZED";
+    public const string Forbidden = "FORBIDDEN";
+    public const string NotFound = "NOT_FOUND";
+    public const string MethodNotAllowed = "METHOD_NOT_ALLOWED";
+    public const string Conflict = "CONFLICT";
+    public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
+    public const string UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE";
+    public const string RateLimited = "RATE_LIMITED";
+    public const string Internal = "INTERNAL_ERROR";
+    public const string Unavailable = "UNAVAILABLE";
+
+    private static readonly Counter<long> Errors = Telemetry.Meter.CreateCounter<long>("cluster.api.errors", description: "API requests answered with an error, by code");
+
+    /// <summary>An error as a minimal-API result.</summary>
+    public static IResult Result(int status, string code, string message)
+    {
+        Count(code);
+        return Results.Json(new ApiErrorBody(new ApiErrorDetail(code, message)), statusCode: status);
+    }
+
+    public static IResult Validation(string message) => Result(StatusCodes.Status400BadRequest, ValidationError, message);
+
+    /// <summary>Writes an error directly, from middleware and handlers outside endpoint execution.</summary>
+    public static Task WriteAsync(HttpContext context, int status, string code, string message)
+    {
+        Count(code);
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsJsonAsync(new ApiErrorBody(new ApiErrorDetail(code, message)), context.RequestAborted);
+    }
+
+    /// <summary>The code for a bare status code, when nothing more specific is known.</summary>
+    public static string CodeFor(int status) => status switch
+    {
+        400 => BadRequest,
+        401 => Unauthorized,
+        403 => Forbidden,
+        404 => NotFound,
+        405 => MethodNotAllowed,
+        409 => Conflict,
+        413 => PayloadTooLarge,
+        415 => UnsupportedMediaType,
+        429 => RateLimited,
+        503 => Unavailable,
+        >= 500 => Internal,
+        _ => BadRequest,
+    };
+
+    private static void Count(string code) => Errors.Add(1, new KeyValuePair<string, object?>("code", code));
+}

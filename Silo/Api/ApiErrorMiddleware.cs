@@ -1,0 +1,60 @@
+using Cluster.Grains.Redis;
+using Cluster.Silo.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Api;
+
+/// <summary>
+/// Turns what would otherwise be an empty or HTML error into the API's JSON shape: bodies over the size
+/// limit (413), malformed requests (400), Redis being unreachable (503) and anything unexpected (500).
+/// </summary>
+public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<ClusterOptions> options, ILogger<ApiErrorMiddleware> logger)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var limit = options.Value.MaxRequestBytes;
+        if (context.Request.ContentLength > limit)
+        {
+            await ApiError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ApiError.PayloadTooLarge, TooLarge(limit)).ConfigureAwait(false);
+            return;
+        }
+        // Chunked bodies have no Content-Length; Kestrel stops reading them at the limit.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = limit;
+        if (context.Request.ContentLength is null && context.Request.Headers.TransferEncoding.Count > 0)
+            context.Request.Body = new BodySizeWatchStream(context.Request.Body, context);
+
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+        {
+            var message = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge(limit) : e.Message;
+            await ApiError.WriteAsync(context, e.StatusCode, ApiError.CodeFor(e.StatusCode), message).ConfigureAwait(false);
+        }
+        catch (RedisException e) when (!context.Response.HasStarted && e is RedisConnectionException or RedisTimeoutException)
+        {
+            LogRedisUnavailable(logger, context.Request.Method, context.Request.Path, e.Message);
+            await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ApiError.Unavailable, "Redis is not reachable right now; try again shortly").ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // the client went away; nobody is left to answer
+        }
+        catch (Exception e) when (!context.Response.HasStarted)
+        {
+            LogUnhandled(logger, e, context.Request.Method, context.Request.Path);
+            await ApiError.WriteAsync(context, StatusCodes.Status500InternalServerError, ApiError.Internal,
+                "The silo failed to handle this request; the log has the details (trace id " + context.TraceIdentifier + ")").ConfigureAwait(false);
+        }
+    }
+
+    public static string TooLarge(long limit) => $"The request body is larger than {limit} bytes (Cluster:MaxRequestBytes)";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} failed: Redis unavailable ({Reason})")]
+    private static partial void LogRedisUnavailable(ILogger logger, string method, PathString path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
+}

@@ -1,0 +1,51 @@
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Auth;
+
+/// <summary>
+/// Authenticates a request by its API key — the <c>x-api-key</c> header, else the <c>api_key</c> query
+/// parameter (browsers cannot set headers on WebSockets) — or else by the dashboard's session cookie.
+/// No credential at all is not a failure: endpoints that need one say so with <c>RequireScope</c>.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyStore keys,
+    SessionStore sessions)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string HeaderName = "x-api-key";
+    public const string QueryName = "api_key";
+    public const string SessionCookieName = "cluster_session";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var ct = Context.RequestAborted;
+        if (Request.Headers.TryGetValue(HeaderName, out var header) && !string.IsNullOrEmpty(header))
+            return await ByKeyAsync(header.ToString(), "header", ct).ConfigureAwait(false);
+        if (Request.Query.TryGetValue(QueryName, out var query) && !string.IsNullOrEmpty(query))
+            return await ByKeyAsync(query.ToString(), "query", ct).ConfigureAwait(false);
+        if (Request.Cookies.TryGetValue(SessionCookieName, out var sessionId) && !string.IsNullOrEmpty(sessionId))
+        {
+            var keyHash = await sessions.FindKeyHashAsync(sessionId, ct).ConfigureAwait(false);
+            var key = keyHash is null ? null : await keys.FindByHashAsync(keyHash, ct).ConfigureAwait(false);
+            return key is null
+                ? AuthenticateResult.Fail("The session has expired or its API key was deleted; sign in again")
+                : Success(key, "session");
+        }
+        return AuthenticateResult.NoResult();
+    }
+
+    private async Task<AuthenticateResult> ByKeyAsync(string presented, string via, CancellationToken ct)
+    {
+        var key = await keys.FindByKeyAsync(presented, ct).ConfigureAwait(false);
+        return key is null ? AuthenticateResult.Fail("The API key is not valid") : Success(key, via);
+    }
+
+    private AuthenticateResult Success(ApiKeyRecord key, string via) =>
+        AuthenticateResult.Success(new AuthenticationTicket(ClusterClaims.For(key, via, SchemeName), SchemeName));
+}

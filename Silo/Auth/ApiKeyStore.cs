@@ -1,0 +1,108 @@
+using System.Globalization;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Redis;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Auth;
+
+/// <summary>What <see cref="ApiKeyStore.DeleteAsync"/> found.</summary>
+public enum ApiKeyDeletion { Deleted, NotFound, Ambiguous }
+
+/// <summary>
+/// API keys in Redis: a hash <c>apikey:{sha256}</c> (name, scopes, prefix, created_at) per key and the set
+/// <c>apikeys</c> of their hashes. Lookups are cached in memory briefly so that authenticating a request
+/// rarely costs a round trip; deleting a key forgets it here at once and on other silos within the cache time.
+/// </summary>
+public sealed class ApiKeyStore(IRedis redis, IOptions<AuthOptions> options) : IDisposable
+{
+    public const string KeyPrefix = "apikey:";
+    public const string IndexKey = "apikeys";
+    private static readonly TimeSpan UnknownKeyCacheDuration = TimeSpan.FromSeconds(5);
+
+    // One script per write so that the hash and the index never disagree; the shared pipelined connection rules out MULTI.
+    private const string StoreScript = """
+        redis.call('HSET', KEYS[1], 'name', ARGV[1], 'scopes', ARGV[2], 'prefix', ARGV[3])
+        redis.call('HSETNX', KEYS[1], 'created_at', ARGV[4])
+        redis.call('SADD', KEYS[2], ARGV[5])
+        return 1
+        """;
+    private const string DeleteScript = """
+        redis.call('DEL', KEYS[1])
+        return redis.call('SREM', KEYS[2], ARGV[1])
+        """;
+
+    // Bounded so that a stream of made-up keys cannot grow it without limit.
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+
+    /// <summary>Makes a new key; the returned plaintext is the only copy there will ever be.</summary>
+    public async Task<(string Key, ApiKeyRecord Record)> CreateAsync(string name, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default)
+    {
+        var key = ApiKeySecret.Generate();
+        var record = await StoreAsync(key, name, scopes, cancellationToken).ConfigureAwait(false);
+        return (key, record);
+    }
+
+    /// <summary>Stores the key (hashed) with this name and these scopes, keeping its creation time if it already exists.</summary>
+    public async Task<ApiKeyRecord> StoreAsync(string key, string name, IReadOnlyList<string> scopes, CancellationToken cancellationToken = default)
+    {
+        var hash = ApiKeySecret.Hash(key);
+        var prefix = ApiKeySecret.VisiblePrefix(key);
+        var createdAt = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        await redis.ExecuteAsync("EVAL", [StoreScript, 2, KeyPrefix + hash, IndexKey, name, string.Join(',', scopes), prefix, createdAt, hash], cancellationToken).ConfigureAwait(false);
+        _cache.Remove(hash);
+        return await FindByHashAsync(hash, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("An API key just stored could not be read back");
+    }
+
+    /// <summary>The record of a presented key, or null if no such key exists.</summary>
+    public Task<ApiKeyRecord?> FindByKeyAsync(string key, CancellationToken cancellationToken = default) =>
+        FindByHashAsync(ApiKeySecret.Hash(key), cancellationToken);
+
+    public async Task<ApiKeyRecord?> FindByHashAsync(string hash, CancellationToken cancellationToken = default)
+    {
+        if (_cache.TryGetValue(hash, out ApiKeyRecord? cached)) return cached;
+        var record = await ReadAsync(hash, cancellationToken).ConfigureAwait(false);
+        _cache.Set(hash, record, new MemoryCacheEntryOptions
+        {
+            Size = 1,
+            AbsoluteExpirationRelativeToNow = record is null ? UnknownKeyCacheDuration : options.Value.LookupCacheDuration,
+        });
+        return record;
+    }
+
+    /// <summary>Every key, oldest first.</summary>
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var hashes = await redis.ExecuteAsync("SMEMBERS", [IndexKey], cancellationToken).ConfigureAwait(false);
+        var records = await Task.WhenAll(hashes.Items.Select(h => ReadAsync(h.ToString(), cancellationToken))).ConfigureAwait(false);
+        return [.. records.OfType<ApiKeyRecord>().OrderBy(r => r.CreatedAt).ThenBy(r => r.Name, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Deletes the one key whose id (a prefix of its hash, 8 hex digits at least) or visible prefix is <paramref name="idOrPrefix"/>.</summary>
+    public async Task<(ApiKeyDeletion Outcome, ApiKeyRecord? Record)> DeleteAsync(string idOrPrefix, CancellationToken cancellationToken = default)
+    {
+        var all = await ListAsync(cancellationToken).ConfigureAwait(false);
+        var matches = all.Where(r => r.Prefix == idOrPrefix
+            || (idOrPrefix.Length >= 8 && r.Hash.StartsWith(idOrPrefix, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (matches.Count == 0) return (ApiKeyDeletion.NotFound, null);
+        if (matches.Count > 1) return (ApiKeyDeletion.Ambiguous, null);
+        var record = matches[0];
+        await redis.ExecuteAsync("EVAL", [DeleteScript, 2, KeyPrefix + record.Hash, IndexKey, record.Hash], cancellationToken).ConfigureAwait(false);
+        _cache.Remove(record.Hash);
+        return (ApiKeyDeletion.Deleted, record);
+    }
+
+    private async Task<ApiKeyRecord?> ReadAsync(string hash, CancellationToken cancellationToken)
+    {
+        var reply = await redis.ExecuteAsync("HGETALL", [KeyPrefix + hash], cancellationToken).ConfigureAwait(false);
+        if (reply.IsNull || reply.Items.Count == 0) return null;
+        var fields = reply.ToDictionary();
+        string Field(string name) => fields.TryGetValue(name, out var value) ? value.ToString() : "";
+        var scopes = Field("scopes").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(ApiScopes.IsKnown).ToArray();
+        DateTimeOffset.TryParse(Field("created_at"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var createdAt);
+        return new ApiKeyRecord(hash, Field("name"), scopes, Field("prefix"), createdAt);
+    }
+
+    public void Dispose() => _cache.Dispose();
+}

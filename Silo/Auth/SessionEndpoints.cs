@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using Cluster.Silo.Api;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Auth;
+
+public sealed record OpenSessionRequest([property: JsonPropertyName("api_key")] string? ApiKey);
+
+public sealed record OpenedSession(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
+    [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt)
+{
+    [JsonPropertyName("success"), JsonPropertyOrder(-1)]
+    public bool Success => true;
+}
+
+/// <summary>
+/// <c>/api/session</c>: the dashboard trades an API key for an HttpOnly, SameSite=Strict cookie so that
+/// the key does not have to live in the page's script.
+/// </summary>
+public static class SessionEndpoints
+{
+    public static IEndpointRouteBuilder MapSessionEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/api/session", OpenAsync);
+        endpoints.MapDelete("/api/session", CloseAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> OpenAsync(OpenSessionRequest? request, HttpContext context, ApiKeyStore keys, SessionStore sessions, IOptions<AuthOptions> options, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request?.ApiKey)) return ApiError.Validation("'api_key' is required");
+        var key = await keys.FindByKeyAsync(request.ApiKey.Trim(), cancellationToken).ConfigureAwait(false);
+        if (key is null) return ApiError.Result(StatusCodes.Status401Unauthorized, ApiError.Unauthorized, "The API key is not valid");
+
+        var sessionId = await sessions.CreateAsync(key, cancellationToken).ConfigureAwait(false);
+        var lifetime = options.Value.SessionLifetime;
+        context.Response.Cookies.Append(ApiKeyAuthenticationHandler.SessionCookieName, sessionId, new CookieOptions
+        {
+            HttpOnly = true,
+            SameSite = SameSiteMode.Strict,
+            Secure = context.Request.IsHttps,
+            Path = "/",
+            MaxAge = lifetime,
+        });
+        return Results.Json(new OpenedSession(key.Name, key.Scopes, DateTimeOffset.UtcNow + lifetime));
+    }
+
+    private static async Task<IResult> CloseAsync(HttpContext context, SessionStore sessions, CancellationToken cancellationToken)
+    {
+        if (context.Request.Cookies.TryGetValue(ApiKeyAuthenticationHandler.SessionCookieName, out var sessionId) && !string.IsNullOrEmpty(sessionId))
+            await sessions.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        context.Response.Cookies.Delete(ApiKeyAuthenticationHandler.SessionCookieName, new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Strict });
+        return Results.Json(new { success = true });
+    }
+}

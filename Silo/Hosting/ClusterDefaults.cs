@@ -1,0 +1,55 @@
+using Cluster.Grains.Redis;
+using Cluster.Silo.Api;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Hosting;
+
+/// <summary>Everything a silo needs besides its feature endpoints: configuration, logging, Redis, telemetry, health, auth, limits.</summary>
+public static class ClusterDefaults
+{
+    public static WebApplicationBuilder AddClusterDefaults(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var check = ConfigurationCheck.Run(builder.Configuration);
+        services.AddSingleton(check);
+        builder.AddClusterLogging(check);
+
+        services.AddOptions<ClusterOptions>().BindConfiguration(ClusterOptions.Section);
+        services.AddOptions<RedisHostOptions>().BindConfiguration(RedisHostOptions.Section);
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section);
+        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
+
+        if (check.Problem is null)
+        {
+            var cluster = builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = cluster.MaxRequestBytes);
+            services.Configure<HostOptions>(host => host.ShutdownTimeout = cluster.ShutdownTimeout);
+        }
+
+        services.AddSingleton<SiloRedis>();
+        services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
+        services.AddSingleton<SiloStartup>();
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OpenTelemetryExport.EndpointVariable]))
+            services.AddHostedService<OpenTelemetryExport>();
+
+        services.AddClusterHealthChecks();
+        services.AddClusterAuth();
+        services.AddClusterRateLimiting();
+        return builder;
+    }
+
+    /// <summary>The middleware, in the order it must run: errors outermost, then files, routing, who is calling, how often, and whether they may.</summary>
+    public static WebApplication UseClusterDefaults(this WebApplication app)
+    {
+        app.UseMiddleware<ApiErrorMiddleware>();
+        app.UseApiStatusCodePages();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+        return app;
+    }
+}

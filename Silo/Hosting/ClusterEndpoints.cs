@@ -1,0 +1,24 @@
+using Cluster.Silo.Api;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Hosting;
+
+public static class ClusterEndpoints
+{
+    /// <summary>
+    /// The one place where the silo's endpoints are mapped. Feature areas add their own <c>MapXxx()</c> here;
+    /// protect them with <c>.RequireScope(ApiScopes.Submit)</c> and friends.
+    /// </summary>
+    public static WebApplication MapClusterEndpoints(this WebApplication app)
+    {
+        app.MapClusterHealth();
+        app.MapApiKeyEndpoints();
+        app.MapSessionEndpoints();
+        app.MapWhoAmI();
+
+        // Routes win over this fallback whatever order they are mapped in.
+        app.MapFallback("/api/{**path}", (HttpContext context) => ApiError.Result(
+            StatusCodes.Status404NotFound, ApiError.NotFound, $"No API route for {context.Request.Method} {context.Request.Path}"));
+        return app;
+    }
+}

@@ -1,0 +1,40 @@
+using Serilog;
+using Serilog.Events;
+
+namespace Cluster.Silo.Hosting;
+
+public static class LoggingExtensions
+{
+    private const string OutputTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>
+    /// Serilog behind <see cref="ILogger"/>: the console and a daily rolling file under <c>&lt;DataDir&gt;/logs/</c>,
+    /// levels from the <c>Serilog</c> configuration section, secrets masked.
+    /// </summary>
+    public static WebApplicationBuilder AddClusterLogging(this WebApplicationBuilder builder, ConfigurationCheck check)
+    {
+        // With a broken configuration the defaults still let the silo log why it will not start.
+        var cluster = check.Problem is null
+            ? builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions()
+            : new ClusterOptions();
+        var configuration = new LoggerConfiguration().MinimumLevel.Information();
+        if (check.Problem is null) configuration.ReadFrom.Configuration(builder.Configuration);
+        var logger = configuration
+            .Enrich.With<SecretRedactingEnricher>()
+            .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
+            .WriteTo.File(
+                Path.Combine(cluster.LogDir, "silo-.log"),
+                rollingInterval: RollingInterval.Day,
+                retainedFileCountLimit: 14,
+                outputTemplate: OutputTemplate,
+                formatProvider: System.Globalization.CultureInfo.InvariantCulture,
+                restrictedToMinimumLevel: LogEventLevel.Verbose)
+            .CreateLogger();
+
+        builder.Logging.ClearProviders();
+        // Serilog's own levels decide; the Microsoft filter would otherwise drop Debug before Serilog saw it.
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        builder.Logging.AddSerilog(logger, dispose: true);
+        return builder;
+    }
+}

@@ -1,0 +1,26 @@
+using Cluster.Grains.Functions;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Hosting;
+
+/// <summary>
+/// What must be true before the silo accepts a request: Redis is up, holds this silo's function library,
+/// and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
+/// </summary>
+public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstrapKey, ILogger<SiloStartup> logger)
+{
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await redis.StartAsync(cancellationToken).ConfigureAwait(false);
+
+        var version = await FunctionLibrary.LoadAsync(redis.Client, cancellationToken).ConfigureAwait(false);
+        if (version != FunctionLibrary.Version)
+            throw new SiloStartupException($"Redis reports function library '{FunctionLibrary.Name}' version {version} after loading version {FunctionLibrary.Version}; is another silo of a different version loading its own?");
+        LogLibraryLoaded(logger, FunctionLibrary.Name, version);
+
+        await bootstrapKey.EnsureAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Function library {Library} version {Version} loaded")]
+    private static partial void LogLibraryLoaded(ILogger logger, string library, string version);
+}
