@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json.Serialization;
+using Cluster.Grains.Interfaces.Errors;
 using Cluster.Silo.Hosting;
 
 namespace Cluster.Silo.Api;
@@ -39,6 +40,17 @@ public static class ApiError
     }
 
     public static IResult Validation(string message) => Result(StatusCodes.Status400BadRequest, ValidationError, message);
+
+    /// <summary>A refusal from a grain, with the status its code stands for.</summary>
+    public static IResult From(ClusterException e) => Result(StatusFor(e.Code), e.Code, e.Message);
+
+    public static int StatusFor(string code) => code switch
+    {
+        ErrorCodes.ValidationError or ErrorCodes.MachineIdRequired => StatusCodes.Status400BadRequest,
+        ErrorCodes.JobNotFound or ErrorCodes.WorkerNotFound or ErrorCodes.MachineNotFound or ErrorCodes.NotFound => StatusCodes.Status404NotFound,
+        ErrorCodes.StaleLease or ErrorCodes.InvalidState or ErrorCodes.DuplicateJob or ErrorCodes.WorkerOffline => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status500InternalServerError,
+    };
 
     /// <summary>Writes an error directly, from middleware and handlers outside endpoint execution.</summary>
     public static Task WriteAsync(HttpContext context, int status, string code, string message)

@@ -19,7 +19,7 @@ public static class AuthServiceExtensions
         services.AddAuthorization(options =>
         {
             foreach (var scope in ApiScopes.All)
-                options.AddPolicy(ScopeEndpointExtensions.PolicyFor(scope), policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement(scope)));
+                options.AddPolicy(ScopeEndpointExtensions.PolicyFor(scope), policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement([scope])));
         });
         return services;
     }

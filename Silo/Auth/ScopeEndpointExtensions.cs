@@ -8,12 +8,16 @@ public static class ScopeEndpointExtensions
     public static string PolicyFor(string scope) => "scope:" + scope;
 
     /// <summary>
-    /// Only callers whose API key (or session) holds <paramref name="scope"/> — or admin — reach the endpoint:
-    /// others get 401 (no or bad key) or 403 (missing scope). Use the constants of <see cref="ApiScopes"/>.
+    /// Only callers whose API key (or session) holds one of <paramref name="scopes"/> — or admin — reach the
+    /// endpoint: others get 401 (no or bad key) or 403 (missing scope). Use the constants of <see cref="ApiScopes"/>.
     /// </summary>
-    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope) where TBuilder : IEndpointConventionBuilder
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, params string[] scopes) where TBuilder : IEndpointConventionBuilder
     {
-        if (!ApiScopes.IsKnown(scope)) throw new ArgumentException($"'{scope}' is not one of {string.Join(", ", ApiScopes.All)}", nameof(scope));
-        return builder.RequireAuthorization(PolicyFor(scope));
+        if (scopes.Length == 0) throw new ArgumentException("Name at least one scope", nameof(scopes));
+        foreach (var scope in scopes)
+            if (!ApiScopes.IsKnown(scope)) throw new ArgumentException($"'{scope}' is not one of {string.Join(", ", ApiScopes.All)}", nameof(scopes));
+        return scopes.Length == 1
+            ? builder.RequireAuthorization(PolicyFor(scopes[0]))
+            : builder.RequireAuthorization(policy => policy.RequireAuthenticatedUser().AddRequirements(new ScopeRequirement(scopes)));
     }
 }

@@ -1,4 +1,6 @@
+using Cluster.Grains;
 using Cluster.Grains.Redis;
+using Cluster.Silo.Workers;
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
 
@@ -33,6 +35,8 @@ public static class ClusterDefaults
         if (!string.IsNullOrWhiteSpace(builder.Configuration[OpenTelemetryExport.EndpointVariable]))
             services.AddHostedService<OpenTelemetryExport>();
 
+        services.AddClusterGrains(builder.Configuration);
+        services.AddWorkerGateway();
         services.AddClusterHealthChecks();
         services.AddClusterAuth();
         services.AddClusterRateLimiting();
@@ -47,6 +51,7 @@ public static class ClusterDefaults
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseRouting();
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();

@@ -1,5 +1,6 @@
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Workers;
 
 namespace Cluster.Silo.Hosting;
 
@@ -15,6 +16,9 @@ public static class ClusterEndpoints
         app.MapApiKeyEndpoints();
         app.MapSessionEndpoints();
         app.MapWhoAmI();
+        app.MapJobApi();
+        app.MapFleetApi();
+        WorkerGateway.Map(app);
 
         // Routes win over this fallback whatever order they are mapped in.
         app.MapFallback("/api/{**path}", (HttpContext context) => ApiError.Result(

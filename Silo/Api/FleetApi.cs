@@ -1,0 +1,40 @@
+using Cluster.Grains;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Api;
+
+/// <summary>Workers and machines, paginated (seed 002: the monitor must hold hundreds of them).</summary>
+public static class FleetApi
+{
+    public static void MapFleetApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/workers", async (HttpRequest request, GrainFactory grains, CancellationToken ct) =>
+        {
+            if (!JobApi.TryLimit(request.Query["limit"], out var limit)) return BadLimit();
+            var page = await grains.Fleet.ListWorkersAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ct);
+            return Results.Json(new { success = true, workers = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
+        }).RequireScope(ApiScopes.Monitor);
+
+        app.MapGet("/api/machines", async (HttpRequest request, GrainFactory grains, CancellationToken ct) =>
+        {
+            if (!JobApi.TryLimit(request.Query["limit"], out var limit)) return BadLimit();
+            var ids = JobApi.NullIfEmpty(request.Query["ids"])?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (ids is { Length: > JobLimits.MaxListLimit }) return ApiError.Validation($"Validation failed: 'ids' names at most {JobLimits.MaxListLimit} machines");
+            var page = await grains.Fleet.ListMachinesAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ids, ct);
+            return Results.Json(new { success = true, machines = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
+        }).RequireScope(ApiScopes.Monitor);
+
+        app.MapGet("/api/machines/{id}", async (string id, GrainFactory grains, CancellationToken ct) =>
+        {
+            var machine = await grains.Machine(id).GetAsync(ct);
+            return machine is null
+                ? ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.MachineNotFound, $"Machine not found: {id}")
+                : Results.Json(new { success = true, machine }, ClusterJson.Options);
+        }).RequireScope(ApiScopes.Monitor);
+    }
+
+    private static IResult BadLimit() => ApiError.Validation($"Validation failed: 'limit' must be a whole number from 1 to {JobLimits.MaxListLimit}");
+}

@@ -1,0 +1,181 @@
+using System.Text.Json.Nodes;
+using Cluster.Grains;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Validation;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Api;
+
+/// <summary>Seed 001's job routes. See docs/api.md.</summary>
+public static class JobApi
+{
+    public const int MaxBatch = 1000;
+
+    public static RouteGroupBuilder MapJobApi(this IEndpointRouteBuilder app)
+    {
+        var jobs = app.MapGroup("/api/jobs");
+        jobs.MapPost("/submit", SubmitAsync).RequireScope(ApiScopes.Submit);
+        jobs.MapPost("/batch", SubmitBatchAsync).RequireScope(ApiScopes.Submit);
+        jobs.MapGet("/{id}/status", StatusAsync).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        jobs.MapGet("/", ListAsync).RequireScope(ApiScopes.Monitor);
+        jobs.MapPost("/{id}/cancel", CancelAsync).RequireScope(ApiScopes.Submit);
+        jobs.MapPost("/{id}/retry", RetryAsync).RequireScope(ApiScopes.Submit);
+        app.MapGet("/api/job-types", (JobTypeCatalog catalog) => Results.Json(new
+        {
+            success = true,
+            job_types = catalog.Types.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => new { name = t.Name, description = t.Description, schema = t.Schema }),
+        })).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+
+        var internalJobs = app.MapGroup("/api/internal/jobs");
+        internalJobs.MapPost("/{id}/progress", ProgressAsync).RequireScope(ApiScopes.Worker);
+        internalJobs.MapPost("/{id}/complete", CompleteAsync).RequireScope(ApiScopes.Worker);
+        internalJobs.MapPost("/{id}/fail", FailAsync).RequireScope(ApiScopes.Worker);
+        return jobs;
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        var submission = JobSubmissionReader.Read(body, catalog, out var problem, request.Headers["Idempotency-Key"]);
+        if (submission is null) return ApiError.Validation(problem!);
+        return await Guarded(async () =>
+        {
+            var submitted = await grains.Jobs.SubmitAsync(submission, ct);
+            return Results.Json(submitted.Created
+                ? new { success = true, job_id = submitted.JobId, status = "submitted", duplicate = (bool?)null }
+                : new { success = true, job_id = submitted.JobId, status = "submitted", duplicate = (bool?)true }, ClusterJson.Options);
+        });
+    }
+
+    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        if (body?["jobs"] is not JsonArray list || list.Count is 0 or > MaxBatch)
+            return ApiError.Validation($"Validation failed: 'jobs' must be an array of 1 to {MaxBatch} jobs");
+        var submissions = new List<JobSubmission>(list.Count);
+        for (var i = 0; i < list.Count; i++)
+        {
+            var submission = JobSubmissionReader.Read(list[i], catalog, out var problem);
+            if (submission is null) return ApiError.Validation($"jobs[{i}]: {problem}");
+            submissions.Add(submission);
+        }
+        return await Guarded(async () =>
+        {
+            var submitted = await Task.WhenAll(submissions.Select(s => grains.Jobs.SubmitAsync(s, ct)));
+            return Results.Json(new { success = true, job_ids = submitted.Select(s => s.JobId) });
+        });
+    }
+
+    private static async Task<IResult> StatusAsync(string id, GrainFactory grains, CancellationToken ct)
+    {
+        var job = await grains.Job(id).GetAsync(ct);
+        return job is null ? NotFound(id) : Results.Json(new { success = true, job }, ClusterJson.Options);
+    }
+
+    private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var q = request.Query;
+        var status = NullIfEmpty(q["status"]);
+        if (status is not null && !JobStatus.All.Contains(status))
+            return ApiError.Validation($"Validation failed: unknown status '{status}'; known are {string.Join(", ", JobStatus.All)}");
+        if (!TryLimit(q["limit"], out var limit)) return ApiError.Validation($"Validation failed: 'limit' must be a whole number from 1 to {JobLimits.MaxListLimit}");
+        var page = await grains.Jobs.ListAsync(new JobQuery
+        {
+            Status = status, Type = NullIfEmpty(q["type"]), WorkerId = NullIfEmpty(q["worker"]), MachineId = NullIfEmpty(q["machine"]),
+            WorkflowId = NullIfEmpty(q["workflow"]), Cursor = NullIfEmpty(q["cursor"]), Limit = limit,
+        }, ct);
+        return Results.Json(new { success = true, jobs = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
+    }
+
+    private static Task<IResult> CancelAsync(string id, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
+    {
+        await grains.Job(id).CancelAsync("cancelled through the API", ct);
+        return Results.Json(new { success = true, job_id = id, status = JobStatus.Cancelled });
+    });
+
+    private static Task<IResult> RetryAsync(string id, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
+    {
+        await grains.Job(id).RetryAsync(ct);
+        return Results.Json(new { success = true, job_id = id, status = JobStatus.Pending });
+    });
+
+    private static async Task<IResult> ProgressAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        if (body?["progress"] is not JsonValue p || !p.TryGetValue<double>(out var progress) || progress is < 0 or > 100)
+            return ApiError.Validation("Validation failed: 'progress' must be a number from 0 to 100");
+        if (!TryOptionalText(body, "message", 1000, out var message) || !TryOptionalText(body, "lease_token", 64, out var token))
+            return ApiError.Validation("Validation failed: 'message' and 'lease_token' must be short strings");
+        return await Guarded(async () =>
+        {
+            await grains.Job(id).ReportProgressAsync(token ?? "", progress, message, ct);
+            return Results.Json(new { success = true });
+        });
+    }
+
+    private static async Task<IResult> CompleteAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        if (body is not JsonObject obj || !TryOptionalText(obj, "lease_token", 64, out var token))
+            return ApiError.Validation("Validation failed: the body must be an object {result, lease_token?}");
+        return await Guarded(async () =>
+        {
+            var changed = await grains.Job(id).CompleteAsync(token ?? "", obj["result"]?.DeepClone(), ct);
+            return Results.Json(new { success = true, already_completed = changed ? (bool?)null : true }, ClusterJson.Options);
+        });
+    }
+
+    private static async Task<IResult> FailAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        if (body is not JsonObject obj || obj["error"] is not JsonObject err
+            || !TryOptionalText(err, "code", 64, out var code) || !TryOptionalText(err, "message", 4000, out var message)
+            || !TryOptionalText(obj, "lease_token", 64, out var token) || obj["retryable"] is { } r && r.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False))
+            return ApiError.Validation("Validation failed: the body must be {error: {code, message}, retryable?: boolean, lease_token?}");
+        return await Guarded(async () =>
+        {
+            var outcome = await grains.Job(id).FailAsync(token ?? "", new JobError(code ?? "ERROR", message ?? ""), obj["retryable"]?.GetValue<bool>() ?? true, ct);
+            return Results.Json(new { success = true, status = outcome == JobFailureOutcome.Dead ? JobStatus.Dead : JobStatus.Delayed });
+        });
+    }
+
+    /// <summary>Turns a refusal from a grain into the API's error shape.</summary>
+    public static async Task<IResult> Guarded(Func<Task<IResult>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (ClusterException e)
+        {
+            return ApiError.From(e);
+        }
+    }
+
+    private static IResult NotFound(string id) => ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.JobNotFound, $"Job not found: {id}");
+
+    public static bool TryLimit(string? text, out int limit)
+    {
+        limit = 50;
+        return string.IsNullOrEmpty(text) || (int.TryParse(text, out limit) && limit is >= 1 and <= JobLimits.MaxListLimit);
+    }
+
+    private static bool TryOptionalText(JsonNode? obj, string name, int maxLength, out string? value)
+    {
+        value = null;
+        var node = obj?[name];
+        if (node is null) return true;
+        if (node is not JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.String) return false;
+        value = v.GetValue<string>();
+        return value.Length <= maxLength;
+    }
+
+    public static string? NullIfEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using Cluster.Grains;
+using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Grains.Streams;
+
+namespace Cluster.Silo.Workers;
+
+/// <summary>
+/// Pushes jobs to the workers connected to this silo. It wakes whenever a job becomes claimable anywhere
+/// in the cluster (it follows the job event stream) and whenever one of its workers frees a slot, and then
+/// claims for each worker with room until the queue has nothing that worker can serve. Claims are atomic
+/// in Redis, so the dispatchers of many silos can compete for the same jobs safely.
+/// </summary>
+public sealed partial class JobDispatcher(GrainFactory grains, StreamTails streams, ILogger<JobDispatcher> logger) : BackgroundService
+{
+    // A safety net only: events wake the dispatcher at once; the tick catches a wake-up lost to a Redis failover.
+    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(2);
+    private readonly ConcurrentDictionary<string, WorkerSession> _sessions = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _wake = new(0, 1);
+
+    public int ConnectedWorkers => _sessions.Count;
+
+    public void Add(WorkerSession session)
+    {
+        _sessions[session.WorkerId] = session;
+        Wake();
+    }
+
+    public void Remove(WorkerSession session) => _sessions.TryRemove(new KeyValuePair<string, WorkerSession>(session.WorkerId, session));
+
+    public void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // already awake or about to be: wake-ups coalesce
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var subscription = streams[EventStreams.Jobs].Subscribe(OnJobEvents);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(Tick, stoppingToken);
+                await DispatchAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogDispatchFailed(e);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), stoppingToken);
+            }
+        }
+    }
+
+    private async Task DispatchAsync(CancellationToken cancellationToken)
+    {
+        foreach (var session in _sessions.Values)
+        {
+            while (session.HasCapacity)
+            {
+                var assignment = await grains.Jobs.ClaimAsync(session.WorkerId, session.Registration.MachineId, session.Capabilities, grains.Options.Lease, cancellationToken);
+                if (assignment is null) break;
+                session.Held[assignment.Job.Id] = assignment.LeaseToken;
+                try
+                {
+                    await session.SendAsync(new JobAssignedFrame
+                    {
+                        Type = WorkerFrameTypes.JobAssigned, Job = assignment.Job, LeaseToken = assignment.LeaseToken, LeaseExpiresAt = assignment.LeaseExpiresAtMs,
+                    }, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The worker is gone: its job goes back in line through the worker's unregistration.
+                    LogSendFailed(session.WorkerId, assignment.Job.Id, e.Message);
+                    break;
+                }
+            }
+        }
+    }
+
+    private void OnJobEvents(IReadOnlyList<StreamEvent> events)
+    {
+        var wake = false;
+        foreach (var e in events)
+        {
+            switch (e.Type)
+            {
+                case "job_submitted" when e["status"] == "pending":
+                case "job_pending":
+                    wake = true;
+                    break;
+                case "job_cancelled" or "job_failed" when e["worker_id"] is { Length: > 0 } worker:
+                    Revoke(worker, e.Fields["job_id"], e.Type == "job_cancelled" ? "cancelled" : "lease lost: " + (e["error"] ?? ""));
+                    break;
+            }
+        }
+        if (wake) Wake();
+    }
+
+    /// <summary>Tells a local worker to stop a job it still thinks it holds, when the cluster took it away.</summary>
+    private void Revoke(string workerId, string jobId, string reason)
+    {
+        if (!_sessions.TryGetValue(workerId, out var session) || !session.Held.TryRemove(jobId, out _)) return;
+        _ = session.SendAsync(new JobRevokedFrame { Type = WorkerFrameTypes.JobRevoked, JobId = jobId, Reason = reason }, CancellationToken.None)
+            .ContinueWith(t => LogSendFailed(workerId, jobId, t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
+        Wake();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Dispatching jobs failed")]
+    private partial void LogDispatchFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send to worker {WorkerId} about job {JobId}: {Reason}")]
+    private partial void LogSendFailed(string workerId, string jobId, string reason);
+}

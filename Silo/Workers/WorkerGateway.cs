@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Cluster.Grains;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Grains.Interfaces.Workers;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Workers;
+
+/// <summary>The worker protocol on <c>/ws/worker</c> (docs/protocol.md): one WebSocket per worker.</summary>
+public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dispatcher, ILogger<WorkerGateway> logger)
+{
+    public const int MaxFrameBytes = 1024 * 1024;
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.Map("/ws/worker", (HttpContext context, WorkerGateway gateway) => gateway.AcceptAsync(context)).RequireScope(ApiScopes.Worker);
+
+    public async Task AcceptAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsJsonAsync(new { success = false, error = new { code = ErrorCodes.ValidationError, message = "This endpoint speaks WebSocket only" } });
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        await RunAsync(socket, context.RequestAborted);
+    }
+
+    private async Task RunAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        WorkerSession? session = null;
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                buffer.ResetWrittenCount();
+                var (kind, tooLarge) = await ReceiveAsync(socket, buffer, cancellationToken);
+                if (kind == WebSocketMessageType.Close) break;
+                var reply = tooLarge
+                    ? Error(null, "FRAME_TOO_LARGE", $"Frames are limited to {MaxFrameBytes} bytes")
+                    : await HandleAsync(socket, buffer.WrittenMemory, session, s => session = s, cancellationToken);
+                if (reply is not null) await SendAsync(socket, session, reply, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            // the worker went away; what it held goes back in line below
+        }
+        finally
+        {
+            if (session is not null)
+            {
+                dispatcher.Remove(session);
+                try
+                {
+                    await grains.Worker(session.WorkerId).UnregisterAsync("disconnected", CancellationToken.None);
+                }
+                catch (ClusterException)
+                {
+                    // already offline
+                }
+                LogDisconnected(session.WorkerId, session.Held.Count);
+            }
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                try
+                {
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                }
+                catch (WebSocketException)
+                {
+                }
+            }
+        }
+    }
+
+    private async Task<WorkerFrame?> HandleAsync(WebSocket socket, ReadOnlyMemory<byte> bytes, WorkerSession? session, Action<WorkerSession> registered, CancellationToken ct)
+    {
+        WorkerFrame envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+        }
+        catch (JsonException e)
+        {
+            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + e.Message);
+        }
+        if (envelope.Id is { Length: > 64 }) return Error(null, ErrorCodes.ValidationError, "'id' must be at most 64 characters");
+        if (envelope.V != WorkerFrame.ProtocolVersion)
+            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+        try
+        {
+            switch (envelope.Type)
+            {
+                case WorkerFrameTypes.Register:
+                    var registration = Read<RegisterFrame>(bytes);
+                    var (next, returned) = await RegisterAsync(socket, registration, session, ct);
+                    registered(next);
+                    await next.SendAsync(new RegisteredFrame
+                    {
+                        Type = WorkerFrameTypes.Registered, Ack = envelope.Id, WorkerId = next.WorkerId,
+                        LeaseMs = (long)grains.Options.Lease.TotalMilliseconds, HeartbeatMs = (long)(grains.Options.Lease / 3).TotalMilliseconds,
+                        ReturnedJobs = returned,
+                    }, ct);
+                    dispatcher.Add(next);
+                    return null;
+                case WorkerFrameTypes.Heartbeat when session is not null:
+                    var held = await grains.Worker(session.WorkerId).HeartbeatAsync(grains.Options.Lease, ct);
+                    return new AckFrame { Type = WorkerFrameTypes.Ack, Ack = envelope.Id, Jobs = held };
+                case WorkerFrameTypes.Progress when session is not null:
+                    var progress = Read<ProgressFrame>(bytes);
+                    CheckJob(progress.JobId, progress.LeaseToken);
+                    await grains.Job(progress.JobId).ReportProgressAsync(progress.LeaseToken, progress.Progress, Bounded(progress.Message, 1000), ct);
+                    return Ack(envelope.Id);
+                case WorkerFrameTypes.Complete when session is not null:
+                    var complete = Read<CompleteFrame>(bytes);
+                    CheckJob(complete.JobId, complete.LeaseToken);
+                    session.Held.TryRemove(complete.JobId, out _);
+                    await grains.Job(complete.JobId).CompleteAsync(complete.LeaseToken, complete.Result, ct);
+                    dispatcher.Wake();
+                    return Ack(envelope.Id);
+                case WorkerFrameTypes.Fail when session is not null:
+                    var fail = Read<FailFrame>(bytes);
+                    CheckJob(fail.JobId, fail.LeaseToken);
+                    session.Held.TryRemove(fail.JobId, out _);
+                    var error = new JobError(Bounded(fail.Error.Code, 64) ?? "ERROR", Bounded(fail.Error.Message, 4000) ?? "");
+                    await grains.Job(fail.JobId).FailAsync(fail.LeaseToken, error, fail.Retryable, ct);
+                    dispatcher.Wake();
+                    return Ack(envelope.Id);
+                case WorkerFrameTypes.Heartbeat or WorkerFrameTypes.Progress or WorkerFrameTypes.Complete or WorkerFrameTypes.Fail:
+                    return Error(envelope.Id, "NOT_REGISTERED", "Send a register frame first");
+                default:
+                    return Error(envelope.Id, "UNKNOWN_TYPE", $"Unknown frame type '{envelope.Type}'");
+            }
+        }
+        catch (ClusterException e)
+        {
+            return Error(envelope.Id, e.Code, e.Message);
+        }
+        catch (JsonException e)
+        {
+            return Error(envelope.Id, ErrorCodes.ValidationError, $"A '{envelope.Type}' frame is malformed: {e.Message}");
+        }
+    }
+
+    private async Task<(WorkerSession Session, int ReturnedJobs)> RegisterAsync(WebSocket socket, RegisterFrame frame, WorkerSession? current, CancellationToken ct)
+    {
+        if (frame.WorkerId.Length is 0 or > JobLimits.MaxIdLength || frame.MachineId.Length > JobLimits.MaxIdLength)
+            throw new ClusterException(ErrorCodes.ValidationError, $"'worker_id' and 'machine_id' must be 1 to {JobLimits.MaxIdLength} characters");
+        if (frame.Concurrency is < 1 or > 64) throw new ClusterException(ErrorCodes.ValidationError, "'concurrency' must be from 1 to 64");
+        if (current is not null && current.WorkerId != frame.WorkerId)
+            throw new ClusterException(ErrorCodes.ValidationError, $"This connection is worker {current.WorkerId}; open another for {frame.WorkerId}");
+        if (current is not null) dispatcher.Remove(current);
+        var returned = await grains.Worker(frame.WorkerId).RegisterAsync(new WorkerRegistration
+        {
+            WorkerId = frame.WorkerId, MachineId = frame.MachineId, Host = frame.Host, GpuCount = frame.GpuCount, GpuIndex = frame.GpuIndex,
+            Concurrency = frame.Concurrency, Capabilities = frame.Capabilities,
+        }, ct);
+        LogRegistered(frame.WorkerId, frame.MachineId, returned);
+        return (new WorkerSession(socket, frame), returned);
+    }
+
+    private static void CheckJob(string jobId, string leaseToken)
+    {
+        if (jobId.Length is 0 or > JobLimits.MaxIdLength) throw new ClusterException(ErrorCodes.ValidationError, "'job_id' is required");
+        if (leaseToken.Length is 0 or > 64) throw new ClusterException(ErrorCodes.ValidationError, "'lease_token' is required");
+    }
+
+    private static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+
+    private static string? Bounded(string? text, int max) => text is null || text.Length <= max ? text : text[..max];
+
+    private static AckFrame Ack(string? id) => new() { Type = WorkerFrameTypes.Ack, Ack = id };
+
+    private static ErrorFrame Error(string? id, string code, string message) =>
+        new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
+
+    private static Task SendAsync(WebSocket socket, WorkerSession? session, WorkerFrame frame, CancellationToken ct) =>
+        session is not null
+            ? session.SendAsync(frame, ct)
+            : socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options), WebSocketMessageType.Text, true, ct);
+
+    /// <summary>Reads one whole message into <paramref name="buffer"/>, or drains it and reports it too large.</summary>
+    private static async Task<(WebSocketMessageType Kind, bool TooLarge)> ReceiveAsync(WebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken ct)
+    {
+        var tooLarge = false;
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.GetMemory(4096), ct);
+            if (result.MessageType == WebSocketMessageType.Close) return (WebSocketMessageType.Close, false);
+            if (!tooLarge) buffer.Advance(result.Count);
+            if (buffer.WrittenCount > MaxFrameBytes)
+            {
+                tooLarge = true;
+                buffer.ResetWrittenCount();
+            }
+            if (result.EndOfMessage) return (result.MessageType, tooLarge);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} of machine {MachineId} registered ({Returned} earlier jobs returned to the queue)")]
+    private partial void LogRegistered(string workerId, string machineId, int returned);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} disconnected holding {Held} jobs; they go back in line")]
+    private partial void LogDisconnected(string workerId, int held);
+}
