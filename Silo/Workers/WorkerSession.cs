@@ -24,9 +24,10 @@ public sealed class WorkerSession(WebSocket socket, RegisterFrame registration)
     public bool IsOpen => socket.State == WebSocketState.Open;
 
     /// <summary>Sends one frame; frames from the receive loop and the dispatcher never interleave.</summary>
-    public async Task SendAsync<T>(T frame, CancellationToken cancellationToken) where T : WorkerFrame
+    public async Task SendAsync(WorkerFrame frame, CancellationToken cancellationToken)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(frame, ClusterJson.Options);
+        // By runtime type: callers hold frames as the base record, whose contract would drop the derived fields.
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options);
         await _sendLock.WaitAsync(cancellationToken);
         try
         {
