@@ -1,0 +1,30 @@
+using Cluster.Silo.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Cluster.UnitTests.Hosting;
+
+public sealed class ConfigurationCheckTests
+{
+    private static ConfigurationCheck Check(params (string Key, string Value)[] values) =>
+        ConfigurationCheck.Run(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build());
+
+    [Test]
+    public void No_configuration_at_all_is_valid() => Assert.That(Check().Problem, Is.Null);
+
+    [Test]
+    public void A_value_of_the_wrong_type_is_named_in_the_problem() =>
+        Assert.That(Check(("Cluster:MaxRequestBytes", "lots")).Problem, Does.Contain("Cluster:MaxRequestBytes"));
+
+    [TestCase("Cluster:MaxRequestBytes", "0")]
+    [TestCase("RateLimit:PermitsPerSecond", "-1")]
+    [TestCase("Auth:SessionLifetime", "-00:10:00")]
+    [TestCase("Cluster:DataDir", " ")]
+    public void An_out_of_range_value_is_a_problem(string key, string value) =>
+        Assert.That(Check((key, value)).Problem, Is.Not.Null);
+
+    [Test]
+    public void A_problem_becomes_a_startup_error() =>
+        Assert.That(() => Check(("RateLimit:Burst", "-5")).ThrowIfInvalid(), Throws.TypeOf<SiloStartupException>());
+}
