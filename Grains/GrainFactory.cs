@@ -18,6 +18,7 @@ public sealed class GrainFactory(IRedis redis, ClusterGrainOptions options)
     public ClusterGrainOptions Options { get; } = options;
     public IJobQueue Jobs => _jobs;
     public Fleet Fleet { get; } = new(redis);
+    public JobStats Stats { get; } = new(redis);
 
     public IJobGrain Job(string id) => new JobGrain(redis, Options, id);
     public IWorkerGrain Worker(string id) => new WorkerGrain(redis, id);

@@ -16,6 +16,8 @@ public interface IJobGrain
     Task<bool> CompleteAsync(string leaseToken, JsonNode? result, CancellationToken cancellationToken = default);
     /// <summary>Fails this attempt; a retryable failure with retries left is tried again after an exponential backoff.</summary>
     Task<JobFailureOutcome> FailAsync(string leaseToken, JobError error, bool retryable = true, CancellationToken cancellationToken = default);
+    /// <summary>The job's last 200 events, oldest first, each with its <c>event_id</c> and <c>type</c>.</summary>
+    Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default);
     Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default);
     /// <summary>Puts a dead, cancelled or delayed job back in line now, its retry count reset.</summary>
     Task RetryAsync(CancellationToken cancellationToken = default);

@@ -36,6 +36,15 @@ internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string
         return reply.ToString() == "DEAD" ? JobFailureOutcome.Dead : JobFailureOutcome.Retrying;
     }
 
+    public async Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default)
+    {
+        var entries = await redis.ExecuteAsync("LRANGE", ["job:" + Id + ":events", 0, -1], cancellationToken).ConfigureAwait(false);
+        return entries.Items
+            .Select(e => JsonSerializer.Deserialize<Dictionary<string, string>>(e.ToString()) ?? [])
+            .Select(fields => Streams.EventJson.ToJson(fields))
+            .ToArray();
+    }
+
     public Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default) =>
         redis.CallAsync("job_cancel", [Id, reason ?? ""], cancellationToken);
 

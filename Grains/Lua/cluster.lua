@@ -20,14 +20,18 @@
 --   workers:heartbeats       zset id -> last heartbeat ms of online workers
 --   machine:{id}             hash, the machine grain; machine:{id}:workers  set of worker ids
 --   machines                 zset id -> 0, for lexicographic pagination
+--   job:{id}:events          list of the job's last 200 events as JSON, for its history
+--   stats:{kind}:{minute}    counters of submitted, completed, failed and dead jobs per minute, kept 2 h
 --   events:jobs, events:workers, events:machines   streams, capped with MAXLEN ~
 
-local LIBRARY_VERSION = '1'
+local LIBRARY_VERSION = '2'
 local TWO32 = 4294967296
 local MAX_PRIORITY = 1000
 local DEFAULT_EVENTS_MAXLEN = 100000
 local IDEMPOTENCY_TTL_SECONDS = 86400
 local MAX_BACKOFF_MS = 3600000
+local JOB_HISTORY_LENGTH = 200
+local STATS_TTL_SECONDS = 7200
 
 -- Shared helpers -------------------------------------------------------------------------------------
 
@@ -100,6 +104,12 @@ local function emit(stream, kind, fields)
   return redis.call(unpack(args))
 end
 
+local function count(kind, now)
+  local key = 'stats:' .. kind .. ':' .. math.floor(now / 60000)
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, STATS_TTL_SECONDS) end
+end
+
+-- Appends a job event to the stream and to the job's own history.
 local function job_event(job_id, kind, job, extra)
   local fields = { 'job_id', job_id }
   for _, name in ipairs({ 'status', 'type', 'priority', 'worker_id', 'machine_id', 'workflow_id', 'retry_count' }) do
@@ -110,7 +120,16 @@ local function job_event(job_id, kind, job, extra)
     end
   end
   for i = 1, #(extra or {}) do fields[#fields + 1] = extra[i] end
-  return emit('events:jobs', kind, fields)
+  local id = emit('events:jobs', kind, fields)
+  local entry = { event_id = id, type = kind }
+  for i = 1, #fields, 2 do
+    local value = fields[i + 1]
+    if value ~= nil and value ~= false and value ~= '' then entry[fields[i]] = tostring(value) end
+  end
+  local history = 'job:' .. job_id .. ':events'
+  redis.call('RPUSH', history, cjson.encode(entry))
+  redis.call('LTRIM', history, -JOB_HISTORY_LENGTH, -1)
+  return id
 end
 
 -- Requirements and capabilities ------------------------------------------------------------------------
@@ -315,6 +334,7 @@ local function job_submit(keys, args)
     enqueue(id, job)
   end
   if idem ~= '' then redis.call('SET', 'idempotency:' .. idem, id, 'EX', IDEMPOTENCY_TTL_SECONDS) end
+  count('submitted', now)
   job_event(id, 'job_submitted', job)
   return { id, 1 }
 end
@@ -461,6 +481,7 @@ local function job_complete(keys, args)
   redis.call('HSET', 'job:' .. id, 'status', 'completed', 'progress', 100, 'result', result,
     'completed_at', iso(now), 'completed_ms', now)
   if not job.started_at then redis.call('HSET', 'job:' .. id, 'started_at', iso(now), 'started_ms', now) end
+  count('completed', now)
   job_event(id, 'job_completed', job, { 'result', result })
   return 'OK'
 end
@@ -472,6 +493,7 @@ local function fail_attempt(id, job, error_json, retryable, backoff_ms, now)
   local max_retries = tonumber(job.max_retries) or 0
   job.retry_count = retries
   redis.call('HSET', 'job:' .. id, 'error', error_json, 'failed_at', iso(now), 'retry_count', retries)
+  count('failed', now)
   if retryable and retries <= max_retries then
     local delay = math.min(backoff_ms * 2 ^ (retries - 1), MAX_BACKOFF_MS)
     set_status(id, job, 'delayed')
@@ -481,6 +503,7 @@ local function fail_attempt(id, job, error_json, retryable, backoff_ms, now)
     return 'RETRYING'
   end
   set_status(id, job, 'dead')
+  count('dead', now)
   redis.call('HSET', 'job:' .. id, 'status', 'dead', 'completed_at', iso(now), 'completed_ms', now)
   job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 0 })
   job_event(id, 'job_dead', job, { 'error', error_json })

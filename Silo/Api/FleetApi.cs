@@ -27,6 +27,17 @@ public static class FleetApi
             return Results.Json(new { success = true, machines = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
         }).RequireScope(ApiScopes.Monitor);
 
+        app.MapGet("/api/stats", async (HttpRequest request, GrainFactory grains, CancellationToken ct) =>
+        {
+            var minutes = int.TryParse(request.Query["minutes"], out var m) ? m : 15;
+            var stats = await grains.Stats.GetAsync(minutes, ct);
+            return Results.Json(new
+            {
+                success = true, jobs = stats.Jobs, per_minute = stats.PerMinute,
+                workers = new { online = stats.WorkersOnline }, machines = new { total = stats.Machines },
+            }, ClusterJson.Options);
+        }).RequireScope(ApiScopes.Monitor);
+
         app.MapGet("/api/machines/{id}", async (string id, GrainFactory grains, CancellationToken ct) =>
         {
             var machine = await grains.Machine(id).GetAsync(ct);

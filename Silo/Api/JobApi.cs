@@ -19,6 +19,7 @@ public static class JobApi
         jobs.MapPost("/submit", SubmitAsync).RequireScope(ApiScopes.Submit);
         jobs.MapPost("/batch", SubmitBatchAsync).RequireScope(ApiScopes.Submit);
         jobs.MapGet("/{id}/status", StatusAsync).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        jobs.MapGet("/{id}/events", HistoryAsync).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
         jobs.MapGet("/", ListAsync).RequireScope(ApiScopes.Monitor);
         jobs.MapPost("/{id}/cancel", CancelAsync).RequireScope(ApiScopes.Submit);
         jobs.MapPost("/{id}/retry", RetryAsync).RequireScope(ApiScopes.Submit);
@@ -74,6 +75,14 @@ public static class JobApi
     {
         var job = await grains.Job(id).GetAsync(ct);
         return job is null ? NotFound(id) : Results.Json(new { success = true, job }, ClusterJson.Options);
+    }
+
+    private static async Task<IResult> HistoryAsync(string id, GrainFactory grains, CancellationToken ct)
+    {
+        var job = grains.Job(id);
+        var history = await job.HistoryAsync(ct);
+        if (history.Count == 0 && await job.GetAsync(ct) is null) return NotFound(id);
+        return Results.Json(new { success = true, job_id = id, events = history }, ClusterJson.Options);
     }
 
     private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)

@@ -53,6 +53,28 @@ public sealed class JobLifecycleTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_job_keeps_its_own_typed_history_and_the_totals_count_it()
+    {
+        var submitted = await SubmitAsync();
+        var assignment = await ClaimAsync();
+        var job = Grains.Job(submitted.JobId);
+        await job.ReportProgressAsync(assignment.LeaseToken, 55.5, "half");
+        await job.CompleteAsync(assignment.LeaseToken, new JsonObject { ["n"] = 7 });
+
+        var history = await job.HistoryAsync();
+        var stats = await Grains.Stats.GetAsync(minutes: 5);
+
+        Assert.That(history.Select(e => e["type"]!.ToString()), Is.EqualTo(new[] { "job_submitted", "job_assigned", "job_started", "job_progress", "job_completed" }));
+        Assert.That(history[3]["progress"]!.GetValue<double>(), Is.EqualTo(55.5));
+        Assert.That(history[4]["result"]!["n"]!.GetValue<int>(), Is.EqualTo(7));
+        Assert.That(history.All(e => e["event_id"]!.ToString().Contains('-', StringComparison.Ordinal)), Is.True);
+        Assert.That(stats.Jobs[JobStatus.Completed], Is.EqualTo(1));
+        Assert.That(stats.Jobs[JobStatus.Pending], Is.Zero);
+        Assert.That(stats.PerMinute.Sum(m => m.Submitted), Is.EqualTo(1));
+        Assert.That(stats.PerMinute.Sum(m => m.Completed), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Equal_priorities_are_served_first_in_first_out_and_higher_priorities_before_them()
     {
         var first = await SubmitAsync(priority: 10);

@@ -2,12 +2,11 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Cluster.Testing;
 
-namespace Cluster.EndToEndTests;
+namespace Cluster.Testing;
 
 /// <summary>A worker speaking the documented frames over a real WebSocket, so tests check the wire itself.</summary>
-internal sealed class RawWorker : IAsyncDisposable
+public sealed class RawWorker : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket = new();
     private int _nextId;
