@@ -39,6 +39,17 @@ public sealed class AgentCommand
 
     public static Command Create(GlobalOptions global, CliEnvironment environment) => new AgentCommand(global, environment).Build();
 
+    /// <summary>The settings an <c>agent</c> command line resolves to, without running anything (for tests and checks).</summary>
+    internal static AgentSettings ResolveFromCommandLine(IReadOnlyList<string> agentArguments, CliEnvironment environment)
+    {
+        var global = new GlobalOptions(environment);
+        var agent = new AgentCommand(global, environment);
+        var root = new RootCommand { global.Silo, global.ApiKey, agent.Build() };
+        var parse = root.Parse(["agent", .. agentArguments]);
+        if (parse.Errors.Count > 0) throw new CliUsageException(string.Join("; ", parse.Errors.Select(e => e.Message)));
+        return agent.ResolveSettings(parse);
+    }
+
     private Command Build()
     {
         var command = new Command("agent", "Run this machine's workers, one per GPU")
