@@ -8,6 +8,7 @@ public sealed class ProgressForwarder(Func<double, string?, Task> send, TimeSpan
     : IProgress<(double progress, string? message)>
 {
     private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _flushing = new();
     private (double Progress, string? Message)? _latest;
     private Task _pump = Task.CompletedTask;
     private bool _pumping;
@@ -37,6 +38,8 @@ public sealed class ProgressForwarder(Func<double, string?, Task> send, TimeSpan
             _stopped = true;
             pump = _pump;
         }
+        // The pump may be waiting out its interval; the last report should not wait for it.
+        await _flushing.CancelAsync().ConfigureAwait(false);
         await pump.ConfigureAwait(false);
         (double Progress, string? Message)? last;
         lock (_gate)
@@ -63,7 +66,14 @@ public sealed class ProgressForwarder(Func<double, string?, Task> send, TimeSpan
                 _latest = null;
             }
             await SendAsync(value).ConfigureAwait(false);
-            await Task.Delay(interval).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(interval, _flushing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Flushing: FlushAsync sends what is left.
+            }
         }
     }
 
