@@ -155,6 +155,9 @@ public sealed class WorkerConnection : IAsyncDisposable
     {
         Abort();
         await Task.WhenAll(_receiveLoop, _heartbeatLoop).ConfigureAwait(false);
+        // A connection that never got as far as its receive loop still ends for those who wait on it.
+        _pushes.Writer.TryComplete();
+        _closed.TrySetResult();
         _socket.Dispose();
         _sendLock.Dispose();
         _lifetime.Dispose();
