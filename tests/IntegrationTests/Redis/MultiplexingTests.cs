@@ -1,0 +1,61 @@
+using Cluster.Grains.Redis;
+using Cluster.Testing;
+
+namespace Cluster.IntegrationTests.Redis;
+
+public sealed class MultiplexingTests
+{
+    private RedisFixture _redis = null!;
+
+    [OneTimeSetUp]
+    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
+
+    [OneTimeTearDown]
+    public ValueTask StopRedis() => _redis.DisposeAsync();
+
+    [Test]
+    public async Task Ten_thousand_concurrent_calls_each_get_their_own_reply()
+    {
+        var id = (await _redis.Client.ExecuteAsync("CLIENT", "ID")).Integer;
+
+        var calls = Enumerable.Range(0, 10_000)
+            .Select(i => Task.Run(() => _redis.Client.ExecuteAsync("ECHO", $"caller-{i}-" + new string('x', i % 97))))
+            .ToArray();
+        var replies = await Task.WhenAll(calls);
+
+        Assert.That(replies.Select(r => r.ToString()), Is.EqualTo(Enumerable.Range(0, 10_000).Select(i => $"caller-{i}-" + new string('x', i % 97))));
+        Assert.That((await _redis.Client.ExecuteAsync("CLIENT", "ID")).Integer, Is.EqualTo(id), "all calls shared the one connection");
+    }
+
+    [Test]
+    public async Task Concurrent_increments_of_distinct_keys_each_see_their_own_count()
+    {
+        var calls = Enumerable.Range(0, 10_000)
+            .Select(i => Task.Run(() => _redis.Client.ExecuteAsync("INCRBY", $"counter:{i}", i)))
+            .ToArray();
+        var replies = await Task.WhenAll(calls);
+
+        Assert.That(replies.Select(r => r.Integer), Is.EqualTo(Enumerable.Range(0, 10_000).Select(i => (long)i)));
+    }
+
+    [Test]
+    public async Task An_error_reply_in_the_middle_of_a_pipeline_fails_only_its_own_caller()
+    {
+        await _redis.Client.ExecuteAsync("SET", "text", "value");
+
+        var before = _redis.Client.ExecuteAsync("ECHO", "before");
+        var failing = _redis.Client.ExecuteAsync("INCR", "text");
+        var after = _redis.Client.ExecuteAsync("ECHO", "after");
+
+        Assert.That((await before).ToString(), Is.EqualTo("before"));
+        Assert.That(async () => await failing, Throws.TypeOf<RedisServerException>().With.Property(nameof(RedisServerException.Code)).EqualTo("ERR"));
+        Assert.That((await after).ToString(), Is.EqualTo("after"));
+    }
+
+    [Test]
+    public void An_unknown_command_becomes_a_server_exception()
+    {
+        Assert.That(() => _redis.Client.ExecuteAsync("NOSUCHCOMMAND"),
+            Throws.TypeOf<RedisServerException>().With.Message.Contains("unknown command"));
+    }
+}
