@@ -10,7 +10,7 @@ namespace Cluster.Grains.Redis;
 /// sends whatever has accumulated in one write: pipelining falls out of concurrency for free.
 /// Replies come back in order and complete the queued slots one by one.
 /// </summary>
-internal sealed class RedisConnection : IAsyncDisposable
+internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int RetainedWriteBuffer = 256 * 1024;
@@ -20,14 +20,14 @@ internal sealed class RedisConnection : IAsyncDisposable
     private readonly NetworkStream _stream;
     private readonly Lock _gate = new();
     private readonly Queue<PendingReply> _pending = new();
-    private readonly SemaphoreSlim _flushSignal = new(0);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _commandTimeout;
     private readonly Action<RespValue>? _onPush;
-    private readonly Task _writer, _reader;
+    private readonly Task _reader;
     private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
     private bool _flushScheduled;
+    private Task _flushing = Task.CompletedTask;
     private volatile bool _everyReplyIsPush;
     private volatile RedisConnectionException? _failure;
 
@@ -37,7 +37,6 @@ internal sealed class RedisConnection : IAsyncDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
         _commandTimeout = commandTimeout;
         _onPush = onPush;
-        _writer = Task.Run(WriteLoopAsync);
         _reader = Task.Run(ReadLoopAsync);
         _timeoutSweep = new Timer(static self => ((RedisConnection)self!).SweepTimeouts(), this, SweepInterval, SweepInterval);
     }
@@ -156,23 +155,30 @@ internal sealed class RedisConnection : IAsyncDisposable
         foreach (var arg in args) arg.WriteTo(_buffer);
         if (!_flushScheduled)
         {
+            // Queued globally, behind the continuations of callers resumed by the last batch of replies:
+            // they run first, so their next commands go out together in one write.
             _flushScheduled = true;
-            _flushSignal.Release();
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
-    private async Task WriteLoopAsync()
+    void IThreadPoolWorkItem.Execute() => _flushing = FlushAsync();
+
+    /// <summary>Sends everything encoded so far, and whatever is encoded while that is being sent; one flush runs at a time.</summary>
+    private async Task FlushAsync()
     {
         try
         {
             while (true)
             {
-                await _flushSignal.WaitAsync().ConfigureAwait(false);
-                if (_failure is not null) return;
                 lock (_gate)
                 {
+                    if (_failure is not null || _buffer.WrittenCount == 0)
+                    {
+                        _flushScheduled = false;
+                        return;
+                    }
                     (_sending, _buffer) = (_buffer, _sending);
-                    _flushScheduled = false;
                 }
                 await _stream.WriteAsync(_sending.WrittenMemory).ConfigureAwait(false);
                 // One huge command should not pin its buffer for the life of the connection.
@@ -229,10 +235,9 @@ internal sealed class RedisConnection : IAsyncDisposable
         if (!everyReplyIsPush)
             foreach (var value in replies)
                 if (value.Kind != RespKind.Push) slots++;
-        PendingReply[]? owners = null;
+        var owners = slots == 0 ? [] : ArrayPool<PendingReply>.Shared.Rent(slots);
         if (slots > 0)
         {
-            owners = ArrayPool<PendingReply>.Shared.Rent(slots);
             lock (_gate)
             {
                 if (_pending.Count < slots) throw new RedisProtocolException($"Redis sent a reply nobody asked for: {replies[^1]}");
@@ -240,12 +245,13 @@ internal sealed class RedisConnection : IAsyncDisposable
             }
         }
         var next = 0;
+        // Completing a reply only queues its caller's continuation: callers' code never runs on the reader.
         foreach (var value in replies)
         {
             if (everyReplyIsPush || value.Kind == RespKind.Push) Push(value);
-            else owners![next++].Complete(value);
+            else owners[next++].Complete(value);
         }
-        if (owners is not null)
+        if (slots > 0)
         {
             Array.Clear(owners, 0, slots);
             ArrayPool<PendingReply>.Shared.Return(owners);
@@ -276,7 +282,7 @@ internal sealed class RedisConnection : IAsyncDisposable
                 if (reply.Deadline <= now && !reply.Task.IsCompleted) (expired ??= []).Add(reply);
         }
         if (expired is null) return;
-        foreach (var reply in expired) reply.TimeOut();
+        ThreadPool.UnsafeQueueUserWorkItem(static list => { foreach (var reply in list) reply.TimeOut(); }, expired, preferLocal: false);
     }
 
     private void Fail(RedisConnectionException failure)
@@ -289,9 +295,9 @@ internal sealed class RedisConnection : IAsyncDisposable
             inFlight = [.. _pending];
             _pending.Clear();
         }
-        _flushSignal.Release();
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
-        foreach (var reply in inFlight) reply.Fail(failure);
+        if (inFlight.Length > 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static state => { foreach (var reply in state.inFlight) reply.Fail(state.failure); }, (inFlight, failure), preferLocal: false);
         _closed.TrySetResult();
     }
 
@@ -299,40 +305,7 @@ internal sealed class RedisConnection : IAsyncDisposable
     {
         Fail(new RedisConnectionException("The Redis connection was closed"));
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
-        await Task.WhenAll(_reader, _writer).ConfigureAwait(false);
+        await Task.WhenAll(_reader, _flushing).ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
-        _flushSignal.Dispose();
-    }
-
-    /// <summary>A caller waiting for its reply; completed exactly once by a reply, a failure, a timeout or a cancellation.</summary>
-    private sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        private CancellationTokenRegistration _registration;
-
-        public long Deadline { get; } = deadline;
-
-        public void CancelWith(CancellationToken token)
-        {
-            _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).TrySetCanceled(t), this);
-            if (Task.IsCompleted) _registration.Dispose(); // the reply won the race
-        }
-
-        public void Complete(RespValue value)
-        {
-            if (value.IsError) TrySetException(new RedisServerException(value.ToString()));
-            else TrySetResult(value);
-            _registration.Dispose();
-        }
-
-        public void Fail(Exception e)
-        {
-            TrySetException(e);
-            _registration.Dispose();
-        }
-
-        public void TimeOut()
-        {
-            if (TrySetException(new RedisTimeoutException($"Redis did not answer {command} in time"))) _registration.Dispose();
-        }
     }
 }
