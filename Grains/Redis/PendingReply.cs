@@ -2,8 +2,12 @@ namespace Cluster.Grains.Redis;
 
 /// <summary>
 /// A caller waiting for its reply; completed exactly once by a reply, a failure, a timeout or a cancellation.
-/// Continuations run synchronously on whichever thread completes it, which is never the connection's reader.
 /// </summary>
+/// <remarks>
+/// Continuations run on the thread pool, not inline on the completing thread. Inline would save a hop per
+/// call, but a caller that blocks on a later reply of the same batch (sync over async, as test frameworks
+/// do) would then hold up the very thread that has to deliver that reply: a deadlock, which we hit.
+/// </remarks>
 internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously)
 {
     private CancellationTokenRegistration _registration;
@@ -13,9 +17,7 @@ internal sealed class PendingReply(string command, long deadline) : TaskCompleti
 
     public void CancelWith(CancellationToken token)
     {
-        // Off the cancelling thread, so that CancellationTokenSource.Cancel never runs the caller's continuation.
-        _registration = token.UnsafeRegister(static (state, t) =>
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.reply.TrySetCanceled(s.t), (reply: (PendingReply)state!, t), preferLocal: false), this);
+        _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).TrySetCanceled(t), this);
         if (Task.IsCompleted) _registration.Dispose(); // the reply won the race
     }
 

@@ -6,9 +6,10 @@ namespace Cluster.Grains.Redis;
 
 /// <summary>
 /// One TCP link to Redis, shared by any number of concurrent callers. Commands are encoded into a
-/// buffer under a lock, in the same order as their reply slots are queued, and a single writer loop
+/// buffer under a lock, in the same order as their reply slots are queued, and one flush at a time
 /// sends whatever has accumulated in one write: pipelining falls out of concurrency for free.
-/// Replies come back in order and complete the queued slots one by one.
+/// Replies come back in order and complete the queued slots one by one. Timeouts and cancellations
+/// complete a slot early but leave it queued, so the late reply still lines up with its slot.
 /// </summary>
 internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
@@ -27,7 +28,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
     private bool _flushScheduled;
-    private Task _flushing = Task.CompletedTask;
+    private volatile Task _flushing = Task.CompletedTask;
     private volatile bool _everyReplyIsPush;
     private volatile RedisConnectionException? _failure;
 
@@ -282,7 +283,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
                 if (reply.Deadline <= now && !reply.Task.IsCompleted) (expired ??= []).Add(reply);
         }
         if (expired is null) return;
-        ThreadPool.UnsafeQueueUserWorkItem(static list => { foreach (var reply in list) reply.TimeOut(); }, expired, preferLocal: false);
+        foreach (var reply in expired) reply.TimeOut();
     }
 
     private void Fail(RedisConnectionException failure)
@@ -296,8 +297,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             _pending.Clear();
         }
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
-        if (inFlight.Length > 0)
-            ThreadPool.UnsafeQueueUserWorkItem(static state => { foreach (var reply in state.inFlight) reply.Fail(state.failure); }, (inFlight, failure), preferLocal: false);
+        foreach (var reply in inFlight) reply.Fail(failure);
         _closed.TrySetResult();
     }
 
