@@ -32,8 +32,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private volatile bool _everyReplyIsPush;
     private volatile RedisConnectionException? _failure;
 
-    private RedisConnection(Socket socket, TimeSpan commandTimeout, Action<RespValue>? onPush)
+    private readonly KeyValuePair<string, object?> _nameTag;
+    private int _commandsSinceFlush;
+    private volatile bool _disposing;
+
+    private RedisConnection(Socket socket, string clientName, TimeSpan commandTimeout, Action<RespValue>? onPush)
     {
+        _nameTag = new("redis.client.name", clientName);
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: true);
         _commandTimeout = commandTimeout;
@@ -73,7 +78,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             socket.Dispose();
             throw;
         }
-        var connection = new RedisConnection(socket, options.CommandTimeout, onPush);
+        var connection = new RedisConnection(socket, clientName, options.CommandTimeout, onPush);
         try
         {
             await connection.HandshakeAsync(options, clientName, cancellationToken).ConfigureAwait(false);
@@ -154,6 +159,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         RedisArg.WriteHeader(_buffer, (byte)'*', args.Length + 1);
         RedisArg.WriteCommandName(_buffer, command);
         foreach (var arg in args) arg.WriteTo(_buffer);
+        _commandsSinceFlush++;
         if (!_flushScheduled)
         {
             // Queued globally, behind the continuations of callers resumed by the last batch of replies:
@@ -170,6 +176,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     {
         try
         {
+            int commands;
             while (true)
             {
                 lock (_gate)
@@ -180,8 +187,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
                         return;
                     }
                     (_sending, _buffer) = (_buffer, _sending);
+                    commands = _commandsSinceFlush;
+                    _commandsSinceFlush = 0;
                 }
                 await _stream.WriteAsync(_sending.WrittenMemory).ConfigureAwait(false);
+                RedisMetrics.Writes.Add(1, _nameTag);
+                RedisMetrics.Commands.Add(commands, _nameTag);
                 // One huge command should not pin its buffer for the life of the connection.
                 if (_sending.Capacity > RetainedWriteBuffer) _sending = new ArrayBufferWriter<byte>(16 * 1024);
                 else _sending.ResetWrittenCount();
@@ -298,11 +309,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         }
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
         foreach (var reply in inFlight) reply.Fail(failure);
+        if (!_disposing) RedisMetrics.ConnectionsLost.Add(1, _nameTag);
         _closed.TrySetResult();
     }
 
     public async ValueTask DisposeAsync()
     {
+        _disposing = true;
         Fail(new RedisConnectionException("The Redis connection was closed"));
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
         await Task.WhenAll(_reader, _flushing).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Cluster.Grains.Redis;
 using Cluster.Testing;
 
@@ -25,6 +26,33 @@ public sealed class MultiplexingTests
 
         Assert.That(replies.Select(r => r.ToString()), Is.EqualTo(Enumerable.Range(0, 10_000).Select(i => $"caller-{i}-" + new string('x', i % 97))));
         Assert.That((await _redis.Client.ExecuteAsync("CLIENT", "ID")).Integer, Is.EqualTo(id), "all calls shared the one connection");
+    }
+
+    [Test]
+    public async Task Commands_issued_together_go_out_in_a_few_batched_writes()
+    {
+        var name = "batching-" + Guid.NewGuid().ToString("N")[..8];
+        await using var client = await _redis.ConnectAsync(o => o with { ClientName = name });
+        long commands = 0, writes = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == RedisMetrics.MeterName) l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (!tags.ToArray().Contains(new KeyValuePair<string, object?>("redis.client.name", name))) return;
+            if (instrument.Name == "redis.client.commands") Interlocked.Add(ref commands, value);
+            if (instrument.Name == "redis.client.writes") Interlocked.Add(ref writes, value);
+        });
+        listener.Start();
+
+        var calls = new Task<RespValue>[1000];
+        for (var i = 0; i < calls.Length; i++) calls[i] = client.ExecuteAsync("ECHO", i);
+        await Task.WhenAll(calls);
+
+        Assert.That(Interlocked.Read(ref commands), Is.EqualTo(1000));
+        Assert.That(Interlocked.Read(ref writes), Is.LessThan(100), "one write per command would mean no batching");
     }
 
     [Test]
