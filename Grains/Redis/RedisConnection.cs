@@ -190,9 +190,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
                     commands = _commandsSinceFlush;
                     _commandsSinceFlush = 0;
                 }
-                await _stream.WriteAsync(_sending.WrittenMemory).ConfigureAwait(false);
+                // Counted before writing: the replies may be back, and their callers resumed, before the write returns.
                 RedisMetrics.Writes.Add(1, _nameTag);
                 RedisMetrics.Commands.Add(commands, _nameTag);
+                await _stream.WriteAsync(_sending.WrittenMemory).ConfigureAwait(false);
                 // One huge command should not pin its buffer for the life of the connection.
                 if (_sending.Capacity > RetainedWriteBuffer) _sending = new ArrayBufferWriter<byte>(16 * 1024);
                 else _sending.ResetWrittenCount();
