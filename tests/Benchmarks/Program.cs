@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "redis" => await RedisClientBenchmark.RunAsync(args[1..]),
     "claims" => await ClaimBenchmark.RunAsync(args[1..]),
+    "throughput" => await ThroughputBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -18,6 +19,8 @@ static int Usage()
                   [--connections 4] [--pipeline 32] [--requests 1000000] [--rounds 3]
           claims  the cost of one claim at growing backlogs, 1 % of which match the worker
                   [backlog …] (default 1000 100000 1000000)
+          throughput  end to end submit → claim → complete with 32 WebSocket workers, against BullMQ
+                  on the same redis-server with concurrency 32   [jobs 10000] [workers 32]
         """);
     return 2;
 }

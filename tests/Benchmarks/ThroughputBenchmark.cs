@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Client.Api;
+using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Grains.Redis;
+using Cluster.Testing;
+
+namespace Cluster.Benchmarks;
+
+/// <summary>
+/// End to end, submit → claim → complete: N no-op jobs submitted over HTTP in batches of 1,000 to a real
+/// silo, pushed to 32 workers on WebSockets, each completing at once. The peer is BullMQ on the same
+/// redis-server with the same concurrency (32), its jobs added in bulk too. Prints jobs/s of both and the ratio.
+/// </summary>
+public static class ThroughputBenchmark
+{
+    private const string Key = "bench-throughput-key-0123456789abcdef";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var jobs = args.Length > 0 ? int.Parse(args[0]) : 10_000;
+        var workers = args.Length > 1 ? int.Parse(args[1]) : 32;
+        await using var redis = await RedisFixture.StartAsync();
+        var ours = await RunClusterAsync(redis, jobs, workers);
+        await redis.FlushAsync();
+        var peer = await RunBullMqAsync(redis.Server.Port, jobs, workers);
+        Console.WriteLine($"{"",-28} {"jobs",8} {"seconds",8} {"jobs/s",10}");
+        Console.WriteLine($"{"Cluster (HTTP + 32 WS)",-28} {jobs,8} {ours,8:F2} {jobs / ours,10:N0}");
+        if (peer is { } bull)
+        {
+            Console.WriteLine($"{"BullMQ (same redis-server)",-28} {jobs,8} {bull,8:F2} {jobs / bull,10:N0}");
+            Console.WriteLine($"ratio Cluster / BullMQ: {bull / ours:F2}");
+        }
+        return 0;
+    }
+
+    private static async Task<double> RunClusterAsync(RedisFixture redis, int jobs, int workers)
+    {
+        await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings
+        {
+            BootstrapApiKey = Key, RedisConnectionString = redis.ConnectionString,
+            Environment = new Dictionary<string, string> { ["RateLimit__PermitsPerSecond"] = "0", ["Serilog__MinimumLevel__Default"] = "Warning" },
+        });
+        var completed = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new CancellationTokenSource();
+        var connections = new List<WorkerConnection>();
+        var loops = new List<Task>();
+        for (var i = 0; i < workers; i++)
+        {
+            var connection = new WorkerConnection(silo.BaseAddress, Key);
+            await connection.ConnectAsync(new RegisterFrame { WorkerId = $"bench-w{i}", MachineId = $"bench-m{i / 8}", Capabilities = new() { Capabilities = ["bench"] } });
+            connections.Add(connection);
+            loops.Add(Task.Run(async () =>
+            {
+                await foreach (var frame in connection.Pushes.ReadAllAsync(stop.Token))
+                {
+                    if (frame is not JobAssignedFrame assigned) continue;
+                    await connection.CompleteAsync(assigned.Job.Id, assigned.LeaseToken, null, stop.Token);
+                    if (Interlocked.Increment(ref completed) == jobs) done.TrySetResult();
+                }
+            }));
+        }
+
+        using var http = new HttpClient { BaseAddress = silo.BaseAddress };
+        http.DefaultRequestHeaders.Add("x-api-key", Key);
+        var job = new JsonObject { ["type"] = "simulation", ["requirements"] = new JsonObject { ["capabilities"] = new JsonArray("bench") } };
+        var started = Stopwatch.StartNew();
+        for (var i = 0; i < jobs; i += 1000)
+        {
+            var batch = new JsonArray(Enumerable.Range(0, Math.Min(1000, jobs - i)).Select(_ => (JsonNode)job.DeepClone()).ToArray());
+            using var response = await http.PostAsJsonAsync("/api/jobs/batch", new JsonObject { ["jobs"] = batch });
+            response.EnsureSuccessStatusCode();
+        }
+        await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+        var seconds = started.Elapsed.TotalSeconds;
+        await stop.CancelAsync();
+        foreach (var connection in connections) await connection.DisposeAsync();
+        try { await Task.WhenAll(loops); } catch (OperationCanceledException) { }
+        return seconds;
+    }
+
+    /// <summary>Runs tests/Benchmarks/bullmq/throughput.mjs (installing bullmq from npm the first time); null if Node is missing.</summary>
+    private static async Task<double?> RunBullMqAsync(int port, int jobs, int concurrency)
+    {
+        var folder = Path.Combine(FindRepository(), "tests", "Benchmarks", "bullmq");
+        if (!Directory.Exists(Path.Combine(folder, "node_modules", "bullmq")))
+        {
+            Console.Error.WriteLine("installing bullmq for the peer run (npm install) …");
+            if (await RunAsync("npm", folder, "install", "--no-audit", "--no-fund", "--silent") is null) return null;
+        }
+        var output = await RunAsync("node", folder, "throughput.mjs", port.ToString(System.Globalization.CultureInfo.InvariantCulture), jobs.ToString(System.Globalization.CultureInfo.InvariantCulture), concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return output is null ? null : JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("seconds").GetDouble();
+    }
+
+    private static async Task<string?> RunAsync(string program, string folder, params string[] args)
+    {
+        var start = new ProcessStartInfo(program) { WorkingDirectory = folder, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        try
+        {
+            using var process = Process.Start(start)!;
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode == 0) return output;
+            Console.Error.WriteLine($"{program} {string.Join(' ', args)} exited with {process.ExitCode}");
+            return null;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"{program} is not installed; the peer run is skipped");
+            return null;
+        }
+    }
+
+    private static string FindRepository()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("Run the benchmark from within the repository");
+    }
+}
