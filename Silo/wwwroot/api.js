@@ -54,7 +54,7 @@ export const api = {
   stats: (minutes = 15) => request('GET', `/api/stats${query({ minutes })}`),
   machines: ({ cursor, limit, ids }) => request('GET', `/api/machines${query({ cursor, limit, ids: ids?.join(',') })}`),
 
-  jobs: ({ status, type, cursor, limit }) => request('GET', `/api/jobs${query({ status, type, cursor, limit })}`),
+  jobs: ({ status, type, machine, cursor, limit }) => request('GET', `/api/jobs${query({ status, type, machine, cursor, limit })}`),
   job: (jobId) => request('GET', `/api/jobs/${id(jobId)}/status`),
   jobEvents: (jobId) => request('GET', `/api/jobs/${id(jobId)}/events`),
   jobTypes: () => request('GET', '/api/job-types'),

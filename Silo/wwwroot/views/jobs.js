@@ -212,7 +212,7 @@ export class JobsView {
     setAttr(c.status, 'data-status', job.status);
     const progress = job.status === 'completed' ? 100 : job.progress ?? 0;
     c.progressBar.style.width = `${progress}%`;
-    setText(c.progressText, job.status === 'pending' || job.status === 'waiting' ? '' : percent(progress));
+    setText(c.progressText, job.started_at || ['assigned', 'running', 'completed'].includes(job.status) ? percent(progress) : '');
     setText(c.worker, job.worker_id ?? '');
     setAttr(c.worker, 'title', job.machine_id ? `${job.worker_id} on ${job.machine_id}` : null);
     setText(c.priority, job.priority ?? '');
@@ -239,8 +239,9 @@ export class JobsView {
     const fresh = this.#newElsewhere > 0
       ? h('button', { type: 'button', class: 'button ghost', onclick: () => this.#firstPage() }, `▲ ${formatNumber(this.#newElsewhere)} new`)
       : null;
-    this.#els.pager.replaceChildren(
-      h('span', { class: 'muted', dataset: { testid: 'jobs-page' } }, `Page ${page}`), fresh, h('span', { class: 'spacer' }), prev, next);
+    this.#els.pager.replaceChildren(...[
+      h('span', { class: 'muted', dataset: { testid: 'jobs-page' } }, `Page ${page}`), fresh, h('span', { class: 'spacer' }), prev, next,
+    ].filter(Boolean));
   }
 
   #next() {

@@ -102,6 +102,7 @@ export class MachinesView {
       const buffered = this.#buffer;
       this.#buffer = null;
       for (const [event, eventId] of buffered) this.#onEvent(event, eventId);
+      this.#hydrateProgress(seq);
     } catch (error) {
       if (seq !== this.#loadSeq) return;
       this.#buffer = null;
@@ -131,6 +132,30 @@ export class MachinesView {
     this.#order = page.machines.map((m) => m.id);
     this.#nextCursor = page.next_cursor ?? null;
     this.#invalidateAll();
+  }
+
+  /**
+   * A machine page names each worker's current job but not its progress: one request per busy
+   * machine on the page fills it in, until the job's own events take over.
+   */
+  async #hydrateProgress(seq) {
+    const busy = [...this.#machines.values()].filter((m) => [...m.workers.values()].some((w) => w.jobs.size > 0));
+    await Promise.all(busy.map(async (machine) => {
+      try {
+        const { jobs } = await api.jobs({ machine: machine.id, status: 'running', limit: Math.max(1, machine.workers.size) });
+        if (seq !== this.#loadSeq) return;
+        for (const job of jobs) {
+          const held = this.#worker(this.#jobWorker.get(job.id))?.jobs.get(job.id);
+          if (!held) continue;
+          held.type ??= job.type;
+          if (held.progress === null) held.progress = job.progress ?? 0;
+          held.status = job.status;
+        }
+        this.#invalidate(machine.id);
+      } catch {
+        // progress stays unknown until the job's next event
+      }
+    }));
   }
 
   #onEvent(event, eventId) {

@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { h, setText } from '../dom.js';
 
+const DEFAULT_TYPE = 'simulation';
 const EXAMPLES = {
   'text-to-image': { prompt: 'a lighthouse at dusk, volumetric light', parameters: { width: 1024, height: 1024, steps: 30 } },
   img2img: { image_url: 'https://example.com/in.png', prompt: 'as a watercolour', strength: 0.6 },
@@ -25,7 +26,7 @@ export class SubmitView {
 
   render(jobTypes, canSubmit) {
     const type = h('select', { name: 'type', dataset: { testid: 'submit-type' }, onchange: () => this.#example() },
-      jobTypes.map((t) => h('option', { value: t.name, title: t.description }, t.name)));
+      jobTypes.map((t) => h('option', { value: t.name, title: t.description, selected: t.name === DEFAULT_TYPE }, t.name)));
     const payload = h('textarea', { name: 'payload', rows: 5, spellcheck: false, class: 'mono', dataset: { testid: 'submit-payload' } });
     const priority = h('input', { name: 'priority', type: 'number', min: 0, max: 1000, value: 50, dataset: { testid: 'submit-priority' } });
     this.#result = h('p', { class: 'muted', role: 'status', dataset: { testid: 'submit-result' } },

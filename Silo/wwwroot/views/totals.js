@@ -13,7 +13,8 @@ const TILES = [
   { key: 'pending', label: 'Pending', value: (s) => s.jobs.pending },
   { key: 'running', label: 'Running', value: (s) => (s.jobs.running ?? 0) + (s.jobs.assigned ?? 0), note: (s) => `${formatNumber(s.jobs.assigned ?? 0)} assigned` },
   { key: 'completed', label: 'Completed / min', value: (s) => minute(s, -1).completed, note: (s) => `prev ${formatNumber(minute(s, -2).completed)} · total ${formatNumber(s.jobs.completed)}` },
-  { key: 'failed', label: 'Failed / min', value: (s) => minute(s, -1).failed + minute(s, -1).dead, note: (s) => `dead total ${formatNumber(s.jobs.dead)}`, alarm: true },
+  // Every failed attempt counts as failed; those out of retries also count as dead.
+  { key: 'failed', label: 'Failed / min', value: (s) => minute(s, -1).failed, note: (s) => `dead total ${formatNumber(s.jobs.dead)}`, alarm: true },
   { key: 'workers', label: 'Workers online', value: (s) => s.workers.online },
   { key: 'machines', label: 'Machines', value: (s) => s.machines.total },
 ];
@@ -86,7 +87,7 @@ export class TotalsView {
 
   #renderSpark(perMinute) {
     const completed = perMinute.map((m) => m.completed ?? 0);
-    const failed = perMinute.map((m) => (m.failed ?? 0) + (m.dead ?? 0));
+    const failed = perMinute.map((m) => m.failed ?? 0);
     const max = Math.max(1, ...completed, ...failed);
     const points = (series) => series.map((v, i) =>
       `${((i / Math.max(1, series.length - 1)) * 160).toFixed(1)},${(38 - (v / max) * 34).toFixed(1)}`).join(' ');
