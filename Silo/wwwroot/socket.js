@@ -30,10 +30,11 @@ export class GatewaySocket {
   #livenessTimer = 0;
   #lastFrameAt = 0;
   #heartbeatMs = 15000;
+  #welcomed = false;       // subscribe only after `welcome`, so one is never sent twice
   #nextCommand = 0;
   #byKey = new Map();      // "topic filter-json" → subscription
   #byServerId = new Map(); // server subscription id → subscription
-  #pending = new Map();    // command id → subscription awaiting `subscribed`
+  #pending = new Map();    // command id → {sub, resumed} awaiting `subscribed`
 
   /** @param {{url?: string, onState: (state: string, detail?: object) => void}} options */
   constructor({ url, onState }) {
@@ -99,6 +100,7 @@ export class GatewaySocket {
     ws.onclose = () => {
       if (this.#ws !== ws) return;
       this.#ws = null;
+      this.#welcomed = false;
       clearInterval(this.#livenessTimer);
       this.#byServerId.clear();
       this.#pending.clear();
@@ -136,6 +138,7 @@ export class GatewaySocket {
 
   #welcomed(frame) {
     this.#attempt = 0;
+    this.#welcomed = true;
     if (frame.heartbeat_ms > 0) this.#heartbeatMs = frame.heartbeat_ms;
     clearInterval(this.#livenessTimer);
     // A connection that has said nothing for three heartbeats is dead even if TCP has not noticed.
@@ -147,9 +150,9 @@ export class GatewaySocket {
   }
 
   #sendSubscribe(sub) {
-    if (this.#ws?.readyState !== WebSocket.OPEN) return; // sent on the next welcome
+    if (!this.#welcomed || this.#ws?.readyState !== WebSocket.OPEN) return; // sent on the next welcome
     const id = `c${++this.#nextCommand}`;
-    this.#pending.set(id, sub);
+    this.#pending.set(id, { sub, resumed: Boolean(sub.lastEventId) });
     this.#send({
       type: 'subscribe', id, topic: sub.topic,
       ...(Object.keys(sub.filter).length ? { filter: sub.filter } : {}),
@@ -158,7 +161,7 @@ export class GatewaySocket {
   }
 
   #subscribed(frame) {
-    const sub = this.#pending.get(frame.ack);
+    const { sub, resumed } = this.#pending.get(frame.ack) ?? {};
     if (!sub) return;
     this.#pending.delete(frame.ack);
     if (this.#byKey.get(sub.key) !== sub) {
@@ -168,8 +171,9 @@ export class GatewaySocket {
     }
     sub.serverId = frame.subscription;
     this.#byServerId.set(frame.subscription, sub);
-    // The stream no longer holds everything after `since`: what the views hold may have gaps.
-    if (frame.truncated) for (const listener of sub.listeners) listener.onResync?.();
+    // Without a position to resume from, or when the stream no longer holds everything after it,
+    // what the views hold may have gaps: they reload, and events from here on keep them current.
+    if (!resumed || frame.truncated) for (const listener of sub.listeners) listener.onResync?.();
   }
 
   #deliver(frame) {
@@ -190,7 +194,7 @@ export class GatewaySocket {
   }
 
   #failed(frame) {
-    const sub = frame.ack ? this.#pending.get(frame.ack) : undefined;
+    const { sub } = (frame.ack && this.#pending.get(frame.ack)) || {};
     if (!sub) return;
     this.#pending.delete(frame.ack);
     console.warn(`subscription to ${sub.topic} refused: ${frame.error?.code} ${frame.error?.message}`);
