@@ -13,7 +13,14 @@ public sealed class StreamTail(IRedis redis, string stream, ILogger<StreamTail> 
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Action<IReadOnlyList<StreamEvent>>[] _subscribers = [];
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _loop;
+
+    /// <summary>
+    /// Completes once the tail knows where it starts: every event appended after that is handed to subscribers.
+    /// A subscriber that replays history waits for this first, so that replay and live feed leave no gap.
+    /// </summary>
+    public Task Started => _started.Task;
 
     public string Stream { get; } = stream;
 
@@ -38,6 +45,7 @@ public sealed class StreamTail(IRedis redis, string stream, ILogger<StreamTail> 
     {
         // Start from the stream's current end so that a subscriber sees everything appended after it subscribed.
         LastId = await CurrentEndAsync(cancellationToken).ConfigureAwait(false);
+        _started.TrySetResult();
         var delay = TimeSpan.FromMilliseconds(100);
         while (!cancellationToken.IsCancellationRequested)
         {

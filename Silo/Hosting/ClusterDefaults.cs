@@ -1,5 +1,6 @@
 using Cluster.Grains;
 using Cluster.Grains.Redis;
+using Cluster.Silo.Gateway;
 using Cluster.Silo.Workers;
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
@@ -37,6 +38,7 @@ public static class ClusterDefaults
 
         services.AddClusterGrains(builder.Configuration);
         services.AddWorkerGateway();
+        services.AddGateway();
         services.AddClusterHealthChecks();
         services.AddClusterAuth();
         services.AddClusterRateLimiting();

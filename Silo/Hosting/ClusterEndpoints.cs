@@ -1,5 +1,6 @@
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Gateway;
 using Cluster.Silo.Workers;
 
 namespace Cluster.Silo.Hosting;
@@ -19,6 +20,7 @@ public static class ClusterEndpoints
         app.MapJobApi();
         app.MapFleetApi();
         WorkerGateway.Map(app);
+        GatewayEndpoint.Map(app);
 
         // Routes win over this fallback whatever order they are mapped in.
         app.MapFallback("/api/{**path}", (HttpContext context) => ApiError.Result(

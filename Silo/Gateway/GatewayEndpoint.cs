@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Grains.Streams;
+using Cluster.Silo.Auth;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Gateway;
+
+/// <summary>The gateway protocol v1 on <c>/ws</c> (docs/protocol.md): subscriptions to the event streams.</summary>
+public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOptions> options, ILogger<GatewayEndpoint> logger)
+{
+    private readonly GatewayOptions _options = options.Value;
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.Map("/ws", (HttpContext context, GatewayEndpoint gateway) => gateway.AcceptAsync(context))
+            .RequireScope(ApiScopes.Monitor, ApiScopes.Submit);
+
+    public async Task AcceptAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await Api.ApiError.WriteAsync(context, StatusCodes.Status400BadRequest, ErrorCodes.ValidationError, "This endpoint speaks WebSocket only");
+            return;
+        }
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var connection = new GatewayConnection(socket, _options, context.User.Scopes().ToArray());
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        var sender = connection.RunSenderAsync(stop.Token);
+        var heartbeat = HeartbeatAsync(connection, socket, stop.Token);
+        connection.QueueControl(new WelcomeFrame
+        {
+            Type = GatewayFrameTypes.Welcome, HeartbeatMs = (long)_options.HeartbeatInterval.TotalMilliseconds, MaxFrameBytes = _options.MaxFrameBytes,
+        });
+        try
+        {
+            await ReceiveLoopAsync(connection, socket, stop.Token);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            // the client went away
+        }
+        finally
+        {
+            foreach (var subscription in connection.RemoveAll()) hub.Remove(subscription);
+            connection.Complete();
+            await stop.CancelAsync();
+            await Task.WhenAll(sender, heartbeat);
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                try
+                {
+                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                }
+                catch (WebSocketException)
+                {
+                }
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(GatewayConnection connection, WebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        while (socket.State == WebSocketState.Open)
+        {
+            buffer.ResetWrittenCount();
+            var tooLarge = false;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close) return;
+                if (!tooLarge) buffer.Advance(result.Count);
+                if (buffer.WrittenCount > _options.MaxFrameBytes)
+                {
+                    tooLarge = true;
+                    buffer.ResetWrittenCount();
+                }
+            } while (!result.EndOfMessage);
+            connection.LastReceivedTicks = Environment.TickCount64;
+            if (tooLarge)
+            {
+                connection.QueueControl(Error(null, "FRAME_TOO_LARGE", $"Frames are limited to {_options.MaxFrameBytes} bytes"));
+                continue;
+            }
+            var reply = await HandleAsync(connection, buffer.WrittenMemory, cancellationToken);
+            if (reply is not null) connection.QueueControl(reply);
+        }
+    }
+
+    private async Task<WorkerFrame?> HandleAsync(GatewayConnection connection, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        WorkerFrame envelope;
+        try
+        {
+            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+        }
+        catch (JsonException e)
+        {
+            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + e.Message);
+        }
+        if (envelope.Id is { Length: > 64 }) return Error(null, ErrorCodes.ValidationError, "'id' must be at most 64 characters");
+        // A frame without "v" reads as v1, so seed 001's {type:"subscribe_job", job_id} works unchanged.
+        if (envelope.V != WorkerFrame.ProtocolVersion)
+            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+        try
+        {
+            switch (envelope.Type)
+            {
+                case GatewayFrameTypes.Subscribe or GatewayFrameTypes.SubscribeJob:
+                    return await SubscribeAsync(connection, Read<SubscribeFrame>(bytes), cancellationToken);
+                case GatewayFrameTypes.Unsubscribe:
+                    var unsubscribe = Read<UnsubscribeFrame>(bytes);
+                    if (connection.Remove(unsubscribe.Subscription) is not { } removed)
+                        return Error(envelope.Id, ErrorCodes.NotFound, $"No subscription '{unsubscribe.Subscription}' on this connection");
+                    hub.Remove(removed);
+                    return new AckFrame { Type = WorkerFrameTypes.Ack, Ack = envelope.Id };
+                case GatewayFrameTypes.Ping:
+                    return new AckFrame { Type = GatewayFrameTypes.Pong, Ack = envelope.Id };
+                case GatewayFrameTypes.Pong:
+                    return null;
+                default:
+                    return Error(envelope.Id, "UNKNOWN_TYPE", $"Unknown frame type '{envelope.Type}'");
+            }
+        }
+        catch (JsonException e)
+        {
+            return Error(envelope.Id, ErrorCodes.ValidationError, $"A '{envelope.Type}' frame is malformed: {e.Message}");
+        }
+    }
+
+    private async Task<WorkerFrame?> SubscribeAsync(GatewayConnection connection, SubscribeFrame frame, CancellationToken cancellationToken)
+    {
+        var seedStyle = frame.Type == GatewayFrameTypes.SubscribeJob || (frame.Topic is null && frame.JobId is not null);
+        var topic = seedStyle ? GatewayTopics.Jobs : frame.Topic;
+        var filter = seedStyle ? new EventFilter { JobId = frame.JobId } : frame.Filter ?? new EventFilter();
+        if (seedStyle && string.IsNullOrEmpty(frame.JobId)) return Error(frame.Id, ErrorCodes.ValidationError, "'job_id' is required");
+        if (topic is null || !GatewayTopics.Streams.ContainsKey(topic))
+            return Error(frame.Id, ErrorCodes.ValidationError, $"'topic' must be one of {string.Join(", ", GatewayTopics.Streams.Keys)}");
+        if (frame.Since is not null && !StreamIds.TryParse(frame.Since, out _) && frame.Since != "0")
+            return Error(frame.Id, ErrorCodes.ValidationError, "'since' must be an event id such as 1795320329064-0");
+        if (TooLong(filter)) return Error(frame.Id, ErrorCodes.ValidationError, "A filter lists at most 500 values of at most 128 characters each");
+        if (!ApiScopes.Allows(connection.Scopes, ApiScopes.Monitor) && (topic != GatewayTopics.Jobs || filter.JobId is null))
+            return Error(frame.Id, ErrorCodes.Forbidden, "A key without the monitor scope may only follow single jobs (filter.job_id)");
+        if (connection.SubscriptionCount >= _options.MaxSubscriptionsPerConnection)
+            return Error(frame.Id, "TOO_MANY_SUBSCRIPTIONS", $"A connection may hold at most {_options.MaxSubscriptionsPerConnection} subscriptions");
+
+        var subscription = new GatewaySubscription(connection, connection.NextSubscriptionId(), topic, filter, seedStyle, replaying: frame.Since is not null);
+        subscription.Lagged += OnLagged;
+        connection.Add(subscription);
+        var truncated = frame.Since is not null && await hub.IsTrimmedAsync(topic, frame.Since, cancellationToken);
+        if (truncated) LogTruncated(subscription.Id, frame.Since!);
+        // Acknowledge before replaying, so that the client knows the subscription id of the events that follow.
+        connection.QueueControl(new SubscribedFrame
+        {
+            Type = GatewayFrameTypes.Subscribed, Ack = frame.Id, Subscription = subscription.Id, Topic = topic, Truncated = truncated ? true : null,
+        });
+        await hub.AddAsync(subscription, frame.Since, cancellationToken);
+        return null;
+    }
+
+    private void OnLagged(GatewaySubscription subscription)
+    {
+        hub.Remove(subscription);
+        subscription.Connection.Remove(subscription.Id);
+        subscription.Connection.QueueControl(new LaggedFrame { Type = GatewayFrameTypes.Lagged, Subscription = subscription.Id, LastEventId = subscription.LastEventId });
+        LogLagged(subscription.Id, subscription.LastEventId);
+    }
+
+    private async Task HeartbeatAsync(GatewayConnection connection, WebSocket socket, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.HeartbeatInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (Environment.TickCount64 - connection.LastReceivedTicks > 3 * _options.HeartbeatInterval.TotalMilliseconds)
+                {
+                    LogSilentClient();
+                    socket.Abort();
+                    return;
+                }
+                connection.QueueControl(new WorkerFrame { Type = GatewayFrameTypes.Ping });
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static bool TooLong(EventFilter f) =>
+        new[] { f.MachineIds, f.JobTypes, f.EventTypes }.Any(list => list is { Count: > 500 } || list?.Any(v => v is null || v.Length > 128) == true)
+        || f.JobId is { Length: > 128 } || f.WorkflowId is { Length: > 128 };
+
+    private static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+
+    private static ErrorFrame Error(string? id, string code, string message) =>
+        new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscription {Subscription} lagged at {LastEventId}; the client was told to resume from there")]
+    private partial void LogLagged(string subscription, string? lastEventId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscription {Subscription} asked for events since {Since}, some of which the stream has already trimmed")]
+    private partial void LogTruncated(string subscription, string since);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped a gateway client that stopped answering pings")]
+    private partial void LogSilentClient();
+}
