@@ -30,7 +30,7 @@ export class GatewaySocket {
   #livenessTimer = 0;
   #lastFrameAt = 0;
   #heartbeatMs = 15000;
-  #welcomed = false;       // subscribe only after `welcome`, so one is never sent twice
+  #ready = false;       // subscribe only after `welcome`, so one is never sent twice
   #nextCommand = 0;
   #byKey = new Map();      // "topic filter-json" → subscription
   #byServerId = new Map(); // server subscription id → subscription
@@ -100,7 +100,7 @@ export class GatewaySocket {
     ws.onclose = () => {
       if (this.#ws !== ws) return;
       this.#ws = null;
-      this.#welcomed = false;
+      this.#ready = false;
       clearInterval(this.#livenessTimer);
       this.#byServerId.clear();
       this.#pending.clear();
@@ -138,7 +138,7 @@ export class GatewaySocket {
 
   #welcomed(frame) {
     this.#attempt = 0;
-    this.#welcomed = true;
+    this.#ready = true;
     if (frame.heartbeat_ms > 0) this.#heartbeatMs = frame.heartbeat_ms;
     clearInterval(this.#livenessTimer);
     // A connection that has said nothing for three heartbeats is dead even if TCP has not noticed.
@@ -150,7 +150,7 @@ export class GatewaySocket {
   }
 
   #sendSubscribe(sub) {
-    if (!this.#welcomed || this.#ws?.readyState !== WebSocket.OPEN) return; // sent on the next welcome
+    if (!this.#ready || this.#ws?.readyState !== WebSocket.OPEN) return; // sent on the next welcome
     const id = `c${++this.#nextCommand}`;
     this.#pending.set(id, { sub, resumed: Boolean(sub.lastEventId) });
     this.#send({

@@ -20,24 +20,28 @@ public sealed class BusyDashboardTests : DashboardTest
         var workers = new List<RawWorker>();
         try
         {
-            foreach (var (machine, gpus) in Machines)
-                for (var gpu = 0; gpu < gpus; gpu++)
-                    workers.Add(await WorkerAsync($"{machine}-gpu{gpu}", machine, gpu, gpus));
-
+            // A backlog of low-priority jobs first, then the work the workers take (first in, first out),
+            // so that the newest page shows jobs in every state.
             string[] types = ["text-to-image", "upscale", "simulation", "text-generation"];
+            for (var i = 0; i < 14; i++) await SubmitAsync("simulation", new { duration_ms = 60000, priority = 10 });
             var jobs = new List<string>();
-            for (var i = 0; i < 40; i++)
+            for (var i = 0; i < 26; i++)
             {
                 var type = types[i % types.Length];
                 object body = type switch
                 {
-                    "text-to-image" => new { prompt = $"a lighthouse at dusk, study {i}", priority = 50 + (i % 5) * 10 },
-                    "text-generation" => new { prompt = "Summarise the incident log", max_tokens = 256 },
-                    "upscale" => new { image_url = $"https://example.com/frames/{i}.png", scale_factor = 2 },
-                    _ => new { duration_ms = 30000 },
+                    "text-to-image" => new { prompt = $"a lighthouse at dusk, study {i}", priority = 50 },
+                    "text-generation" => new { prompt = "Summarise the incident log", max_tokens = 256, priority = 50 },
+                    "upscale" => new { image_url = $"https://example.com/frames/{i}.png", scale_factor = 2, priority = 50 },
+                    _ => new { duration_ms = 30000, priority = 50 },
                 };
                 jobs.Add(await SubmitAsync(type, body));
             }
+
+            // The machines come up and take the waiting work, the highest priorities first.
+            foreach (var (machine, gpus) in Machines)
+                for (var gpu = 0; gpu < gpus; gpu++)
+                    workers.Add(await WorkerAsync($"{machine}-gpu{gpu}", machine, gpu, gpus));
 
             // Round one: six finish, two fail for good; each then gets the next job pushed.
             var first = await Task.WhenAll(workers.Select(w => w.NextAssignmentAsync()));
@@ -46,10 +50,10 @@ public sealed class BusyDashboardTests : DashboardTest
             await FailAsync(workers[7], first[7], "MODEL_NOT_FOUND", "sdxl-turbo is not installed", retryable: false);
             var current = new JsonObject[workers.Count];
             for (var i = 0; i < workers.Count; i++) current[i] = i < 8 ? await workers[i].NextAssignmentAsync() : first[i];
+            // All but the last worker report progress (it stays "assigned"); two jobs still waiting are cancelled.
             for (var i = 0; i < workers.Count - 1; i++) await ProgressAsync(workers[i], current[i], 12 + (i * 17 % 80), "sampling");
-            // The last worker stays "assigned"; two waiting jobs are cancelled.
-            await PostAsync($"/api/jobs/{jobs[^1]}/cancel");
-            await PostAsync($"/api/jobs/{jobs[^2]}/cancel");
+            var taken = first.Concat(current).Select(a => RawWorker.Text(a["job"]!["id"])).ToHashSet();
+            foreach (var waiting in jobs.Where(j => !taken.Contains(j)).Take(2)) await PostAsync($"/api/jobs/{waiting}/cancel");
 
             var page = await OpenDashboardAsync(width: 1600, height: 1100, colorScheme: ColorScheme.Dark);
             await Expect(page.GetByTestId("total-workers")).ToHaveTextAsync(workers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -67,7 +71,9 @@ public sealed class BusyDashboardTests : DashboardTest
             await dropped.DisposeAsync();
             await Expect(MachineCard("gpu-node-04").GetByTestId("machine-status")).ToHaveTextAsync("degraded");
 
-            await JobRow(RawWorker.Text(current[2]["job"]!["id"])).ClickAsync();
+            // A worker's current job opens in the detail panel.
+            await page.Locator("[data-worker-id='gpu-node-01-gpu2'] [data-testid=worker-job]").ClickAsync();
+            await Expect(page.GetByTestId("detail-job-id")).ToHaveTextAsync(RawWorker.Text(current[2]["job"]!["id"]));
             await Expect(page.GetByTestId("detail-status")).ToHaveTextAsync("running");
             var path = await ScreenshotAsync("dashboard-busy");
             await page.EmulateMediaAsync(new PageEmulateMediaOptions { ColorScheme = ColorScheme.Light });

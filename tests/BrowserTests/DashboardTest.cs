@@ -18,6 +18,7 @@ public abstract class DashboardTest
     protected const string Key = "browser-tests-admin-key-0123456789abcdef";
 
     private readonly List<SiloProcess> _silos = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _console = new();
     private IBrowserContext? _context;
 
     protected SiloProcess Silo { get; private set; } = null!;
@@ -28,7 +29,10 @@ public abstract class DashboardTest
     /// <summary>Starts a silo (its address becomes <see cref="Silo"/>); stopped after the test unless disposed earlier.</summary>
     protected async Task<SiloProcess> StartSiloAsync(SiloSettings? settings = null)
     {
-        Silo = await SiloProcess.StartReadyAsync((settings ?? new SiloSettings()) with { BootstrapApiKey = Key });
+        settings ??= new SiloSettings();
+        // The tests' workers do not heartbeat: leases and liveness must outlast a slow test, not lapse in it.
+        var environment = new Dictionary<string, string>(settings.Environment) { ["Jobs__WorkerTimeout"] = "00:10:00", ["Jobs__Lease"] = "00:10:00" };
+        Silo = await SiloProcess.StartReadyAsync(settings with { BootstrapApiKey = Key, Environment = environment });
         _silos.Add(Silo);
         return Silo;
     }
@@ -50,6 +54,8 @@ public abstract class DashboardTest
             ColorScheme = colorScheme,
         });
         Page = await _context.NewPageAsync();
+        Page.Console += (_, message) => _console.Enqueue($"console.{message.Type}: {message.Text}");
+        Page.PageError += (_, error) => _console.Enqueue($"page error: {error}");
         if (beforeNavigation is not null) await beforeNavigation(Page);
         await Page.GotoAsync("/");
         await Page.GetByTestId("api-key").FillAsync(Key);
@@ -138,6 +144,7 @@ public abstract class DashboardTest
             {
                 var name = "failed-" + TestContext.CurrentContext.Test.MethodName + "-" + DateTime.UtcNow.ToString("HHmmss", CultureInfo.InvariantCulture);
                 await ScreenshotAsync(name);
+                TestContext.Out.WriteLine("--- browser console ---\n" + string.Join('\n', _console));
                 foreach (var silo in _silos) TestContext.Out.WriteLine(silo.Transcript());
             }
         }

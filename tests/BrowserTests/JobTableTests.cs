@@ -72,14 +72,19 @@ public sealed class JobTableTests : DashboardTest
         await Expect(JobRows.First).ToHaveAttributeAsync("data-job-id", newestFirst[10]);
         Assert.That(await VisibleJobIdsAsync(), Is.EqualTo(newestFirst[10..20]));
 
-        await page.GetByTestId("jobs-next").ClickAsync();
-        await Expect(JobRows.First).ToHaveAttributeAsync("data-job-id", newestFirst[20]);
-        Assert.That(await VisibleJobIdsAsync(), Is.EqualTo(newestFirst[20..30]));
-        await Expect(page.GetByTestId("jobs-next")).ToBeDisabledAsync();
-        await ScreenshotAsync("jobs-page-3");
-
         await page.GetByTestId("jobs-prev").ClickAsync();
-        await Expect(JobRows.First).ToHaveAttributeAsync("data-job-id", newestFirst[10]);
+        await Expect(page.GetByTestId("jobs-page")).ToHaveTextAsync("Page 1");
+        await Expect(JobRows.First).ToHaveAttributeAsync("data-job-id", newestFirst[0]);
+        await Expect(page.GetByTestId("jobs-prev")).ToBeDisabledAsync();
+
+        // 25 a page: the second page holds the five oldest, and nothing is older.
+        await page.GetByTestId("job-page-size").SelectOptionAsync("25");
+        await Expect(JobRows).ToHaveCountAsync(25);
+        await page.GetByTestId("jobs-next").ClickAsync();
+        await Expect(JobRows).ToHaveCountAsync(5);
+        Assert.That(await VisibleJobIdsAsync(), Is.EqualTo(newestFirst[25..]));
+        await Expect(page.GetByTestId("jobs-next")).ToBeDisabledAsync();
+        await ScreenshotAsync("jobs-last-page");
 
         await page.GetByTestId("job-status-filter").SelectOptionAsync("cancelled");
         await Expect(page.GetByTestId("jobs-page")).ToHaveTextAsync("Page 1");
@@ -97,7 +102,7 @@ public sealed class JobTableTests : DashboardTest
         var matching = await SubmitAsync("upscale");
         await Expect(JobRows.First).ToHaveAttributeAsync("data-job-id", matching);
         await Expect(JobRow(other)).ToHaveCountAsync(0);
-        await Expect(JobRows).ToHaveCountAsync(10);
+        await Expect(JobRows).ToHaveCountAsync(11);
         await ScreenshotAsync("jobs-filtered-upscale");
     }
 }

@@ -143,7 +143,7 @@ export class JobDetailView {
     setText(message, this.#message?.text);
     show(message, Boolean(this.#message));
 
-    this.#root.replaceChildren(
+    this.#root.replaceChildren(...[
       this.#head(job.id),
       h('dl', { class: 'fields' }, fields.flatMap(([name, value]) => [h('dt', {}, name), h('dd', {}, value)])),
       h('div', { class: 'actions' }, cancel, retry), message,
@@ -156,7 +156,7 @@ export class JobDetailView {
           h('time', { class: 'mono muted' }, new Date(eventTime(e.event_id)).toLocaleTimeString(undefined, { hour12: false })),
           h('span', { class: 'event-type' }, e.type.replace(/^job_/, '')),
           h('span', { class: 'muted' }, describe(e))))),
-    );
+    ].filter(Boolean));
   };
 }
 

@@ -213,7 +213,8 @@ export class JobsView {
     const progress = job.status === 'completed' ? 100 : job.progress ?? 0;
     c.progressBar.style.width = `${progress}%`;
     setText(c.progressText, job.started_at || ['assigned', 'running', 'completed'].includes(job.status) ? percent(progress) : '');
-    setText(c.worker, job.worker_id ?? '');
+    // A job back in line keeps its last worker in its record, but no worker holds it now.
+    setText(c.worker, job.status === 'pending' || job.status === 'waiting' ? '' : job.worker_id ?? '');
     setAttr(c.worker, 'title', job.machine_id ? `${job.worker_id} on ${job.machine_id}` : null);
     setText(c.priority, job.priority ?? '');
     setText(c.created, timeAgo(job.created_at));
@@ -226,7 +227,9 @@ export class JobsView {
     const { empty } = this.#els;
     const filtered = this.#filters.status || this.#filters.type;
     const message = this.#error ? `Jobs cannot be loaded: ${this.#error}`
-      : this.#order.length ? '' : filtered ? 'No jobs match these filters.' : 'No jobs yet — submit one and it appears here live.';
+      : this.#order.length ? ''
+        : this.#cursors.length ? 'No older jobs.'
+          : filtered ? 'No jobs match these filters.' : 'No jobs yet — submit one and it appears here live.';
     setText(empty, message);
     empty.classList.toggle('error-text', Boolean(this.#error));
     show(empty, Boolean(message));

@@ -297,6 +297,7 @@ export class MachinesView {
     const parts = {
       gpu: h('span', { class: 'gpu mono' }),
       name: h('span', { class: 'worker-name mono', title: workerId }, workerId),
+      // Filled in by the patch: the id without its machine's prefix, which every row would repeat.
       status: h('span', { class: 'worker-status', dataset: { testid: 'worker-status' } }),
       job: h('button', { type: 'button', class: 'link mono worker-job', dataset: { testid: 'worker-job' } }),
       bar: h('span', { class: 'bar-fill' }),
@@ -312,13 +313,15 @@ export class MachinesView {
   #patchWorkerRow(row, worker) {
     const parts = this.#parts.get(row);
     setAttr(row, 'data-status', worker.status);
+    const prefix = `${worker.machine_id}-`;
+    setText(parts.name, worker.id.startsWith(prefix) && worker.id.length > prefix.length ? worker.id.slice(prefix.length) : worker.id);
     setText(parts.gpu, worker.gpu_index !== undefined && worker.gpu_index !== null ? `GPU${worker.gpu_index}` : '');
     setText(parts.status, worker.status);
     const jobs = [...worker.jobs.values()];
     const job = jobs[0];
-    setText(parts.job, job ? `${job.type ?? ''} ${shortId(job.id, 6)}${jobs.length > 1 ? ` +${jobs.length - 1}` : ''}`.trim() : '');
+    setText(parts.job, job ? `${job.type ?? shortId(job.id, 6)}${jobs.length > 1 ? ` +${jobs.length - 1}` : ''}` : '');
     setAttr(parts.job, 'data-job-id', job?.id ?? null);
-    setAttr(parts.job, 'title', job ? `${job.id} — ${job.status}` : null);
+    setAttr(parts.job, 'title', job ? `${job.id} — ${job.status} (open)` : null);
     const known = job && job.progress !== null && job.progress !== undefined;
     parts.bar.style.width = known ? `${job.progress}%` : '0%';
     setText(parts.progress, known ? percent(job.progress) : job ? '…' : '');
