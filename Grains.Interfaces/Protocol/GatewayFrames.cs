@@ -26,12 +26,14 @@ public static class GatewayTopics
     public const string Jobs = "jobs";
     public const string Workers = "workers";
     public const string Machines = "machines";
+    public const string Silos = "silos";
 
     public static readonly IReadOnlyDictionary<string, string> Streams = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         [Jobs] = "events:jobs",
         [Workers] = "events:workers",
         [Machines] = "events:machines",
+        [Silos] = "events:silos",
     };
 }
 

@@ -7,7 +7,10 @@ namespace Cluster.Grains.Redis;
 /// </summary>
 public interface IRedis : IAsyncDisposable
 {
-    /// <summary>Sends one command and returns its reply; an error reply throws <see cref="RedisServerException"/>.</summary>
+    /// <summary>
+    /// Sends one command and returns its reply; an error reply throws <see cref="RedisServerException"/>.
+    /// The arguments are encoded or copied before this returns, so the caller may reuse their storage at once.
+    /// </summary>
     Task<RespValue> ExecuteAsync(string command, params ReadOnlySpan<RedisArg> args);
 
     /// <summary>As <see cref="ExecuteAsync(string, ReadOnlySpan{RedisArg})"/>, with cancellation and an optional timeout of its own.</summary>
@@ -19,8 +22,15 @@ public interface IRedis : IAsyncDisposable
     /// </summary>
     Task<RespValue> ExecuteBlockingAsync(string command, RedisArg[] args, CancellationToken cancellationToken);
 
-    /// <summary>Subscribes to channels; <paramref name="onMessage"/> receives (channel, message). Dispose the result to unsubscribe.</summary>
+    /// <summary>
+    /// Subscribes to channels on a connection of their own, subscribing again after a reconnection.
+    /// <paramref name="onMessage"/> receives (channel, message) on the connection's reader, one message at a time,
+    /// so it should be quick and must not block on Redis. Dispose the result to unsubscribe.
+    /// </summary>
     Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default);
+
+    /// <summary>As <see cref="SubscribeAsync"/>, for glob-style patterns (PSUBSCRIBE); <paramref name="onMessage"/> receives the actual channel.</summary>
+    Task<IAsyncDisposable> SubscribeToPatternsAsync(IReadOnlyList<string> patterns, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default);
 
     /// <summary>Where this client connects, without secrets.</summary>
     RedisOptions Options { get; }

@@ -10,18 +10,18 @@ public readonly struct RedisArg
 {
     private readonly string? _text;
     private readonly ReadOnlyMemory<byte> _bytes;
-    private readonly long _integer;
-    private readonly double _double;
+    private readonly long _integer; // a double's bits when _kind is 3
     private readonly byte _kind; // 0 text, 1 bytes, 2 integer, 3 double
 
     private RedisArg(string? text, ReadOnlyMemory<byte> bytes, long integer, double dbl, byte kind)
     {
         _text = text;
         _bytes = bytes;
-        _integer = integer;
-        _double = dbl;
+        _integer = kind == 3 ? BitConverter.DoubleToInt64Bits(dbl) : integer;
         _kind = kind;
     }
+
+    private double Double => BitConverter.Int64BitsToDouble(_integer);
 
     public static implicit operator RedisArg(string text) => new(text ?? "", default, 0, 0, 0);
     public static implicit operator RedisArg(byte[] bytes) => new(null, bytes, 0, 0, 1);
@@ -55,12 +55,33 @@ public readonly struct RedisArg
                 writer.Write("\r\n"u8);
                 break;
             default:
-                var text = double.IsPositiveInfinity(_double) ? "+inf"
-                    : double.IsNegativeInfinity(_double) ? "-inf"
-                    : _double.ToString("R", CultureInfo.InvariantCulture);
+                var text = double.IsPositiveInfinity(Double) ? "+inf"
+                    : double.IsNegativeInfinity(Double) ? "-inf"
+                    : Double.ToString("R", CultureInfo.InvariantCulture);
                 ((RedisArg)text).WriteTo(writer);
                 break;
         }
+    }
+
+    /// <summary>Command names are short ASCII: written byte by byte, without the UTF-8 encoder's setup.</summary>
+    internal static void WriteCommandName(IBufferWriter<byte> writer, string command)
+    {
+        if (command.Length > 64 || !Ascii.IsValid(command))
+        {
+            ((RedisArg)command).WriteTo(writer);
+            return;
+        }
+        var span = writer.GetSpan(command.Length + 8);
+        span[0] = (byte)'$';
+        Utf8Formatter.TryFormat(command.Length, span[1..], out var n);
+        span[n + 1] = (byte)'\r';
+        span[n + 2] = (byte)'\n';
+        var at = n + 3;
+        for (var i = 0; i < command.Length; i++) span[at + i] = (byte)command[i];
+        at += command.Length;
+        span[at] = (byte)'\r';
+        span[at + 1] = (byte)'\n';
+        writer.Advance(at + 2);
     }
 
     internal static void WriteHeader(IBufferWriter<byte> writer, byte prefix, long count)
@@ -78,6 +99,6 @@ public readonly struct RedisArg
         0 => _text!,
         1 => Encoding.UTF8.GetString(_bytes.Span),
         2 => _integer.ToString(CultureInfo.InvariantCulture),
-        _ => _double.ToString("R", CultureInfo.InvariantCulture),
+        _ => Double.ToString("R", CultureInfo.InvariantCulture),
     };
 }

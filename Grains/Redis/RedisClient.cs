@@ -8,17 +8,18 @@ namespace Cluster.Grains.Redis;
 /// </summary>
 public sealed class RedisClient : IRedis
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan BlockingReplyTimeout = TimeSpan.FromDays(3650);
     private readonly CancellationTokenSource _disposed = new();
-    private readonly ConcurrentBag<RedisConnection> _blockingPool = [];
+    private readonly ConcurrentBag<RedisConnection> _idleBlocking = [];
+    private readonly ConcurrentDictionary<RedisConnection, byte> _busyBlocking = new();
+    private readonly ConcurrentDictionary<RedisSubscription, byte> _subscriptions = new();
     private Task<RedisConnection> _connection;
 
     private RedisClient(RedisOptions options, RedisConnection connection)
     {
         Options = options;
         _connection = Task.FromResult(connection);
-        WatchForLoss(connection);
+        ReconnectWhenLost(connection);
     }
 
     public RedisOptions Options { get; }
@@ -26,10 +27,12 @@ public sealed class RedisClient : IRedis
     /// <summary>Connects, failing with <see cref="RedisConnectionException"/> if Redis cannot be reached now.</summary>
     public static async Task<RedisClient> ConnectAsync(RedisOptions options, CancellationToken cancellationToken = default)
     {
-        var connection = await RedisConnection.OpenAsync(options, null, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(options);
+        var connection = await RedisConnection.OpenAsync(options, options.ClientName, null, cancellationToken).ConfigureAwait(false);
         return new RedisClient(options, connection);
     }
 
+    /// <inheritdoc cref="ConnectAsync(RedisOptions, CancellationToken)"/>
     public static Task<RedisClient> ConnectAsync(string connectionString, CancellationToken cancellationToken = default) =>
         ConnectAsync(RedisOptions.Parse(connectionString), cancellationToken);
 
@@ -41,96 +44,142 @@ public sealed class RedisClient : IRedis
         var current = _connection;
         if (current.IsCompletedSuccessfully && current.Result.IsHealthy)
             return current.Result.Send(command, args, cancellationToken, timeout);
-        return ExecuteWhenConnectedAsync(command, args.ToArray(), cancellationToken, timeout);
+        return ExecuteWhenConnectedAsync(command, args.ToArray(), cancellationToken, timeout ?? Options.CommandTimeout);
     }
 
-    private async Task<RespValue> ExecuteWhenConnectedAsync(string command, RedisArg[] args, CancellationToken cancellationToken, TimeSpan? timeout)
+    private async Task<RespValue> ExecuteWhenConnectedAsync(string command, RedisArg[] args, CancellationToken cancellationToken, TimeSpan timeout)
     {
-        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        var connecting = _connection;
-        try
-        {
-            var connection = await connecting.WaitAsync(timeout ?? Options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-            return await connection.Send(command, args, cancellationToken, timeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new RedisConnectionException($"Redis at {Options} is unreachable; still reconnecting");
-        }
-    }
-
-    private void WatchForLoss(RedisConnection connection) =>
-        connection.Closed.ContinueWith(_ => Reconnect(connection), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-    private void Reconnect(RedisConnection lost)
-    {
-        if (_disposed.IsCancellationRequested) return;
-        var reconnecting = ReconnectLoopAsync();
-        // Only the first to notice a loss replaces the connection.
-        var current = _connection;
-        if (current.IsCompletedSuccessfully && ReferenceEquals(current.Result, lost))
-            Interlocked.CompareExchange(ref _connection, reconnecting, current);
-    }
-
-    private async Task<RedisConnection> ReconnectLoopAsync()
-    {
-        var delay = TimeSpan.FromMilliseconds(50);
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (true)
         {
-            _disposed.Token.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+            var remaining = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
+            RedisConnection connection;
             try
             {
-                var connection = await RedisConnection.OpenAsync(Options, null, _disposed.Token).ConfigureAwait(false);
-                WatchForLoss(connection);
-                return connection;
+                connection = await CurrentConnection().WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new RedisConnectionException($"Redis at {Options} is unreachable; still reconnecting after {timeout.TotalSeconds:0.###} s");
+            }
+            catch (OperationCanceledException) when (_disposed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ObjectDisposedException(nameof(RedisClient));
+            }
+            if (connection.IsHealthy) return await connection.Send(command, args, cancellationToken, remaining).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The live connection, or the reconnection under way. Whoever first sees the link dead starts the reconnection.</summary>
+    private Task<RedisConnection> CurrentConnection()
+    {
+        var seen = _connection;
+        if (!seen.IsCompletedSuccessfully || seen.Result.IsHealthy || _disposed.IsCancellationRequested) return seen;
+        var reconnection = new TaskCompletionSource<RedisConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var winner = Interlocked.CompareExchange(ref _connection, reconnection.Task, seen);
+        if (!ReferenceEquals(winner, seen)) return winner;
+        _ = ReconnectAsync(seen.Result, reconnection);
+        return reconnection.Task;
+    }
+
+    private void ReconnectWhenLost(RedisConnection connection) =>
+        connection.Closed.ContinueWith(_ => CurrentConnection(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private async Task ReconnectAsync(RedisConnection lost, TaskCompletionSource<RedisConnection> reconnection)
+    {
+        await lost.DisposeAsync().ConfigureAwait(false);
+        var backoff = new Backoff();
+        while (true)
+        {
+            try
+            {
+                var connection = await RedisConnection.OpenAsync(Options, Options.ClientName, null, _disposed.Token).ConfigureAwait(false);
+                if (_disposed.IsCancellationRequested)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    break;
+                }
+                reconnection.SetResult(connection);
+                ReconnectWhenLost(connection);
+                return;
             }
             catch (RedisException)
             {
-                await Task.Delay(delay, _disposed.Token).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxBackoff.Ticks));
+                // Unreachable, still loading, or refusing us for now: try again, less often each time.
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            try
+            {
+                await Task.Delay(backoff.Next(), _disposed.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
             }
         }
+        reconnection.TrySetCanceled(_disposed.Token);
     }
 
     public async Task<RespValue> ExecuteBlockingAsync(string command, RedisArg[] args, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        if (!_blockingPool.TryTake(out var connection) || !connection.IsHealthy)
-            connection = await RedisConnection.OpenAsync(Options with { ClientName = Options.ClientName + "-blocking" }, null, cancellationToken).ConfigureAwait(false);
-        var healthy = false;
+        var connection = await RentBlockingConnectionAsync(cancellationToken).ConfigureAwait(false);
+        _busyBlocking[connection] = 0;
+        var reusable = false;
         try
         {
             // The server decides how long to block; the client waits as long as the caller lets it.
             var reply = await connection.Send(command, args, cancellationToken, BlockingReplyTimeout).ConfigureAwait(false);
-            healthy = true;
+            reusable = true;
             return reply;
         }
         catch (RedisServerException)
         {
-            healthy = true;
+            reusable = true;
             throw;
+        }
+        catch (RedisConnectionException) when (_disposed.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(RedisClient));
         }
         finally
         {
-            if (healthy && connection.IsHealthy && !_disposed.IsCancellationRequested) _blockingPool.Add(connection);
+            // A cancelled call leaves the server blocked on that connection, so only closing it ends the call.
+            _busyBlocking.TryRemove(connection, out _);
+            if (reusable && connection.IsHealthy && !_disposed.IsCancellationRequested) _idleBlocking.Add(connection);
             else await connection.DisposeAsync().ConfigureAwait(false);
+            if (_disposed.IsCancellationRequested) await CloseIdleBlockingConnectionsAsync().ConfigureAwait(false);
         }
     }
 
-    public async Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default)
+    private async Task<RedisConnection> RentBlockingConnectionAsync(CancellationToken cancellationToken)
     {
-        var connection = await RedisConnection.OpenAsync(
-            Options with { ClientName = Options.ClientName + "-subscriber" },
-            push =>
-            {
-                var items = push.Items;
-                if (items.Count == 3 && items[0].ToString() == "message") onMessage(items[1].ToString(), items[2]);
-                else if (items.Count == 4 && items[0].ToString() == "pmessage") onMessage(items[2].ToString(), items[3]);
-            },
-            cancellationToken).ConfigureAwait(false);
-        var args = channels.Select(c => (RedisArg)c).ToArray();
-        await connection.Send("SUBSCRIBE", args, cancellationToken, null).ConfigureAwait(false);
-        return connection;
+        while (_idleBlocking.TryTake(out var idle))
+        {
+            if (idle.IsHealthy) return idle;
+            await idle.DisposeAsync().ConfigureAwait(false);
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+        return await RedisConnection.OpenAsync(Options, Options.ClientName + "-blocking", null, linked.Token).ConfigureAwait(false);
+    }
+
+    public Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
+        StartSubscriptionAsync(channels, [], onMessage, cancellationToken);
+
+    public Task<IAsyncDisposable> SubscribeToPatternsAsync(IReadOnlyList<string> patterns, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
+        StartSubscriptionAsync([], patterns, onMessage, cancellationToken);
+
+    private async Task<IAsyncDisposable> StartSubscriptionAsync(IReadOnlyList<string> channels, IReadOnlyList<string> patterns, Action<string, RespValue> onMessage, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+        var subscription = await RedisSubscription.StartAsync(Options, channels, patterns, onMessage, s => _subscriptions.TryRemove(s, out _), cancellationToken).ConfigureAwait(false);
+        _subscriptions[subscription] = 0;
+        if (_disposed.IsCancellationRequested) await subscription.DisposeAsync().ConfigureAwait(false);
+        return subscription;
     }
 
     public async ValueTask DisposeAsync()
@@ -142,8 +191,17 @@ public sealed class RedisClient : IRedis
             var connection = await _connection.ConfigureAwait(false);
             await connection.DisposeAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or RedisException) { }
-        while (_blockingPool.TryTake(out var blocking)) await blocking.DisposeAsync().ConfigureAwait(false);
-        _disposed.Dispose();
+        catch (OperationCanceledException)
+        {
+            // it was reconnecting, and has given up
+        }
+        foreach (var busy in _busyBlocking.Keys) await busy.DisposeAsync().ConfigureAwait(false);
+        await CloseIdleBlockingConnectionsAsync().ConfigureAwait(false);
+        foreach (var subscription in _subscriptions.Keys) await subscription.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task CloseIdleBlockingConnectionsAsync()
+    {
+        while (_idleBlocking.TryTake(out var idle)) await idle.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -16,6 +16,10 @@ public sealed record RedisServerSettings
     /// <summary>A fixed port, or 0 for a free loopback port.</summary>
     public int Port { get; init; }
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Sets <c>requirepass</c>: clients must authenticate as the default user with this password.</summary>
+    public string? Password { get; init; }
+    /// <summary>Further redis-server options as command-line pairs, such as <c>["--maxmemory", "100mb"]</c>.</summary>
+    public IReadOnlyList<string> ExtraArguments { get; init; } = [];
 }
 
 /// <summary>
@@ -31,20 +35,24 @@ public sealed class RedisServerProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly ILogger? _logger;
+    private readonly string? _password;
+    private bool _disposed;
 
-    private RedisServerProcess(Process process, int port, string dataDirectory, ILogger? logger)
+    private RedisServerProcess(Process process, int port, string dataDirectory, string? password, ILogger? logger)
     {
         _process = process;
         Port = port;
         DataDirectory = dataDirectory;
+        _password = password;
         _logger = logger;
     }
 
     public int Port { get; }
     public string DataDirectory { get; }
     public int ProcessId => _process.Id;
-    public string ConnectionString => $"127.0.0.1:{Port}";
-    public bool HasExited => _process.HasExited;
+    /// <summary>How to reach it, with the password when one is required.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port}" + (_password is null ? "" : $",password={_password}");
+    public bool HasExited => _disposed || _process.HasExited;
 
     public static async Task<RedisServerProcess> StartAsync(RedisServerSettings settings, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
@@ -68,13 +76,19 @@ public sealed class RedisServerProcess : IAsyncDisposable
             "--appendonly", settings.AppendOnly ? "yes" : "no", "--save", "",
             "--logfile", Path.Combine(directory, "redis-server.log"),
         }) start.ArgumentList.Add(arg);
+        if (settings.Password is not null)
+        {
+            start.ArgumentList.Add("--requirepass");
+            start.ArgumentList.Add(settings.Password);
+        }
+        foreach (var arg in settings.ExtraArguments) start.ArgumentList.Add(arg);
 
         var process = Process.Start(start) ?? throw new RedisConfigurationException($"Could not start {executable}");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServerProcess(process, port, directory, logger);
+        var server = new RedisServerProcess(process, port, directory, settings.Password, logger);
         try
         {
             await server.WaitUntilReadyAsync(settings.StartTimeout, cancellationToken).ConfigureAwait(false);
@@ -91,7 +105,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
     private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var options = new RedisOptions { Host = "127.0.0.1", Port = Port, ConnectTimeout = TimeSpan.FromSeconds(1), ClientName = "cluster-probe" };
+        var options = new RedisOptions { Host = "127.0.0.1", Port = Port, Password = _password, ConnectTimeout = TimeSpan.FromSeconds(1), ClientName = "cluster-probe" };
         while (true)
         {
             if (_process.HasExited)
@@ -117,6 +131,8 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>Asks redis-server to stop (SIGTERM lets it finish the append-only file), and kills it if it will not.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _ = SendSigterm(_process.Id);

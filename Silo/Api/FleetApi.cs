@@ -38,6 +38,10 @@ public static class FleetApi
             }, ClusterJson.Options);
         }).RequireScope(ApiScopes.Monitor);
 
+        app.MapGet("/api/silos", async (Cluster.Grains.Redis.IRedis redis, CancellationToken ct) =>
+            Results.Json(new { success = true, silos = await Membership.SiloMembership.ListAsync(redis, ct) }))
+            .RequireScope(ApiScopes.Monitor);
+
         app.MapGet("/api/machines/{id}", async (string id, GrainFactory grains, CancellationToken ct) =>
         {
             var machine = await grains.Machine(id).GetAsync(ct);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -93,6 +94,7 @@ public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, 
     public async Task RunSenderAsync(CancellationToken cancellationToken)
     {
         var reader = _queue.Reader;
+        var joined = new ArrayBufferWriter<byte>(4096);
         try
         {
             while (await reader.WaitToReadAsync(cancellationToken))
@@ -101,8 +103,16 @@ public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, 
                 {
                     if (frame.IsControl) Interlocked.Decrement(ref _queuedControl);
                     else if (Interlocked.Decrement(ref _queuedEvents) <= options.SendQueueFrames / 2) Interlocked.Exchange(ref _room, null)?.TrySetResult();
-                    await socket.SendAsync(frame.Head, WebSocketMessageType.Text, endOfMessage: frame.Tail is null, cancellationToken);
-                    if (frame.Tail is not null) await socket.SendAsync(frame.Tail, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                    if (frame.Tail is null)
+                    {
+                        await socket.SendAsync(frame.Head, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                        continue;
+                    }
+                    // One write per frame: the shared tail and this subscriber's head meet in a reused buffer.
+                    joined.ResetWrittenCount();
+                    joined.Write(frame.Head);
+                    joined.Write(frame.Tail);
+                    await socket.SendAsync(joined.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
                 }
             }
         }

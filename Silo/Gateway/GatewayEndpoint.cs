@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace Cluster.Silo.Gateway;
 
 /// <summary>The gateway protocol v1 on <c>/ws</c> (docs/protocol.md): subscriptions to the event streams.</summary>
-public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOptions> options, ILogger<GatewayEndpoint> logger)
+public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOptions> options, IHostApplicationLifetime lifetime, ILogger<GatewayEndpoint> logger)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -28,7 +28,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         var connection = new GatewayConnection(socket, _options, context.User.Scopes().ToArray());
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var sender = connection.RunSenderAsync(stop.Token);
         var heartbeat = HeartbeatAsync(connection, socket, stop.Token);
         connection.QueueControl(new WelcomeFrame
@@ -49,16 +49,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
             connection.Complete();
             await stop.CancelAsync();
             await Task.WhenAll(sender, heartbeat);
-            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                try
-                {
-                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
-                }
-                catch (WebSocketException)
-                {
-                }
-            }
+            await Workers.SocketClosing.CloseAsync(socket, lifetime.ApplicationStopping.IsCancellationRequested);
         }
     }
 

@@ -32,6 +32,9 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
     public Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
         Client.SubscribeAsync(channels, onMessage, cancellationToken);
 
+    public Task<IAsyncDisposable> SubscribeToPatternsAsync(IReadOnlyList<string> patterns, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
+        Client.SubscribeToPatternsAsync(patterns, onMessage, cancellationToken);
+
     /// <summary>The embedded server, or null when the silo uses a configured one.</summary>
     public RedisServerProcess? EmbeddedServer { get; private set; }
 

@@ -7,7 +7,7 @@ namespace Cluster.Silo.Hosting;
 /// What must be true before the silo accepts a request: Redis is up, holds this silo's function library,
 /// and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
 /// </summary>
-public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstrapKey, ILogger<SiloStartup> logger)
+public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstrapKey, IConfiguration configuration, ILogger<SiloStartup> logger)
 {
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -17,6 +17,13 @@ public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstr
         if (version != FunctionLibrary.Version)
             throw new SiloStartupException($"Redis reports function library '{FunctionLibrary.Name}' version {version} after loading version {FunctionLibrary.Version}; is another silo of a different version loading its own?");
         LogLibraryLoaded(logger, FunctionLibrary.Name, version);
+
+        // The functions cap the event streams at this length (MAXLEN ~); the last silo to start sets it for all.
+        if (configuration.GetValue<long?>("Streams:MaxLength") is { } maxLength)
+        {
+            if (maxLength < 1000) throw new SiloStartupException($"Streams:MaxLength must be at least 1000, not {maxLength}");
+            await redis.Client.ExecuteAsync("HSET", ["cluster:config", "events_maxlen", maxLength], cancellationToken).ConfigureAwait(false);
+        }
 
         await bootstrapKey.EnsureAsync(cancellationToken).ConfigureAwait(false);
     }

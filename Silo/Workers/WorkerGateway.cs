@@ -12,7 +12,7 @@ using Cluster.Silo.Auth;
 namespace Cluster.Silo.Workers;
 
 /// <summary>The worker protocol on <c>/ws/worker</c> (docs/protocol.md): one WebSocket per worker.</summary>
-public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dispatcher, ILogger<WorkerGateway> logger)
+public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dispatcher, IHostApplicationLifetime lifetime, ILogger<WorkerGateway> logger)
 {
     public const int MaxFrameBytes = 1024 * 1024;
 
@@ -28,7 +28,9 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
             return;
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        await RunAsync(socket, context.RequestAborted);
+        // A stopping silo lets its workers go at once, so they reconnect to another silo instead of waiting out a heartbeat.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        await RunAsync(socket, stop.Token);
     }
 
     private async Task RunAsync(WebSocket socket, CancellationToken cancellationToken)
@@ -59,24 +61,19 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                 dispatcher.Remove(session);
                 try
                 {
-                    await grains.Worker(session.WorkerId).UnregisterAsync("disconnected", CancellationToken.None);
+                    await grains.Worker(session.WorkerId).UnregisterAsync(lifetime.ApplicationStopping.IsCancellationRequested ? "silo stopping" : "disconnected", CancellationToken.None);
                 }
                 catch (ClusterException)
                 {
                     // already offline
                 }
+                catch (Cluster.Grains.Redis.RedisException e)
+                {
+                    LogUnregisterFailed(session.WorkerId, e.Message);
+                }
                 LogDisconnected(session.WorkerId, session.Held.Count);
             }
-            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                try
-                {
-                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
-                }
-                catch (WebSocketException)
-                {
-                }
-            }
+            await SocketClosing.CloseAsync(socket, lifetime.ApplicationStopping.IsCancellationRequested);
         }
     }
 
@@ -206,6 +203,9 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} of machine {MachineId} registered ({Returned} earlier jobs returned to the queue)")]
     private partial void LogRegistered(string workerId, string machineId, int returned);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not take worker {WorkerId} offline ({Reason}); its heartbeat will lapse instead")]
+    private partial void LogUnregisterFailed(string workerId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} disconnected holding {Held} jobs; they go back in line")]
     private partial void LogDisconnected(string workerId, int held);

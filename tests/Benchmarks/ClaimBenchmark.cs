@@ -18,7 +18,7 @@ public static class ClaimBenchmark
 {
     private static readonly WorkerCapabilities Worker = new() { GpuMemory = 24, ModelTypes = ["model-0"], Capabilities = ["text-to-image"] };
 
-    public static async Task RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args)
     {
         var backlogs = args.Length > 0 ? args.Select(int.Parse).ToArray() : [1_000, 100_000, 1_000_000];
         const int Claims = 2_000;
@@ -51,6 +51,7 @@ public static class ClaimBenchmark
             Console.WriteLine($"{backlog,10:N0} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
         }
         try { Directory.Delete(directory, true); } catch (IOException) { }
+        return 0;
     }
 
     /// <summary>Submits the backlog pipelined, 1 % of it of the shape the worker can serve.</summary>

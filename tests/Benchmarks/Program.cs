@@ -1,1 +1,23 @@
-return 0;
+using Cluster.Benchmarks;
+
+// Each benchmark is a subcommand: `dotnet run -c Release --project tests/Benchmarks -- <name> [options]`.
+return args.FirstOrDefault() switch
+{
+    "redis" => await RedisClientBenchmark.RunAsync(args[1..]),
+    "claims" => await ClaimBenchmark.RunAsync(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: dotnet run -c Release --project tests/Benchmarks -- <benchmark> [options]
+
+        benchmarks:
+          redis   the RESP client against redis-benchmark: SET and GET, same connections and pipeline depth
+                  [--connections 4] [--pipeline 32] [--requests 1000000] [--rounds 3]
+          claims  the cost of one claim at growing backlogs, 1 % of which match the worker
+                  [backlog …] (default 1000 100000 1000000)
+        """);
+    return 2;
+}

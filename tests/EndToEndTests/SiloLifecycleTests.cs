@@ -56,6 +56,29 @@ public sealed class SiloLifecycleTests
     }
 
     [Test]
+    public async Task SIGTERM_with_workers_and_subscribers_connected_still_stops_within_10_seconds_and_tells_them()
+    {
+        const string key = "e2e-stop-admin-key-0123456789abcdef";
+        await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings { BootstrapApiKey = key });
+        await using var worker = await RawWorker.ConnectAsync(silo, key);
+        await worker.RegisterAsync("stop-w1", "stop-m1", RawWorker.Capabilities("stop"));
+        await using var subscriber = await ProtocolClient.ConnectAsync(silo, key);
+        await subscriber.CommandAsync(new System.Text.Json.Nodes.JsonObject { ["type"] = "subscribe", ["topic"] = "jobs" });
+
+        silo.SendSigterm();
+        var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        await worker.WaitForCloseAsync(TimeSpan.FromSeconds(5));
+        await subscriber.WaitForCloseAsync(TimeSpan.FromSeconds(5));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(exitCode, Is.Zero, silo.Transcript());
+            Assert.That(worker.State, Is.Not.EqualTo(System.Net.WebSockets.WebSocketState.Open));
+            Assert.That(silo.Transcript(), Does.Not.Contain("Unhandled").And.Not.Contain("   at "));
+        }
+    }
+
+    [Test]
     public async Task A_malformed_connection_string_stops_the_silo_with_one_clear_line_and_no_stack_trace()
     {
         await using var silo = SiloProcess.Start(new SiloSettings { RedisConnectionString = "localhost:notaport" });

@@ -9,6 +9,7 @@ namespace Cluster.Testing;
 public class ProtocolClient : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket = new();
+    private readonly byte[] _buffer = new byte[1 << 20];
     private int _nextId;
 
     public WebSocketState State => _socket.State;
@@ -51,7 +52,7 @@ public class ProtocolClient : IAsyncDisposable
             return kept;
         }
         using var deadline = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(20));
-        var buffer = new byte[1 << 20];
+        var buffer = _buffer;
         while (true)
         {
             var count = 0;

@@ -5,25 +5,60 @@ namespace Cluster.Testing;
 /// <summary>A real redis-server on a free loopback port in a temporary folder, for one test fixture.</summary>
 public sealed class RedisFixture : IAsyncDisposable
 {
-    private RedisFixture(RedisServerProcess server, RedisClient client)
+    private readonly RedisServerSettings _settings;
+
+    private RedisFixture(RedisServerSettings settings, RedisServerProcess server, RedisClient client)
     {
+        _settings = settings;
         Server = server;
         Client = client;
     }
 
-    public RedisServerProcess Server { get; }
+    /// <summary>The running server; replaced by <see cref="StartServerAgainAsync"/>.</summary>
+    public RedisServerProcess Server { get; private set; }
     public RedisClient Client { get; }
     public string ConnectionString => Server.ConnectionString;
 
-    public static async Task<RedisFixture> StartAsync(bool appendOnly = false)
+    public static Task<RedisFixture> StartAsync(bool appendOnly = false) =>
+        StartAsync(settings => settings with { AppendOnly = appendOnly });
+
+    /// <summary>Starts a server with settings of the test's choosing (a password, extra options…).</summary>
+    public static async Task<RedisFixture> StartAsync(Func<RedisServerSettings, RedisServerSettings> configure)
     {
+        ArgumentNullException.ThrowIfNull(configure);
         var directory = Path.Combine(Path.GetTempPath(), "cluster-tests", Guid.NewGuid().ToString("N"));
-        var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = appendOnly });
-        var client = await RedisClient.ConnectAsync(server.ConnectionString);
-        return new RedisFixture(server, client);
+        var settings = configure(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
+        var server = await RedisServerProcess.StartAsync(settings);
+        try
+        {
+            var client = await RedisClient.ConnectAsync(server.ConnectionString);
+            return new RedisFixture(settings with { Port = server.Port }, server, client);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A further client of this server, which the caller disposes.</summary>
+    public Task<RedisClient> ConnectAsync(Func<RedisOptions, RedisOptions>? configure = null)
+    {
+        var options = RedisOptions.Parse(ConnectionString);
+        return RedisClient.ConnectAsync(configure is null ? options : configure(options));
     }
 
     public Task FlushAsync() => Client.ExecuteAsync("FLUSHALL");
+
+    /// <summary>Stops the server the way a silo shutdown does (SIGTERM), leaving its folder and port for a restart.</summary>
+    public ValueTask StopServerAsync() => Server.DisposeAsync();
+
+    /// <summary>Starts a new server on the same port and folder, as after a crash or an upgrade.</summary>
+    public async Task StartServerAgainAsync()
+    {
+        if (!Server.HasExited) throw new InvalidOperationException("Stop the server before starting it again");
+        Server = await RedisServerProcess.StartAsync(_settings);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,40 @@
+namespace Cluster.Client.Agent;
+
+/// <summary>Why a running job's connector was cancelled; it decides what the worker tells the silo afterwards.</summary>
+public enum JobStopReason
+{
+    /// <summary>The silo revoked the job (cancelled, or its lease is gone): say nothing more about it.</summary>
+    Revoked,
+    /// <summary>The connection dropped: the lease is lost with it, since registering again returns the job to the queue.</summary>
+    ConnectionLost,
+    /// <summary>The agent is stopping and the job did not finish in time: fail it as retryable so another worker takes it.</summary>
+    Shutdown,
+}
+
+/// <summary>A job a worker is running, and the means to stop it.</summary>
+internal sealed class RunningJob(string jobId) : IDisposable
+{
+    private readonly CancellationTokenSource _cancellation = new();
+    private int _reason = -1;
+
+    public string JobId { get; } = jobId;
+    public CancellationToken Token => _cancellation.Token;
+
+    /// <summary>The first reason it was stopped for, or null while it runs on.</summary>
+    public JobStopReason? StopReason => Volatile.Read(ref _reason) is var r and >= 0 ? (JobStopReason)r : null;
+
+    public void Stop(JobStopReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _reason, (int)reason, -1) != -1) return;
+        try
+        {
+            _cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // It finished while being stopped.
+        }
+    }
+
+    public void Dispose() => _cancellation.Dispose();
+}
