@@ -62,7 +62,7 @@ function signedOut(message) {
 function startDashboard(me) {
   const lifetime = new AbortController();
   const { signal } = lifetime;
-  const socket = new GatewaySocket({ onState: connection.update });
+  const socket = new GatewaySocket({ onState: connection.update, onLagged: connection.lagged });
   const totals = new TotalsView($('totals'));
   const jobs = new JobsView({
     socket, toolbar: $('jobs-toolbar'), body: $('jobs-body'), empty: $('jobs-empty'), pager: $('jobs-pager'),

@@ -23,6 +23,8 @@ export const eventTime = (eventId) => Number(String(eventId).split('-')[0]);
 export class GatewaySocket {
   #url;
   #onState;
+  #onLagged;
+  #laggedCount = 0;
   #ws = null;
   #running = false;
   #attempt = 0;
@@ -36,10 +38,11 @@ export class GatewaySocket {
   #byServerId = new Map(); // server subscription id → subscription
   #pending = new Map();    // command id → {sub, resumed} awaiting `subscribed`
 
-  /** @param {{url?: string, onState: (state: string, detail?: object) => void}} options */
-  constructor({ url, onState }) {
+  /** @param {{url?: string, onState: (state: string, detail?: object) => void, onLagged?: (count: number) => void}} options */
+  constructor({ url, onState, onLagged }) {
     this.#url = url ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
     this.#onState = onState;
+    this.#onLagged = onLagged ?? (() => {});
   }
 
   start() {
@@ -191,6 +194,7 @@ export class GatewaySocket {
     // Every frame sent before `lagged` has been processed, so our own position is exact.
     if (!sub.lastEventId && frame.last_event_id) sub.lastEventId = frame.last_event_id;
     this.#sendSubscribe(sub);
+    this.#onLagged(++this.#laggedCount);
   }
 
   #failed(frame) {

@@ -14,6 +14,12 @@ export class ConnectionView {
     this.#banner = banner;
   }
 
+  /** Counts the times the silo said this page fell behind; each was resumed from its last event. */
+  lagged = (count) => {
+    setAttr(this.#indicator, 'data-lagged', count);
+    setAttr(this.#indicator, 'title', `Fell behind ${count} time${count === 1 ? '' : 's'}; resumed each time from the last event seen`);
+  };
+
   /** Receives the socket's state changes ('idle', 'connecting', 'connected', 'disconnected'). */
   update = (state, detail = {}) => {
     // A retry in progress is still "disconnected" to the reader; only the first attempt is "connecting".

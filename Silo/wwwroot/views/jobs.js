@@ -11,6 +11,7 @@ import { eventTime } from '../socket.js';
 
 const PAGE_SIZES = [10, 25, 50, 100];
 const MAX_BUFFERED_EVENTS = 5000;
+const CURSOR_REFRESH_MS = 2000;
 
 export class JobsView {
   #socket;
@@ -33,6 +34,7 @@ export class JobsView {
   #unsubscribe = null;
   #error = null;
   #clock = 0;
+  #refreshTimer = 0;
 
   /** `signal` removes the listeners on the long-lived elements when the session ends. */
   constructor({ socket, toolbar, body, empty, pager, onSelect, signal }) {
@@ -55,6 +57,7 @@ export class JobsView {
   stop() {
     this.#unsubscribe?.();
     clearInterval(this.#clock);
+    clearTimeout(this.#refreshTimer);
   }
 
   setJobTypes(types) {
@@ -154,8 +157,16 @@ export class JobsView {
       workflow_id: event.workflow_id, progress: 0, created_at: new Date(at).toISOString(), at,
     });
     this.#order.unshift(event.job_id);
-    // The page stays one page long; what falls off the end is on the next page.
-    for (const dropped of this.#order.splice(limit)) this.#jobs.delete(dropped);
+    // The page stays one page long; what falls off the end belongs to the next page, which the
+    // cursor we hold no longer starts at: re-read the page (at most every 2 s) for a fresh one.
+    const dropped = this.#order.splice(limit);
+    for (const id of dropped) this.#jobs.delete(id);
+    if (dropped.length && !this.#refreshTimer) {
+      this.#refreshTimer = setTimeout(() => {
+        this.#refreshTimer = 0;
+        if (this.#cursors.length === 0) this.#load();
+      }, CURSOR_REFRESH_MS);
+    }
     this.#orderChanged = true;
     this.#invalidate(event.job_id);
   }
