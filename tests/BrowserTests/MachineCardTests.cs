@@ -42,6 +42,7 @@ public sealed class MachineCardTests : DashboardTest
             workers.Add(await WorkerAsync("box-1-gpu2", "box-1", gpuIndex: 2));
             workers.Add(await WorkerAsync("box-3-gpu1", "box-3", gpuIndex: 1, capabilities: "on-box-3"));
             await Expect(MachineCard("box-3").GetByTestId("worker-row")).ToHaveCountAsync(2);
+            await Expect(MachineCard("box-3").Locator("[data-worker-id='box-3-gpu1']")).ToContainTextAsync("GPU1");
             var jobId = await SubmitAsync("simulation", new { requirements = new { capabilities = new[] { "on-box-2" } } });
             var assignment = await workers[2].NextAssignmentAsync();
             await ProgressAsync(workers[2], assignment, 55);

@@ -33,6 +33,7 @@ export class MachinesView {
   #loadSeq = 0;
   #buffer = null;
   #reloadTimer = 0;
+  #refreshTimers = new Map(); // machine id → timer of a pending /api/machines/{id} read
   #unsubscribes = [];
   #error = null;
   #clock = 0;
@@ -58,6 +59,7 @@ export class MachinesView {
     for (const unsubscribe of this.#unsubscribes) unsubscribe();
     clearInterval(this.#clock);
     clearTimeout(this.#reloadTimer);
+    for (const timer of this.#refreshTimers.values()) clearTimeout(timer);
   }
 
   /** Monitors only these machines ([] for all). */
@@ -180,7 +182,29 @@ export class MachinesView {
       jobs: new Map(), active: 0, registered_at: new Date().toISOString(),
     });
     this.#workerMachine.set(event.worker_id, event.machine_id);
+    this.#refreshMachine(machine.id); // the event does not carry GPU index, concurrency or capabilities
     return this.#invalidate(machine.id);
+  }
+
+  /** Re-reads one machine's details (not its workers' jobs, which events keep), once per burst of registrations. */
+  #refreshMachine(machineId) {
+    if (this.#refreshTimers.has(machineId)) return;
+    this.#refreshTimers.set(machineId, setTimeout(async () => {
+      this.#refreshTimers.delete(machineId);
+      try {
+        const { machine: fresh } = await api.machine(machineId);
+        const machine = this.#machines.get(machineId);
+        if (!machine) return;
+        Object.assign(machine, { host: fresh.host, gpu_count: fresh.gpu_count, last_seen: fresh.last_seen });
+        for (const w of fresh.workers ?? []) {
+          const known = machine.workers.get(w.id);
+          if (known) Object.assign(known, { gpu_index: w.gpu_index, concurrency: w.concurrency, capabilities: w.capabilities });
+        }
+        this.#invalidate(machineId);
+      } catch {
+        // details stay as the event gave them
+      }
+    }, RELOAD_DEBOUNCE_MS / 2));
   }
 
   #workerOffline(event) {
