@@ -228,24 +228,11 @@ public sealed partial class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Cluster.Silo.dll as built next to this test run: <c>CLUSTER_SILO_DLL</c>, else the Silo project's output for this build configuration.</summary>
-    public static string SiloAssemblyPath { get; } = FindSiloAssembly();
+    public static string SiloAssemblyPath { get; } = BuiltAssembly.Find("Silo", "Cluster.Silo.dll", "CLUSTER_SILO_DLL");
 
     /// <summary>The dotnet host that runs the tests (so a test may hide everything else on PATH).</summary>
     public static string DotnetExecutable { get; } = FindDotnet();
 
-    private static string FindSiloAssembly()
-    {
-        if (System.Environment.GetEnvironmentVariable("CLUSTER_SILO_DLL") is { Length: > 0 } explicitPath) return explicitPath;
-        var configuration = typeof(SiloProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (!File.Exists(System.IO.Path.Combine(dir.FullName, "Cluster.sln"))) continue;
-            var candidate = System.IO.Path.Combine(dir.FullName, "Silo", "bin", configuration, "net10.0", "Cluster.Silo.dll");
-            if (File.Exists(candidate)) return candidate;
-            throw new FileNotFoundException($"Cluster.Silo.dll is not at {candidate}; build the solution (dotnet build Cluster.sln -c {configuration}) first");
-        }
-        throw new FileNotFoundException($"No Cluster.sln above {AppContext.BaseDirectory}; set CLUSTER_SILO_DLL to the silo's Cluster.Silo.dll");
-    }
 
     private static string FindDotnet()
     {
