@@ -8,7 +8,7 @@ namespace Cluster.Testing;
 
 /// <summary>
 /// A real silo (<c>dotnet Cluster.Silo.dll</c>) in a process of its own, on a free loopback port (it binds
-/// port 0 and announces the port it got), with the environment a test gives it and its output captured.
+/// port 0 and announces the port it got, unless <see cref="SiloSettings.Port"/> fixes one), with the environment a test gives it and its output captured.
 /// </summary>
 public sealed partial class SiloProcess : IAsyncDisposable
 {
@@ -69,7 +69,7 @@ public sealed partial class SiloProcess : IAsyncDisposable
         };
         start.ArgumentList.Add(SiloAssemblyPath);
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add("http://127.0.0.1:0");
+        start.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"http://127.0.0.1:{settings.Port ?? 0}"));
 
         // Nothing from the test runner's own environment may steer the silo.
         foreach (var name in start.Environment.Keys.ToList())

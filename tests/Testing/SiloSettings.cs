@@ -11,6 +11,8 @@ public sealed record SiloSettings
     public string? BootstrapApiKey { get; init; }
     /// <summary>Further environment variables (configuration keys as <c>Section__Key</c>).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>The loopback port to listen on; null takes a free one. Fix it to restart a silo where clients expect it.</summary>
+    public int? Port { get; init; }
     /// <summary>Replaces PATH for the silo, e.g. to hide redis-server.</summary>
     public string? Path { get; init; }
 }

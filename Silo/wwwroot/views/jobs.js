@@ -1,0 +1,279 @@
+// The live job table: one page of /api/jobs (filters, cursor pagination) kept current by the `jobs`
+// topic. Only the visible page is held; events for other jobs are dropped on arrival, and rows are
+// patched in place at most once per animation frame.
+
+import { api } from '../api.js';
+import { h, reconcile, setAttr, setText, show } from '../dom.js';
+import { formatNumber, percent, shortId, timeAgo } from '../format.js';
+import { scheduleRender } from '../frame.js';
+import { applyJobEvent, JOB_STATUSES, snapshotTime } from '../job-events.js';
+import { eventTime } from '../socket.js';
+
+const PAGE_SIZES = [10, 25, 50, 100];
+const MAX_BUFFERED_EVENTS = 5000;
+const CURSOR_REFRESH_MS = 2000;
+
+export class JobsView {
+  #socket;
+  #onSelect;
+  #els;
+  #filters = { status: '', type: '', limit: 25 };
+  #cursors = [];         // cursors of the pages before this one; [] on the first page
+  #cursor = null;        // this page's cursor
+  #nextCursor = null;
+  #order = [];           // job ids on this page, newest first
+  #jobs = new Map();     // job id → job, this page only
+  #dirty = new Set();    // job ids whose row needs patching
+  #rows = new Map();     // job id → <tr>
+  #cells = new WeakMap(); // <tr> → its cells
+  #orderChanged = true;
+  #selected = null;
+  #newElsewhere = 0;     // jobs submitted while not on the first page
+  #loadSeq = 0;
+  #buffer = null;        // events that arrive while a page is loading
+  #unsubscribe = null;
+  #error = null;
+  #clock = 0;
+  #refreshTimer = 0;
+
+  /** `signal` removes the listeners on the long-lived elements when the session ends. */
+  constructor({ socket, toolbar, body, empty, pager, onSelect, signal }) {
+    this.#socket = socket;
+    this.#onSelect = onSelect;
+    this.#els = { toolbar, body, empty, pager };
+    this.#buildToolbar();
+    body.replaceChildren();
+    body.addEventListener('click', (e) => this.#rowActivated(e), { signal });
+    body.addEventListener('keydown', (e) => e.key === 'Enter' && this.#rowActivated(e), { signal });
+  }
+
+  start(jobTypes = []) {
+    this.setJobTypes(jobTypes);
+    this.#resubscribe();
+    this.#load();
+    this.#clock = setInterval(() => this.#invalidateAll(), 5000); // keeps "created … ago" fresh
+  }
+
+  stop() {
+    this.#unsubscribe?.();
+    clearInterval(this.#clock);
+    clearTimeout(this.#refreshTimer);
+  }
+
+  setJobTypes(types) {
+    const select = this.#els.toolbar.querySelector('[data-testid=job-type-filter]');
+    select.replaceChildren(h('option', { value: '' }, 'All types'), ...types.map((t) => h('option', { value: t.name }, t.name)));
+    select.value = this.#filters.type;
+  }
+
+  /** Highlights the job shown in the detail panel. */
+  select(jobId) {
+    this.#selected = jobId;
+    for (const [id, row] of this.#rows) row.classList.toggle('selected', id === jobId);
+  }
+
+  #buildToolbar() {
+    const status = h('select', { 'aria-label': 'Status', dataset: { testid: 'job-status-filter' }, onchange: (e) => this.#setFilter('status', e.target.value) },
+      h('option', { value: '' }, 'All statuses'), JOB_STATUSES.map((s) => h('option', { value: s }, s)));
+    const type = h('select', { 'aria-label': 'Type', dataset: { testid: 'job-type-filter' }, onchange: (e) => this.#setFilter('type', e.target.value) },
+      h('option', { value: '' }, 'All types'));
+    const size = h('select', { 'aria-label': 'Rows per page', dataset: { testid: 'job-page-size' }, onchange: (e) => this.#setFilter('limit', Number(e.target.value)) },
+      PAGE_SIZES.map((n) => h('option', { value: n, selected: n === this.#filters.limit }, `${n} / page`)));
+    this.#els.toolbar.replaceChildren(status, type, size);
+  }
+
+  #setFilter(name, value) {
+    this.#filters[name] = value;
+    this.#firstPage();
+    if (name === 'type') this.#resubscribe();
+  }
+
+  #firstPage() {
+    this.#cursors = [];
+    this.#cursor = null;
+    this.#newElsewhere = 0;
+    this.#load();
+  }
+
+  #resubscribe() {
+    this.#unsubscribe?.();
+    const filter = this.#filters.type ? { job_types: [this.#filters.type] } : {};
+    this.#unsubscribe = this.#socket.subscribe('jobs', filter, {
+      onEvent: (event, eventId) => this.#onEvent(event, eventId),
+      onResync: () => this.#load(),
+    });
+  }
+
+  async #load() {
+    const seq = ++this.#loadSeq;
+    this.#buffer = [];
+    try {
+      const page = await api.jobs({ ...this.#filters, cursor: this.#cursor });
+      if (seq !== this.#loadSeq) return;
+      this.#error = null;
+      this.#jobs = new Map(page.jobs.map((job) => [job.id, { ...job, at: snapshotTime(job) }]));
+      this.#order = page.jobs.map((job) => job.id);
+      this.#nextCursor = page.next_cursor ?? null;
+      this.#orderChanged = true;
+      this.#invalidateAll();
+      const buffered = this.#buffer;
+      this.#buffer = null;
+      for (const [event, eventId] of buffered ?? []) this.#onEvent(event, eventId);
+    } catch (error) {
+      if (seq !== this.#loadSeq) return;
+      this.#buffer = null;
+      this.#error = error.message;
+      this.#orderChanged = true;
+      scheduleRender(this.#render);
+    }
+  }
+
+  #onEvent(event, eventId) {
+    if (this.#buffer) {
+      if (this.#buffer.length < MAX_BUFFERED_EVENTS) this.#buffer.push([event, eventId]);
+      return;
+    }
+    const job = this.#jobs.get(event.job_id);
+    if (job) {
+      if (applyJobEvent(job, event, eventId)) this.#invalidate(job.id);
+    } else if (event.type === 'job_submitted') {
+      this.#submitted(event, eventId);
+    }
+  }
+
+  /** A new job: at the top of the first page when it matches the filters. */
+  #submitted(event, eventId) {
+    const { status, type, limit } = this.#filters;
+    if ((status && status !== event.status) || (type && type !== event.job_type)) return;
+    if (this.#cursors.length > 0) {
+      this.#newElsewhere += 1;
+      this.#orderChanged = true;
+      scheduleRender(this.#render);
+      return;
+    }
+    const at = eventTime(eventId);
+    this.#jobs.set(event.job_id, {
+      id: event.job_id, type: event.job_type, status: event.status, priority: event.priority,
+      workflow_id: event.workflow_id, progress: 0, created_at: new Date(at).toISOString(), at,
+    });
+    this.#order.unshift(event.job_id);
+    // The page stays one page long; what falls off the end belongs to the next page, which the
+    // cursor we hold no longer starts at: re-read the page (at most every 2 s) for a fresh one.
+    const dropped = this.#order.splice(limit);
+    for (const id of dropped) this.#jobs.delete(id);
+    if (dropped.length && !this.#refreshTimer) {
+      this.#refreshTimer = setTimeout(() => {
+        this.#refreshTimer = 0;
+        if (this.#cursors.length === 0) this.#load();
+      }, CURSOR_REFRESH_MS);
+    }
+    this.#orderChanged = true;
+    this.#invalidate(event.job_id);
+  }
+
+  #invalidate(jobId) {
+    this.#dirty.add(jobId);
+    scheduleRender(this.#render);
+  }
+
+  #invalidateAll() {
+    for (const id of this.#order) this.#dirty.add(id);
+    scheduleRender(this.#render);
+  }
+
+  #render = () => {
+    if (this.#orderChanged) {
+      this.#orderChanged = false;
+      reconcile(this.#els.body, this.#order, this.#rows, (id) => this.#createRow(id));
+      this.#renderEmpty();
+      this.#renderPager();
+    }
+    for (const id of this.#dirty) {
+      const job = this.#jobs.get(id);
+      const row = this.#rows.get(id);
+      if (job && row) this.#patchRow(row, job);
+    }
+    this.#dirty.clear();
+  };
+
+  #createRow(id) {
+    const cells = {
+      id: h('td', { class: 'mono', title: id }, shortId(id, 10)),
+      type: h('td'),
+      status: h('span', { class: 'pill', dataset: { testid: 'job-status' } }),
+      progressBar: h('span', { class: 'bar-fill' }),
+      progressText: h('span', { class: 'bar-text' }),
+      worker: h('td', { class: 'mono muted' }),
+      priority: h('td', { class: 'num' }),
+      created: h('td', { class: 'num muted' }),
+    };
+    const row = h('tr', { tabIndex: 0, dataset: { testid: 'job-row', jobId: id } },
+      cells.id, cells.type, h('td', {}, cells.status),
+      h('td', { class: 'num' }, h('span', { class: 'bar' }, cells.progressBar), cells.progressText),
+      cells.worker, cells.priority, cells.created);
+    this.#cells.set(row, cells);
+    row.classList.toggle('selected', id === this.#selected);
+    return row;
+  }
+
+  #patchRow(row, job) {
+    const c = this.#cells.get(row);
+    setText(c.type, job.type);
+    setText(c.status, job.status);
+    setAttr(c.status, 'data-status', job.status);
+    const progress = job.status === 'completed' ? 100 : job.progress ?? 0;
+    c.progressBar.style.width = `${progress}%`;
+    setText(c.progressText, job.started_at || ['assigned', 'running', 'completed'].includes(job.status) ? percent(progress) : '');
+    // A job back in line keeps its last worker in its record, but no worker holds it now.
+    setText(c.worker, job.status === 'pending' || job.status === 'waiting' ? '' : job.worker_id ?? '');
+    setAttr(c.worker, 'title', job.machine_id ? `${job.worker_id} on ${job.machine_id}` : null);
+    setText(c.priority, job.priority ?? '');
+    setText(c.created, timeAgo(job.created_at));
+    setAttr(c.created, 'title', job.created_at);
+    // A row that left the filtered status stays (rows do not jump away while you read) but fades.
+    row.classList.toggle('unmatched', Boolean(this.#filters.status) && job.status !== this.#filters.status);
+  }
+
+  #renderEmpty() {
+    const { empty } = this.#els;
+    const filtered = this.#filters.status || this.#filters.type;
+    const message = this.#error ? `Jobs cannot be loaded: ${this.#error}`
+      : this.#order.length ? ''
+        : this.#cursors.length ? 'No older jobs.'
+          : filtered ? 'No jobs match these filters.' : 'No jobs yet — submit one and it appears here live.';
+    setText(empty, message);
+    empty.classList.toggle('error-text', Boolean(this.#error));
+    show(empty, Boolean(message));
+  }
+
+  #renderPager() {
+    const page = this.#cursors.length + 1;
+    const prev = h('button', { type: 'button', class: 'button', disabled: page === 1, dataset: { testid: 'jobs-prev' }, onclick: () => this.#prev() }, '‹ Newer');
+    const next = h('button', { type: 'button', class: 'button', disabled: !this.#nextCursor, dataset: { testid: 'jobs-next' }, onclick: () => this.#next() }, 'Older ›');
+    const fresh = this.#newElsewhere > 0
+      ? h('button', { type: 'button', class: 'button ghost', onclick: () => this.#firstPage() }, `▲ ${formatNumber(this.#newElsewhere)} new`)
+      : null;
+    this.#els.pager.replaceChildren(...[
+      h('span', { class: 'muted', dataset: { testid: 'jobs-page' } }, `Page ${page}`), fresh, h('span', { class: 'spacer' }), prev, next,
+    ].filter(Boolean));
+  }
+
+  #next() {
+    if (!this.#nextCursor) return;
+    this.#cursors.push(this.#cursor);
+    this.#cursor = this.#nextCursor;
+    this.#load();
+  }
+
+  #prev() {
+    if (this.#cursors.length === 0) return;
+    this.#cursor = this.#cursors.pop();
+    if (this.#cursors.length === 0) this.#newElsewhere = 0;
+    this.#load();
+  }
+
+  #rowActivated(e) {
+    const row = e.target.closest('tr[data-job-id]');
+    if (row) this.#onSelect(row.dataset.jobId);
+  }
+}
