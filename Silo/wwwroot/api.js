@@ -52,6 +52,7 @@ export const api = {
   logout: () => request('DELETE', '/api/session'),
 
   stats: (minutes = 15) => request('GET', `/api/stats${query({ minutes })}`),
+  silos: () => request('GET', '/api/silos'),
   machine: (machineId) => request('GET', `/api/machines/${id(machineId)}`),
   machines: ({ cursor, limit, ids }) => request('GET', `/api/machines${query({ cursor, limit, ids: ids?.join(',') })}`),
 

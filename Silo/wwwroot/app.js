@@ -74,7 +74,7 @@ function startDashboard(me) {
     onSelectJob: (id) => detail.open(id), signal,
   });
   const submit = new SubmitView($('submit'), { onSubmitted: (id) => detail.open(id) });
-  renderExtras($('extras'));
+  renderExtras($('extras'), signal);
 
   socket.start();
   totals.start();

@@ -62,6 +62,10 @@ public sealed class BusyDashboardTests : DashboardTest
             await Expect(page.GetByTestId("totals")).ToContainTextAsync("dead total 2");
             await Expect(page.GetByTestId("machine-card")).ToHaveCountAsync(Machines.Length);
             await Expect(page.Locator("[data-testid=worker-row][data-status=busy]")).ToHaveCountAsync(workers.Count);
+            // The silo lists itself from its membership heartbeat, with the workers connected to it.
+            await Expect(page.Locator("[data-testid=section-silos] li")).ToHaveCountAsync(1);
+            // Heartbeat and page refresh run every 5 s each, so this may take two rounds.
+            await Expect(page.Locator("[data-testid=section-silos] li")).ToContainTextAsync($"{workers.Count} workers", new() { Timeout = 20_000 });
 
             // Progress moves on live, and one worker drops off its machine.
             for (var i = 0; i < workers.Count - 1; i++) await ProgressAsync(workers[i], current[i], 20 + (i * 17 % 80), "sampling");
