@@ -62,29 +62,42 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
         }
     }
 
+    /// <summary>
+    /// Claims for every worker with room at once (the Redis client pipelines the calls), round after round,
+    /// until each has its fill or nothing it can serve is left.
+    /// </summary>
     private async Task DispatchAsync(CancellationToken cancellationToken)
     {
-        foreach (var session in _sessions.Values)
+        var exhausted = new HashSet<WorkerSession>();
+        while (true)
         {
-            while (session.HasCapacity)
+            var ready = _sessions.Values.Where(s => s.HasCapacity && !exhausted.Contains(s)).ToArray();
+            if (ready.Length == 0) return;
+            var claimed = await Task.WhenAll(ready.Select(s => ClaimOneAsync(s, cancellationToken)));
+            for (var i = 0; i < ready.Length; i++)
+                if (!claimed[i]) exhausted.Add(ready[i]);
+        }
+    }
+
+    /// <summary>Claims one job for a worker and pushes it; false when nothing it can serve is pending.</summary>
+    private async Task<bool> ClaimOneAsync(WorkerSession session, CancellationToken cancellationToken)
+    {
+        var assignment = await grains.Jobs.ClaimAsync(session.WorkerId, session.Registration.MachineId, session.Capabilities, grains.Options.Lease, cancellationToken);
+        if (assignment is null) return false;
+        session.Held[assignment.Job.Id] = assignment.LeaseToken;
+        try
+        {
+            await session.SendAsync(new JobAssignedFrame
             {
-                var assignment = await grains.Jobs.ClaimAsync(session.WorkerId, session.Registration.MachineId, session.Capabilities, grains.Options.Lease, cancellationToken);
-                if (assignment is null) break;
-                session.Held[assignment.Job.Id] = assignment.LeaseToken;
-                try
-                {
-                    await session.SendAsync(new JobAssignedFrame
-                    {
-                        Type = WorkerFrameTypes.JobAssigned, Job = assignment.Job, LeaseToken = assignment.LeaseToken, LeaseExpiresAt = assignment.LeaseExpiresAtMs,
-                    }, cancellationToken);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // The worker is gone: its job goes back in line through the worker's unregistration.
-                    LogSendFailed(session.WorkerId, assignment.Job.Id, e.Message);
-                    break;
-                }
-            }
+                Type = WorkerFrameTypes.JobAssigned, Job = assignment.Job, LeaseToken = assignment.LeaseToken, LeaseExpiresAt = assignment.LeaseExpiresAtMs,
+            }, cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The worker is gone: its job goes back in line through the worker's unregistration.
+            LogSendFailed(session.WorkerId, assignment.Job.Id, e.Message);
+            return false;
         }
     }
 

@@ -23,14 +23,18 @@ public static class ThroughputBenchmark
         var jobs = args.Length > 0 ? int.Parse(args[0]) : 10_000;
         var workers = args.Length > 1 ? int.Parse(args[1]) : 32;
         await using var redis = await RedisFixture.StartAsync();
+        var cpu = await RedisCpuSecondsAsync(redis);
         var ours = await RunClusterAsync(redis, jobs, workers);
+        var ourCpu = await RedisCpuSecondsAsync(redis) - cpu;
         await redis.FlushAsync();
+        cpu = await RedisCpuSecondsAsync(redis);
         var peer = await RunBullMqAsync(redis.Server.Port, jobs, workers);
-        Console.WriteLine($"{"",-28} {"jobs",8} {"seconds",8} {"jobs/s",10}");
-        Console.WriteLine($"{"Cluster (HTTP + 32 WS)",-28} {jobs,8} {ours,8:F2} {jobs / ours,10:N0}");
+        var peerCpu = await RedisCpuSecondsAsync(redis) - cpu;
+        Console.WriteLine($"{"",-28} {"jobs",8} {"seconds",8} {"jobs/s",10} {"redis µs/job",13}");
+        Console.WriteLine($"{"Cluster (HTTP + " + workers + " WS)",-28} {jobs,8} {ours,8:F2} {jobs / ours,10:N0} {ourCpu * 1e6 / jobs,13:F0}");
         if (peer is { } bull)
         {
-            Console.WriteLine($"{"BullMQ (same redis-server)",-28} {jobs,8} {bull,8:F2} {jobs / bull,10:N0}");
+            Console.WriteLine($"{"BullMQ (same redis-server)",-28} {jobs,8} {bull,8:F2} {jobs / bull,10:N0} {peerCpu * 1e6 / jobs,13:F0}");
             Console.WriteLine($"ratio Cluster / BullMQ: {bull / ours:F2}");
         }
         return 0;
@@ -80,6 +84,14 @@ public static class ThroughputBenchmark
         foreach (var connection in connections) await connection.DisposeAsync();
         try { await Task.WhenAll(loops); } catch (OperationCanceledException) { }
         return seconds;
+    }
+
+    /// <summary>CPU time redis-server has used so far (user + system), from INFO cpu.</summary>
+    private static async Task<double> RedisCpuSecondsAsync(RedisFixture redis)
+    {
+        var info = (await redis.Client.ExecuteAsync("INFO", "cpu")).ToString();
+        return info.Split('\n').Select(l => l.Trim().Split(':')).Where(p => p.Length == 2 && p[0] is "used_cpu_user" or "used_cpu_sys")
+            .Sum(p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Runs tests/Benchmarks/bullmq/throughput.mjs (installing bullmq from npm the first time); null if Node is missing.</summary>

@@ -5,7 +5,8 @@ import IORedis from 'ioredis';
 
 const [port, jobs, concurrency] = process.argv.slice(2).map(Number);
 // BullMQ wants its own connections: workers block, queues do not; maxRetriesPerRequest null as it documents.
-const client = () => new IORedis({ host: '127.0.0.1', port, maxRetriesPerRequest: null });
+const clients = [];
+const client = () => { const c = new IORedis({ host: '127.0.0.1', port, maxRetriesPerRequest: null }); clients.push(c); return c; };
 const name = `bench-${Date.now()}`;
 const queue = new Queue(name, { connection: client() });
 let completed = 0;
@@ -26,3 +27,5 @@ console.log(JSON.stringify({ jobs, seconds, jobsPerSecond: jobs / seconds }));
 await worker.close();
 await queue.obliterate({ force: true });
 await queue.close();
+// Connections handed to BullMQ stay open until their owner closes them.
+await Promise.all(clients.map((c) => c.quit()));
