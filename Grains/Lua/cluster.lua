@@ -510,6 +510,13 @@ local function retry_step(wf_id, idx, now)
   if job.status ~= 'dead' and job.status ~= 'cancelled' and job.status ~= 'failed' then
     return fail('INVALID_STATE', 'step ' .. idx .. ' of workflow ' .. wf_id .. ' is ' .. str(job.status) .. '; only dead or cancelled steps can be retried')
   end
+  -- A step whose dependency has ended without completing would wait for ever: retry that one first.
+  for _, d in ipairs(indexes(job.depends_on)) do
+    local s = ids[d + 1] and redis.call('HGET', 'job:' .. ids[d + 1], 'status')
+    if s == 'dead' or s == 'cancelled' or s == 'failed' then
+      return fail('INVALID_STATE', 'step ' .. idx .. ' of workflow ' .. wf_id .. ' depends on step ' .. d .. ', which is ' .. s .. '; retry that step first')
+    end
+  end
   restore_step(wf_id, idx, id, job, ids, 'manual_retry', 'workflow_step_retried', now)
   local queue, seen = step_dependents(wf_id, idx), { [idx] = true }
   while #queue > 0 do

@@ -171,6 +171,20 @@ public sealed class WorkflowTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_step_whose_dependency_is_dead_cannot_be_retried_before_it()
+    {
+        var wf = await Grains.Workflows.CreateAsync(Definition(WorkflowFailurePolicy.Continue, Step(maxRetries: 0), Step(0)));
+        await KillAsync(wf.JobIds[0]);
+
+        var refused = Assert.ThrowsAsync<ClusterException>(() => Grains.Workflow(wf.WorkflowId).RetryStepAsync(1));
+
+        Assert.That(refused!.Code, Is.EqualTo(ErrorCodes.InvalidState));
+        Assert.That(refused.Message, Does.Contain("retry that step first"));
+        Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "dead", "cancelled" }));
+        Assert.That((await ViewAsync(wf)).Workflow.Status, Is.EqualTo(WorkflowStatus.Failed));
+    }
+
+    [Test]
     public async Task Retrying_a_step_through_the_job_retry_also_resumes_its_dependents()
     {
         var wf = await Grains.Workflows.CreateAsync(Definition(WorkflowFailurePolicy.Continue, Step(maxRetries: 0), Step(0)));
