@@ -8,7 +8,8 @@ namespace Cluster.Grains;
 public static class GrainServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the grain factory (timings from the <c>Jobs</c> section) and the job type catalog
+    /// Registers the grain factory (timings from the <c>Jobs</c> section), the workflow bounds (the
+    /// <c>Workflows</c> section) and the job type catalog
     /// (seed 001's defaults plus the <c>JobTypes</c> section: name → {description, schema}).
     /// Needs an <see cref="Redis.IRedis"/> registered.
     /// </summary>
@@ -16,6 +17,7 @@ public static class GrainServiceCollectionExtensions
     {
         var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
         services.AddSingleton(options);
+        services.AddSingleton(configuration.GetSection("Workflows").Get<Interfaces.Workflows.WorkflowOptions>() ?? new Interfaces.Workflows.WorkflowOptions());
         services.AddSingleton(sp => new GrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
         services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
         return services;

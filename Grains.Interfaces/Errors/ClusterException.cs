@@ -16,6 +16,7 @@ public static class ErrorCodes
     public const string JobNotFound = "JOB_NOT_FOUND";
     public const string WorkerNotFound = "WORKER_NOT_FOUND";
     public const string MachineNotFound = "MACHINE_NOT_FOUND";
+    public const string WorkflowNotFound = "WORKFLOW_NOT_FOUND";
     public const string MachineIdRequired = "MACHINE_ID_REQUIRED";
     public const string StaleLease = "STALE_LEASE";
     public const string InvalidState = "INVALID_STATE";

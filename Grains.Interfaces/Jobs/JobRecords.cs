@@ -55,6 +55,8 @@ public sealed record JobState
     public string? WorkerId { get; init; }
     public string? MachineId { get; init; }
     public string? WorkflowId { get; init; }
+    /// <summary>The job's step in its workflow.</summary>
+    public int? StepIndex { get; init; }
     public int RetryCount { get; init; }
     public int MaxRetries { get; init; }
     public int Attempts { get; init; }

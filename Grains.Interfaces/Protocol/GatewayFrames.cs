@@ -27,6 +27,7 @@ public static class GatewayTopics
     public const string Workers = "workers";
     public const string Machines = "machines";
     public const string Silos = "silos";
+    public const string Workflows = "workflows";
 
     public static readonly IReadOnlyDictionary<string, string> Streams = new Dictionary<string, string>(StringComparer.Ordinal)
     {
@@ -34,6 +35,7 @@ public static class GatewayTopics
         [Workers] = "events:workers",
         [Machines] = "events:machines",
         [Silos] = "events:silos",
+        [Workflows] = "events:workflows",
     };
 }
 

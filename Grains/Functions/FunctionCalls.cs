@@ -10,6 +10,7 @@ internal static class FunctionCalls
     [
         ErrorCodes.ValidationError, ErrorCodes.JobNotFound, ErrorCodes.WorkerNotFound, ErrorCodes.MachineIdRequired,
         ErrorCodes.StaleLease, ErrorCodes.InvalidState, ErrorCodes.DuplicateJob, ErrorCodes.WorkerOffline,
+        ErrorCodes.WorkflowNotFound,
     ];
 
     public static async Task<RespValue> CallAsync(this IRedis redis, string function, RedisArg[] args, CancellationToken cancellationToken)

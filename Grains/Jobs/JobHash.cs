@@ -33,6 +33,7 @@ internal static class JobHash
             WorkerId = Text("worker_id"),
             MachineId = Text("machine_id"),
             WorkflowId = Text("workflow_id"),
+            StepIndex = Text("step_index") is { } step && int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : null,
             RetryCount = Int("retry_count"),
             MaxRetries = Int("max_retries"),
             Attempts = Int("attempts"),

@@ -1,5 +1,5 @@
 #!lua name=cluster
--- The grain state machine of Cluster. Every transition of a job, worker or machine is one function call
+-- The grain state machine of Cluster. Every transition of a job, worker, machine or workflow is one function call
 -- here, so it runs atomically, and the same call appends the event that describes it to a stream:
 -- no event is lost or invented when a silo dies between the two.
 -- Bump LIBRARY_VERSION whenever a function's behaviour or the key layout changes.
@@ -22,9 +22,17 @@
 --   machines                 zset id -> 0, for lexicographic pagination
 --   job:{id}:events          list of the job's last 200 events as JSON, for its history
 --   stats:{kind}:{minute}    counters of submitted, completed, failed and dead jobs per minute, kept 2 h
---   events:jobs, events:workers, events:machines   streams, capped with MAXLEN ~
+--   workflow:{id}            hash, the workflow grain (seed 001 fields id, name, status, steps, total_steps,
+--                            completed_steps, created_at; plus description, failure_policy, webhook_url,
+--                            failed_steps, completed_at)
+--   workflow:{id}:jobs       list of the workflow's job ids, by step index
+--   workflow:{id}:dependents hash step index -> "i,j,…": the steps that depend on it (a job's own
+--                            dependencies are its depends_on field, its index its step_index field)
+--   workflow:{id}:completed  set of step indexes whose completion has been counted (makes it exactly once)
+--   workflows                zset id -> seq, newest first by seq
+--   events:jobs, events:workers, events:machines, events:workflows   streams, capped with MAXLEN ~
 
-local LIBRARY_VERSION = '2'
+local LIBRARY_VERSION = '3'
 local TWO32 = 4294967296
 local MAX_PRIORITY = 1000
 local DEFAULT_EVENTS_MAXLEN = 100000
@@ -112,7 +120,7 @@ end
 -- Appends a job event to the stream and to the job's own history.
 local function job_event(job_id, kind, job, extra)
   local fields = { 'job_id', job_id }
-  for _, name in ipairs({ 'status', 'type', 'priority', 'worker_id', 'machine_id', 'workflow_id', 'retry_count' }) do
+  for _, name in ipairs({ 'status', 'type', 'priority', 'worker_id', 'machine_id', 'workflow_id', 'step_index', 'retry_count' }) do
     local value = job[name]
     if value ~= nil and value ~= false and value ~= '' then
       fields[#fields + 1] = name == 'type' and 'job_type' or name
@@ -287,56 +295,325 @@ local function release(id, job)
   redis.call('HDEL', 'job:' .. id, 'lease_token', 'lease_expires_at')
 end
 
+-- Ends a job that has not finished. by_workflow marks a cancellation made by a workflow's failure policy,
+-- which retrying the step that caused it undoes.
+local function cancel_job(id, job, reason, now, by_workflow)
+  dequeue(id, job.cls)
+  redis.call('ZREM', 'jobs:delayed', id)
+  release(id, job)
+  set_status(id, job, 'cancelled')
+  redis.call('HSET', 'job:' .. id, 'status', 'cancelled', 'completed_at', iso(now), 'completed_ms', now, 'cancel_reason', reason)
+  if by_workflow then redis.call('HSET', 'job:' .. id, 'cancelled_by_workflow', 1) end
+  job_event(id, 'job_cancelled', job, { 'reason', reason })
+end
+
+local function class_requirements(job)
+  local normalised = job.cls and redis.call('HGET', 'jobs:classes', job.cls)
+  if normalised then return normalised end
+  local ok, req = pcall(cjson.decode, job.requirements or '{}')
+  return cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
+end
+
+-- Workflows ------------------------------------------------------------------------------------------
+-- A workflow is a DAG of jobs, one per step. Its transitions run inside the job transitions that cause
+-- them (a step completing promotes its dependents in the same call), so they happen exactly once
+-- however many silos serve the jobs, and each appends its event to events:workflows.
+
+local UNFINISHED = { waiting = true, pending = true, delayed = true, assigned = true, running = true }
+
+-- "0,2" -> {0, 2}
+local function indexes(text)
+  local list = {}
+  for part in string.gmatch(text or '', '[^,]+') do list[#list + 1] = tonumber(part) end
+  return list
+end
+
+local function workflow_event(wf_id, kind, extra)
+  local wf = redis.call('HMGET', 'workflow:' .. wf_id, 'status', 'completed_steps', 'failed_steps', 'total_steps', 'name', 'webhook_url')
+  local fields = { 'workflow_id', wf_id, 'status', wf[1], 'completed_steps', wf[2], 'failed_steps', wf[3],
+    'total_steps', wf[4], 'name', wf[5], 'webhook_url', wf[6] }
+  for i = 1, #(extra or {}) do fields[#fields + 1] = extra[i] end
+  return emit('events:workflows', kind, fields)
+end
+
+local function step_job_ids(wf_id)
+  return redis.call('LRANGE', 'workflow:' .. wf_id .. ':jobs', 0, -1)
+end
+
+local function step_index_of(wf_id, id, job)
+  local idx = tonumber(job.step_index)
+  if idx then return idx end
+  local pos = redis.call('LPOS', 'workflow:' .. wf_id .. ':jobs', id)
+  return pos or nil
+end
+
+local function step_dependents(wf_id, idx)
+  return indexes(redis.call('HGET', 'workflow:' .. wf_id .. ':dependents', idx) or '')
+end
+
+local function deps_completed(ids, deps)
+  for _, d in ipairs(deps) do
+    local id = ids[d + 1]
+    if not id or redis.call('HGET', 'job:' .. id, 'status') ~= 'completed' then return false end
+  end
+  return true
+end
+
+-- {"<step index>": <result>, …} as JSON text, built from the stored result texts: results are never
+-- decoded and re-encoded, because cjson would turn [] into {}.
+local function inputs_of(ids, deps)
+  local parts = {}
+  for _, d in ipairs(deps) do
+    local r = redis.call('HGET', 'job:' .. ids[d + 1], 'result')
+    if not r or r == '' then r = 'null' end
+    if not pcall(cjson.decode, r) then r = cjson.encode(r) end -- seed-era code may store plain text
+    parts[#parts + 1] = '"' .. d .. '":' .. r
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- Inserts "inputs":… as the first member of the payload object's text.
+local function with_inputs(payload, inputs)
+  local open = string.find(payload, '{', 1, true)
+  if not open then return payload end
+  local rest = string.sub(payload, open + 1)
+  local sep = string.match(rest, '^%s*}') and '' or ','
+  return string.sub(payload, 1, open) .. '"inputs":' .. inputs .. sep .. rest
+end
+
+-- Makes a step claimable, with its dependencies' results as inputs. kind: the workflow event to append, if any.
+local function make_pending(wf_id, idx, id, job, ids, reason, kind, now)
+  local deps = indexes(job.depends_on)
+  if #deps > 0 then
+    redis.call('HSET', 'job:' .. id, 'payload', with_inputs(job.step_payload or job.payload or '{}', inputs_of(ids, deps)))
+  end
+  set_status(id, job, 'pending')
+  redis.call('HSET', 'job:' .. id, 'status', 'pending', 'promoted_at', iso(now))
+  job.requirements_normalised = class_requirements(job)
+  enqueue(id, job)
+  job_event(id, 'job_pending', job, { 'reason', reason })
+  if kind then workflow_event(wf_id, kind, { 'step_index', idx, 'job_id', id }) end
+end
+
+-- Counts the steps by status and stores completed_steps and failed_steps.
+local function workflow_recount(wf_id)
+  local ids = step_job_ids(wf_id)
+  local completed, dead, unfinished = 0, 0, 0
+  for _, id in ipairs(ids) do
+    local s = redis.call('HGET', 'job:' .. id, 'status')
+    if s == 'completed' then completed = completed + 1
+    elseif s == 'dead' or s == 'failed' then dead = dead + 1
+    elseif UNFINISHED[s] then unfinished = unfinished + 1 end
+  end
+  if #ids > 0 then redis.call('HSET', 'workflow:' .. wf_id, 'completed_steps', completed, 'failed_steps', dead) end
+  return #ids, completed, dead, unfinished
+end
+
+-- Recounts the steps and ends the workflow once nothing is left to run: completed when every step
+-- completed, failed when a step died, cancelled otherwise (or `outcome`, when given). Returns the status.
+local function workflow_settle(wf_id, now, outcome)
+  local key = 'workflow:' .. wf_id
+  local total, completed, dead, unfinished = workflow_recount(wf_id)
+  local status = redis.call('HGET', key, 'status')
+  if unfinished > 0 or (total == 0 and not outcome) then return status end
+  local final = outcome or (completed == total and 'completed') or (dead > 0 and 'failed') or 'cancelled'
+  if status == final then return status end
+  redis.call('HSET', key, 'status', final, 'completed_at', iso(now), 'completed_ms', now)
+  workflow_event(wf_id, 'workflow_' .. final)
+  return final
+end
+
+-- Called in the same call that completes a step's job: counts the step once and promotes each waiting
+-- dependent whose dependencies have now all completed. Calling it again changes nothing.
+-- Returns true when this call counted the step.
+local function workflow_on_step_completed(id, job, now)
+  local wf_id = str(job.workflow_id)
+  if wf_id == '' or redis.call('EXISTS', 'workflow:' .. wf_id) == 0 then return false end
+  local idx = step_index_of(wf_id, id, job)
+  if not idx then return false end
+  local first = redis.call('SADD', 'workflow:' .. wf_id .. ':completed', idx) == 1
+  local ids = step_job_ids(wf_id)
+  workflow_recount(wf_id) -- before any event reports completed_steps
+  if first then workflow_event(wf_id, 'workflow_step_completed', { 'step_index', idx, 'job_id', id }) end
+  for _, d in ipairs(step_dependents(wf_id, idx)) do
+    local dep_id = ids[d + 1]
+    local dep = dep_id and load_job(dep_id)
+    if dep and dep.status == 'waiting' and deps_completed(ids, indexes(dep.depends_on)) then
+      make_pending(wf_id, d, dep_id, dep, ids, 'dependencies_completed', 'workflow_step_promoted', now)
+    end
+  end
+  workflow_settle(wf_id, now)
+  return first
+end
+
+-- Applies the failure policy when a step's job ends dead or cancelled. fail_fast cancels every unfinished
+-- step; continue cancels only the steps that depend on this one, directly or not.
+local function workflow_on_step_ended(id, job, outcome, detail, now)
+  local wf_id = str(job.workflow_id)
+  if wf_id == '' or redis.call('EXISTS', 'workflow:' .. wf_id) == 0 then return end
+  local idx = step_index_of(wf_id, id, job)
+  if not idx then return end
+  local key = 'workflow:' .. wf_id
+  local ids = step_job_ids(wf_id)
+  workflow_recount(wf_id)
+  workflow_event(wf_id, outcome == 'dead' and 'workflow_step_failed' or 'workflow_step_cancelled',
+    { 'step_index', idx, 'job_id', id, outcome == 'dead' and 'error' or 'reason', detail })
+  if redis.call('HGET', key, 'status') == 'running' then
+    if redis.call('HGET', key, 'failure_policy') == 'continue' then
+      local queue, seen = step_dependents(wf_id, idx), {}
+      while #queue > 0 do
+        local d = table.remove(queue)
+        if not seen[d] then
+          seen[d] = true
+          local dep = ids[d + 1] and load_job(ids[d + 1])
+          if dep and UNFINISHED[dep.status] then cancel_job(ids[d + 1], dep, 'dependency failed', now, true) end
+          for _, next_index in ipairs(step_dependents(wf_id, d)) do queue[#queue + 1] = next_index end
+        end
+      end
+    else
+      for _, other in ipairs(ids) do
+        local j = load_job(other)
+        if j and UNFINISHED[j.status] then
+          cancel_job(other, j, 'workflow failed: step ' .. idx .. ' ended ' .. outcome, now, true)
+        end
+      end
+    end
+  end
+  workflow_settle(wf_id, now)
+end
+
+-- Gives a dead or cancelled step a fresh start: pending if its dependencies have all completed, else waiting.
+local function restore_step(wf_id, idx, id, job, ids, reason, kind, now)
+  redis.call('ZREM', 'jobs:delayed', id)
+  job.retry_count = 0
+  redis.call('HSET', 'job:' .. id, 'retry_count', 0, 'progress', 0)
+  redis.call('HDEL', 'job:' .. id, 'completed_at', 'completed_ms', 'result', 'cancel_reason', 'cancelled_by_workflow')
+  if deps_completed(ids, indexes(job.depends_on)) then
+    make_pending(wf_id, idx, id, job, ids, reason, kind, now)
+  else
+    set_status(id, job, 'waiting')
+    redis.call('HSET', 'job:' .. id, 'status', 'waiting')
+    job_event(id, 'job_waiting', job, { 'reason', reason })
+    if kind then workflow_event(wf_id, kind, { 'step_index', idx, 'job_id', id }) end
+  end
+end
+
+-- Retries a dead or cancelled step. The steps cancelled because of it (its dependents, and under fail_fast
+-- every step the policy cancelled) come back waiting or pending, and the workflow runs again.
+local function retry_step(wf_id, idx, now)
+  local key = 'workflow:' .. wf_id
+  if redis.call('EXISTS', key) == 0 then return fail('WORKFLOW_NOT_FOUND', 'Workflow not found: ' .. wf_id) end
+  local ids = step_job_ids(wf_id)
+  local id = ids[idx + 1]
+  local job = id and load_job(id)
+  if not job then return fail('VALIDATION_ERROR', 'workflow ' .. wf_id .. ' has no step ' .. idx) end
+  if job.status ~= 'dead' and job.status ~= 'cancelled' and job.status ~= 'failed' then
+    return fail('INVALID_STATE', 'step ' .. idx .. ' of workflow ' .. wf_id .. ' is ' .. str(job.status) .. '; only dead or cancelled steps can be retried')
+  end
+  -- A step whose dependency has ended without completing would wait for ever: retry that one first.
+  for _, d in ipairs(indexes(job.depends_on)) do
+    local s = ids[d + 1] and redis.call('HGET', 'job:' .. ids[d + 1], 'status')
+    if s == 'dead' or s == 'cancelled' or s == 'failed' then
+      return fail('INVALID_STATE', 'step ' .. idx .. ' of workflow ' .. wf_id .. ' depends on step ' .. d .. ', which is ' .. s .. '; retry that step first')
+    end
+  end
+  restore_step(wf_id, idx, id, job, ids, 'manual_retry', 'workflow_step_retried', now)
+  local queue, seen = step_dependents(wf_id, idx), { [idx] = true }
+  while #queue > 0 do
+    local d = table.remove(queue)
+    if not seen[d] then
+      seen[d] = true
+      local dep = ids[d + 1] and load_job(ids[d + 1])
+      if dep and dep.status == 'cancelled' then restore_step(wf_id, d, ids[d + 1], dep, ids, 'dependency_retried', nil, now) end
+      for _, next_index in ipairs(step_dependents(wf_id, d)) do queue[#queue + 1] = next_index end
+    end
+  end
+  if redis.call('HGET', key, 'failure_policy') ~= 'continue' then
+    for i, other in ipairs(ids) do
+      if not seen[i - 1] then
+        local j = load_job(other)
+        if j and j.status == 'cancelled' and j.cancelled_by_workflow == '1' then
+          restore_step(wf_id, i - 1, other, j, ids, 'workflow_retried', nil, now)
+        end
+      end
+    end
+  end
+  if redis.call('HGET', key, 'status') ~= 'running' then
+    redis.call('HSET', key, 'status', 'running')
+    redis.call('HDEL', key, 'completed_at', 'completed_ms')
+    workflow_recount(wf_id)
+    workflow_event(wf_id, 'workflow_resumed', { 'step_index', idx, 'job_id', id })
+  else
+    workflow_settle(wf_id, now)
+  end
+  return 'OK'
+end
+
+-- Checks a job spec and works out what write_job stores, writing nothing, so that a workflow can check all
+-- its steps before it writes any. Returns the prepared job, or nil and an error reply.
+local function prepare_job(spec)
+  local id = str(spec.id)
+  if id == '' then return nil, fail('VALIDATION_ERROR', 'job id is required') end
+  if redis.call('EXISTS', 'job:' .. id) == 1 then return nil, fail('DUPLICATE_JOB', 'a job with id ' .. id .. ' exists') end
+  local priority = tonumber(spec.priority) or 50
+  if priority < 0 or priority > MAX_PRIORITY or priority ~= math.floor(priority) then
+    return nil, fail('VALIDATION_ERROR', 'priority must be a whole number from 0 to ' .. MAX_PRIORITY)
+  end
+  local status = str(spec.status)
+  if status == '' then status = 'pending' end
+  if status ~= 'pending' and status ~= 'waiting' then return nil, fail('VALIDATION_ERROR', 'status must be pending or waiting') end
+  local req, req_text = object_and_text(spec.requirements, 'requirements')
+  return { id = id, spec = spec, priority = priority, status = status, req_text = req_text, n = normalise_requirements(req) }
+end
+
+local function write_job(p, now)
+  local spec, id = p.spec, p.id
+  local seq = redis.call('INCR', 'jobs:seq')
+  local job = {
+    id = id, type = str(spec.type), status = '', priority = p.priority, seq = seq, cls = class_id(p.n),
+    workflow_id = str(spec.workflow_id), step_index = str(spec.step_index), retry_count = 0,
+  }
+  local payload = str(spec.payload) ~= '' and str(spec.payload) or '{}'
+  redis.call('HSET', 'job:' .. id,
+    'id', id, 'type', job.type, 'status', p.status, 'priority', p.priority,
+    'payload', payload,
+    'requirements', p.req_text, 'progress', 0, 'retry_count', 0,
+    'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
+    'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
+  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url', 'step_index', 'depends_on' }) do
+    local v = str(spec[field])
+    if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
+  end
+  -- A step that will get its dependencies' results keeps its payload as given, so inputs can be spliced in again.
+  if str(spec.depends_on) ~= '' then redis.call('HSET', 'job:' .. id, 'step_payload', payload) end
+  redis.call('ZADD', 'jobs:all', seq, id)
+  redis.call('ZADD', 'jobs:type:' .. job.type, seq, id)
+  if job.workflow_id ~= '' then redis.call('ZADD', 'jobs:workflow:' .. job.workflow_id, seq, id) end
+  set_status(id, job, p.status)
+  if p.status == 'pending' then
+    job.requirements_normalised = cjson.encode(p.n)
+    enqueue(id, job)
+  end
+  local idem = str(spec.idempotency_key)
+  if idem ~= '' then redis.call('SET', 'idempotency:' .. idem, id, 'EX', IDEMPOTENCY_TTL_SECONDS) end
+  count('submitted', now)
+  job_event(id, 'job_submitted', job)
+  return id
+end
+
 -- ARGV: job JSON {id, type, priority, payload (JSON text), requirements (object), max_retries,
 --       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url}
 -- Returns [job id, 1 if created or 0 if the idempotency key named an existing job].
 local function job_submit(keys, args)
   local spec = decode(args[1], 'job')
-  local id = str(spec.id)
-  if id == '' then return fail('VALIDATION_ERROR', 'job id is required') end
   local idem = str(spec.idempotency_key)
   if idem ~= '' then
     local existing = redis.call('GET', 'idempotency:' .. idem)
     if existing then return { existing, 0 } end
   end
-  if redis.call('EXISTS', 'job:' .. id) == 1 then return fail('DUPLICATE_JOB', 'a job with id ' .. id .. ' exists') end
-  local priority = tonumber(spec.priority) or 50
-  if priority < 0 or priority > MAX_PRIORITY or priority ~= math.floor(priority) then
-    return fail('VALIDATION_ERROR', 'priority must be a whole number from 0 to ' .. MAX_PRIORITY)
-  end
-  local status = str(spec.status)
-  if status == '' then status = 'pending' end
-  if status ~= 'pending' and status ~= 'waiting' then return fail('VALIDATION_ERROR', 'status must be pending or waiting') end
-  local req, req_text = object_and_text(spec.requirements, 'requirements')
-  local n = normalise_requirements(req)
-  local now = now_ms()
-  local seq = redis.call('INCR', 'jobs:seq')
-  local job = {
-    id = id, type = str(spec.type), status = '', priority = priority, seq = seq, cls = class_id(n),
-    workflow_id = str(spec.workflow_id), retry_count = 0,
-  }
-  redis.call('HSET', 'job:' .. id,
-    'id', id, 'type', job.type, 'status', status, 'priority', priority,
-    'payload', str(spec.payload) ~= '' and str(spec.payload) or '{}',
-    'requirements', req_text, 'progress', 0, 'retry_count', 0,
-    'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
-    'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
-  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url' }) do
-    local v = str(spec[field])
-    if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
-  end
-  redis.call('ZADD', 'jobs:all', seq, id)
-  redis.call('ZADD', 'jobs:type:' .. job.type, seq, id)
-  if job.workflow_id ~= '' then redis.call('ZADD', 'jobs:workflow:' .. job.workflow_id, seq, id) end
-  set_status(id, job, status)
-  if status == 'pending' then
-    job.requirements_normalised = cjson.encode(n)
-    enqueue(id, job)
-  end
-  if idem ~= '' then redis.call('SET', 'idempotency:' .. idem, id, 'EX', IDEMPOTENCY_TTL_SECONDS) end
-  count('submitted', now)
-  job_event(id, 'job_submitted', job)
-  return { id, 1 }
+  local p, refused = prepare_job(spec)
+  if not p then return refused end
+  return { write_job(p, now_ms()), 1 }
 end
 
 -- Picks the best job a worker can serve: its own pool first, then priority, then age. Marks it assigned
@@ -465,7 +742,19 @@ local function job_progress(keys, args)
   return 'OK'
 end
 
+local function complete_job(id, job, result, now)
+  release(id, job)
+  set_status(id, job, 'completed')
+  redis.call('HSET', 'job:' .. id, 'status', 'completed', 'progress', 100, 'result', result,
+    'completed_at', iso(now), 'completed_ms', now)
+  if not job.started_at then redis.call('HSET', 'job:' .. id, 'started_at', iso(now), 'started_ms', now) end
+  count('completed', now)
+  job_event(id, 'job_completed', job, { 'result', result })
+  workflow_on_step_completed(id, job, now)
+end
+
 -- ARGV: job id, lease token, result JSON. Idempotent for a job already completed.
+-- A workflow step's completion promotes its dependents in this same call.
 local function job_complete(keys, args)
   local id, token = args[1], str(args[2])
   local job = load_job(id)
@@ -475,14 +764,7 @@ local function job_complete(keys, args)
   if refused then return refused end
   local result = str(args[3])
   if result == '' then result = 'null' end
-  local now = now_ms()
-  release(id, job)
-  set_status(id, job, 'completed')
-  redis.call('HSET', 'job:' .. id, 'status', 'completed', 'progress', 100, 'result', result,
-    'completed_at', iso(now), 'completed_ms', now)
-  if not job.started_at then redis.call('HSET', 'job:' .. id, 'started_at', iso(now), 'started_ms', now) end
-  count('completed', now)
-  job_event(id, 'job_completed', job, { 'result', result })
+  complete_job(id, job, result, now_ms())
   return 'OK'
 end
 
@@ -507,6 +789,7 @@ local function fail_attempt(id, job, error_json, retryable, backoff_ms, now)
   redis.call('HSET', 'job:' .. id, 'status', 'dead', 'completed_at', iso(now), 'completed_ms', now)
   job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 0 })
   job_event(id, 'job_dead', job, { 'error', error_json })
+  workflow_on_step_ended(id, job, 'dead', error_json, now)
   return 'DEAD'
 end
 
@@ -521,22 +804,21 @@ local function job_fail(keys, args)
 end
 
 -- ARGV: job id, reason. Any job not yet finished can be cancelled; a worker holding it loses its lease.
+-- Cancelling a workflow step applies the workflow's failure policy.
 local function job_cancel(keys, args)
   local id = args[1]
   local job = load_job(id)
   if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
   if TERMINAL[job.status] then return fail('INVALID_STATE', 'job ' .. id .. ' is already ' .. job.status) end
   local now = now_ms()
-  dequeue(id, job.cls)
-  redis.call('ZREM', 'jobs:delayed', id)
-  release(id, job)
-  set_status(id, job, 'cancelled')
-  redis.call('HSET', 'job:' .. id, 'status', 'cancelled', 'completed_at', iso(now), 'completed_ms', now)
-  job_event(id, 'job_cancelled', job, { 'reason', str(args[2]) })
+  local reason = str(args[2])
+  cancel_job(id, job, reason, now, false)
+  workflow_on_step_ended(id, job, 'cancelled', reason, now)
   return 'OK'
 end
 
 -- ARGV: job id. Gives a dead, cancelled or delayed job a fresh start now, with its retry count reset.
+-- A dead or cancelled workflow step is retried as its workflow's step (see retry_step).
 local function job_retry(keys, args)
   local id = args[1]
   local job = load_job(id)
@@ -544,19 +826,147 @@ local function job_retry(keys, args)
   if job.status ~= 'dead' and job.status ~= 'cancelled' and job.status ~= 'delayed' and job.status ~= 'failed' then
     return fail('INVALID_STATE', 'job ' .. id .. ' is ' .. job.status .. '; only dead, failed, cancelled or delayed jobs can be retried')
   end
+  local wf_id = str(job.workflow_id)
+  if job.status ~= 'delayed' and wf_id ~= '' and redis.call('EXISTS', 'workflow:' .. wf_id) == 1 then
+    local idx = step_index_of(wf_id, id, job)
+    if idx then return retry_step(wf_id, idx, now_ms()) end
+  end
   redis.call('ZREM', 'jobs:delayed', id)
   set_status(id, job, 'pending')
   job.retry_count = 0
   redis.call('HSET', 'job:' .. id, 'status', 'pending', 'retry_count', 0, 'progress', 0)
   redis.call('HDEL', 'job:' .. id, 'completed_at', 'completed_ms', 'result')
-  job.requirements_normalised = redis.call('HGET', 'jobs:classes', job.cls)
-  if not job.requirements_normalised then
-    local ok, req = pcall(cjson.decode, job.requirements or '{}')
-    job.requirements_normalised = cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
-  end
+  job.requirements_normalised = class_requirements(job)
   enqueue(id, job)
   job_event(id, 'job_pending', job, { 'reason', 'manual_retry' })
   return 'OK'
+end
+
+-- Workflow functions -----------------------------------------------------------------------------------
+
+-- ARGV: workflow JSON {id, name, description, failure_policy, webhook_url, steps (the step definitions as
+-- JSON text, stored verbatim), jobs: [job spec as for job_submit, plus depends_on "i,j,…"]}.
+-- Checked by the silo first (including cycles); checked again here before anything is written, so the
+-- workflow and all its jobs are created, or nothing is. Returns the job ids by step.
+local function workflow_create(keys, args)
+  local spec = decode(args[1], 'workflow')
+  local wf_id = str(spec.id)
+  if wf_id == '' then return fail('VALIDATION_ERROR', 'workflow id is required') end
+  if redis.call('EXISTS', 'workflow:' .. wf_id) == 1 then return fail('VALIDATION_ERROR', 'a workflow with id ' .. wf_id .. ' exists') end
+  local jobs = spec.jobs
+  if type(jobs) ~= 'table' or #jobs == 0 then return fail('VALIDATION_ERROR', 'a workflow needs at least one step') end
+  local n = #jobs
+  local policy = str(spec.failure_policy)
+  if policy == '' then policy = 'fail_fast' end
+  if policy ~= 'fail_fast' and policy ~= 'continue' then return fail('VALIDATION_ERROR', 'failure_policy must be fail_fast or continue') end
+  local prepared, dependents, ids = {}, {}, {}
+  for i, js in ipairs(jobs) do
+    local idx = i - 1
+    js.step_index, js.workflow_id, js.idempotency_key = idx, wf_id, nil
+    local deps = indexes(str(js.depends_on))
+    for _, d in ipairs(deps) do
+      if d < 0 or d >= n or d == idx or d ~= math.floor(d) then
+        return fail('VALIDATION_ERROR', 'step ' .. idx .. ' depends on ' .. d .. ', which is not another step of the workflow')
+      end
+      dependents[d] = dependents[d] and (dependents[d] .. ',' .. idx) or tostring(idx)
+    end
+    js.status = #deps > 0 and 'waiting' or 'pending'
+    local p, refused = prepare_job(js)
+    if not p then return refused end
+    if ids[p.id] then return fail('DUPLICATE_JOB', 'two steps share the job id ' .. p.id) end
+    ids[p.id] = true
+    prepared[i] = p
+  end
+  local now = now_ms()
+  local key = 'workflow:' .. wf_id
+  redis.call('HSET', key, 'id', wf_id, 'name', str(spec.name), 'status', 'running', 'steps', str(spec.steps),
+    'total_steps', n, 'completed_steps', 0, 'failed_steps', 0, 'failure_policy', policy,
+    'created_at', iso(now), 'created_ms', now)
+  for _, field in ipairs({ 'description', 'webhook_url' }) do
+    if str(spec[field]) ~= '' then redis.call('HSET', key, field, str(spec[field])) end
+  end
+  local job_ids = {}
+  for i, p in ipairs(prepared) do job_ids[i] = write_job(p, now) end
+  redis.call('RPUSH', key .. ':jobs', unpack(job_ids))
+  for d, list in pairs(dependents) do redis.call('HSET', key .. ':dependents', d, list) end
+  redis.call('ZADD', 'workflows', redis.call('INCR', 'workflows:seq'), wf_id)
+  workflow_event(wf_id, 'workflow_created')
+  return job_ids
+end
+
+-- ARGV: workflow id. Returns [workflow hash, job hash of each step…] read in one atomic step, or nil.
+local function workflow_get(keys, args)
+  local wf = redis.call('HGETALL', 'workflow:' .. args[1])
+  if #wf == 0 then return nil end
+  local out = { wf }
+  for _, id in ipairs(step_job_ids(args[1])) do out[#out + 1] = redis.call('HGETALL', 'job:' .. id) end
+  return out
+end
+
+-- ARGV: workflow id, job id, result JSON. Seed 001's internal route: seed-era code marks the job completed
+-- with HMSET and then calls this. Brings the job's indexes in line, appends its job_completed event and
+-- promotes its dependents, exactly once however often it is called. A job still assigned or running is
+-- completed here (unfenced, as the seed's internal API is).
+local function workflow_job_completed(keys, args)
+  local wf_id, id = args[1], args[2]
+  if redis.call('EXISTS', 'workflow:' .. wf_id) == 0 then return fail('WORKFLOW_NOT_FOUND', 'Workflow not found: ' .. wf_id) end
+  local job = load_job(id)
+  if not job then return fail('JOB_NOT_FOUND', 'Job not found: ' .. id) end
+  if str(job.workflow_id) ~= wf_id then return fail('VALIDATION_ERROR', 'job ' .. id .. ' is not a step of workflow ' .. wf_id) end
+  local now = now_ms()
+  local result = str(args[3])
+  if result == '' then result = 'null' end
+  if job.status == 'assigned' or job.status == 'running' then
+    complete_job(id, job, result, now)
+    return 'OK'
+  end
+  if job.status ~= 'completed' then
+    return fail('INVALID_STATE', 'job ' .. id .. ' is ' .. str(job.status) .. ', not completed')
+  end
+  local idx = step_index_of(wf_id, id, job)
+  if not idx or redis.call('SISMEMBER', 'workflow:' .. wf_id .. ':completed', idx) == 1 then return 'ALREADY_COMPLETED' end
+  dequeue(id, job.cls)
+  redis.call('ZREM', 'jobs:delayed', id)
+  release(id, job)
+  for s in pairs(UNFINISHED) do redis.call('ZREM', 'jobs:status:' .. s, id) end
+  redis.call('ZADD', 'jobs:status:completed', tonumber(job.seq) or 0, id)
+  if not job.result or job.result == '' then
+    job.result = result
+    redis.call('HSET', 'job:' .. id, 'result', result)
+  end
+  redis.call('HSET', 'job:' .. id, 'progress', 100)
+  if not job.completed_ms then redis.call('HSET', 'job:' .. id, 'completed_ms', now) end
+  if not job.completed_at then redis.call('HSET', 'job:' .. id, 'completed_at', iso(now)) end
+  count('completed', now)
+  job_event(id, 'job_completed', job, { 'result', job.result, 'reason', 'internal_job_completed' })
+  workflow_on_step_completed(id, job, now)
+  return 'OK'
+end
+
+-- ARGV: workflow id, reason. Cancels every unfinished step; the workflow ends cancelled.
+local function workflow_cancel(keys, args)
+  local wf_id = args[1]
+  local key = 'workflow:' .. wf_id
+  local status = redis.call('HGET', key, 'status')
+  if not status then return fail('WORKFLOW_NOT_FOUND', 'Workflow not found: ' .. wf_id) end
+  if status ~= 'running' and status ~= 'pending' then
+    return fail('INVALID_STATE', 'workflow ' .. wf_id .. ' is already ' .. status)
+  end
+  local now = now_ms()
+  local reason = str(args[2]) ~= '' and args[2] or 'workflow cancelled'
+  for _, id in ipairs(step_job_ids(wf_id)) do
+    local job = load_job(id)
+    if job and UNFINISHED[job.status] then cancel_job(id, job, reason, now, false) end
+  end
+  workflow_settle(wf_id, now, 'cancelled')
+  return 'OK'
+end
+
+-- ARGV: workflow id, step index.
+local function workflow_retry_step(keys, args)
+  local idx = tonumber(args[2])
+  if not idx or idx < 0 or idx ~= math.floor(idx) then return fail('VALIDATION_ERROR', 'the step index must be a whole number') end
+  return retry_step(args[1], idx, now_ms())
 end
 
 -- Workers and machines -------------------------------------------------------------------------------
@@ -725,6 +1135,11 @@ register('job_complete', job_complete)
 register('job_fail', job_fail)
 register('job_cancel', job_cancel)
 register('job_retry', job_retry)
+register('workflow_create', workflow_create)
+register('workflow_get', workflow_get, { 'no-writes' })
+register('workflow_job_completed', workflow_job_completed)
+register('workflow_cancel', workflow_cancel)
+register('workflow_retry_step', workflow_retry_step)
 register('worker_register', worker_register)
 register('worker_heartbeat', worker_heartbeat)
 register('worker_unregister', worker_unregister)

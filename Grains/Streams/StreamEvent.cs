@@ -13,4 +13,5 @@ public static class EventStreams
     public const string Jobs = "events:jobs";
     public const string Workers = "events:workers";
     public const string Machines = "events:machines";
+    public const string Workflows = "events:workflows";
 }

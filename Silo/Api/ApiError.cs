@@ -47,7 +47,8 @@ public static class ApiError
     public static int StatusFor(string code) => code switch
     {
         ErrorCodes.ValidationError or ErrorCodes.MachineIdRequired => StatusCodes.Status400BadRequest,
-        ErrorCodes.JobNotFound or ErrorCodes.WorkerNotFound or ErrorCodes.MachineNotFound or ErrorCodes.NotFound => StatusCodes.Status404NotFound,
+        ErrorCodes.JobNotFound or ErrorCodes.WorkerNotFound or ErrorCodes.MachineNotFound or ErrorCodes.WorkflowNotFound
+            or ErrorCodes.NotFound => StatusCodes.Status404NotFound,
         ErrorCodes.StaleLease or ErrorCodes.InvalidState or ErrorCodes.DuplicateJob or ErrorCodes.WorkerOffline => StatusCodes.Status409Conflict,
         _ => StatusCodes.Status500InternalServerError,
     };

@@ -18,6 +18,7 @@ public static class ClusterEndpoints
         app.MapSessionEndpoints();
         app.MapWhoAmI();
         app.MapJobApi();
+        app.MapWorkflowApi();
         app.MapFleetApi();
         WorkerGateway.Map(app);
         GatewayEndpoint.Map(app);

@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+using Cluster.Grains;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Validation;
+using Cluster.Grains.Interfaces.Workflows;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Api;
+
+/// <summary>Seed 001's workflow routes: DAGs of jobs. See docs/api.md, "Workflows".</summary>
+public static class WorkflowApi
+{
+    public static RouteGroupBuilder MapWorkflowApi(this IEndpointRouteBuilder app)
+    {
+        var workflows = app.MapGroup("/api/workflows");
+        workflows.MapPost("/create", CreateAsync).RequireScope(ApiScopes.Submit);
+        workflows.MapGet("/", ListAsync).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        workflows.MapGet("/{id}/status", StatusAsync).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        workflows.MapPost("/{id}/cancel", CancelAsync).RequireScope(ApiScopes.Submit);
+        workflows.MapPost("/{id}/steps/{index}/retry", RetryStepAsync).RequireScope(ApiScopes.Submit);
+        app.MapPost("/api/internal/workflows/{id}/job-completed", JobCompletedAsync).RequireScope(ApiScopes.Worker);
+        return workflows;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        var definition = WorkflowDefinitionReader.Read(body, catalog, options.MaxSteps, out var problem);
+        if (definition is null) return ApiError.Validation(problem!);
+        return await JobApi.Guarded(async () =>
+        {
+            var created = await grains.Workflows.CreateAsync(definition, ct);
+            return Results.Json(new { success = true, workflow_id = created.WorkflowId, job_ids = created.JobIds });
+        });
+    }
+
+    private static async Task<IResult> StatusAsync(string id, GrainFactory grains, CancellationToken ct)
+    {
+        var view = await grains.Workflow(id).GetAsync(ct);
+        return view is null ? NotFound(id) : Results.Json(new { success = true, workflow = view.Workflow, steps = view.Steps }, ClusterJson.Options);
+    }
+
+    private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        if (!JobApi.TryLimit(request.Query["limit"], out var limit))
+            return ApiError.Validation("Validation failed: 'limit' must be a whole number from 1 to 500");
+        var page = await grains.Workflows.ListAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ct);
+        return Results.Json(new { success = true, workflows = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
+    }
+
+    private static Task<IResult> CancelAsync(string id, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
+    {
+        await grains.Workflow(id).CancelAsync("workflow cancelled through the API", ct);
+        return Results.Json(new { success = true, workflow_id = id, status = WorkflowStatus.Cancelled });
+    });
+
+    private static Task<IResult> RetryStepAsync(string id, int index, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
+    {
+        if (index < 0) return ApiError.Validation("Validation failed: the step index must be 0 or more");
+        await grains.Workflow(id).RetryStepAsync(index, ct);
+        return Results.Json(new { success = true, workflow_id = id, step_index = index, status = WorkflowStatus.Running });
+    });
+
+    private static async Task<IResult> JobCompletedAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadAsync(request, ct);
+        if (error is not null) return error;
+        if (body is not JsonObject obj || obj["job_id"] is not JsonValue jobId || jobId.GetValueKind() != System.Text.Json.JsonValueKind.String
+            || jobId.GetValue<string>() is not { Length: > 0 and <= 128 } job)
+            return ApiError.Validation("Validation failed: the body must be {job_id: string, result?}");
+        return await JobApi.Guarded(async () =>
+        {
+            var counted = await grains.Workflow(id).JobCompletedAsync(job, obj["result"]?.DeepClone(), ct);
+            return Results.Json(new { success = true, already_completed = counted ? (bool?)null : true }, ClusterJson.Options);
+        });
+    }
+
+    private static IResult NotFound(string id) =>
+        ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.WorkflowNotFound, $"Workflow not found: {id}");
+}
