@@ -30,7 +30,15 @@ public sealed partial class WebhookConsumer(IRedis redis, WebhookStore store, We
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        var o = options.Value;
+        WebhookOptions o;
+        try
+        {
+            o = options.Value;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new SiloStartupException($"invalid Webhooks configuration: {e.Message}", e);
+        }
         if (o.Problem() is { } problem) throw new SiloStartupException(problem);
         if (!o.Enabled) return;
         // The group exists before the silo accepts its first request, so no event of a job submitted to it is missed.

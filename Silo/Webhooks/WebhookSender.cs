@@ -22,7 +22,7 @@ public sealed partial class WebhookSender : BackgroundService
     public const string UserAgent = "Cluster-Webhooks/1";
     private readonly WebhookStore _store;
     private readonly WebhookSecret _secret;
-    private readonly WebhookOptions _options;
+    private readonly IOptions<WebhookOptions> _optionsAccessor;
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _wake = new(0, 1);
@@ -32,7 +32,7 @@ public sealed partial class WebhookSender : BackgroundService
     {
         _store = store;
         _secret = secret;
-        _options = options.Value;
+        _optionsAccessor = options;
         _logger = logger;
         // No redirects (they would lead past the address check), no proxy (the check must see the real target),
         // and a connect step of our own that only dials addresses the policy allows, whatever DNS says now.
@@ -46,6 +46,9 @@ public sealed partial class WebhookSender : BackgroundService
         })
         { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
     }
+
+    // Read on use, so that a malformed value surfaces as the consumer's clear startup error, not a failed construction.
+    private WebhookOptions Settings => _optionsAccessor.Value;
 
     /// <summary>Looks for due deliveries now rather than at the next poll.</summary>
     public void Wake()
@@ -62,15 +65,15 @@ public sealed partial class WebhookSender : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!_options.Enabled) return;
-        var lease = _options.Timeout + WebhookStore.LeaseMargin;
+        if (!Settings.Enabled) return;
+        var lease = Settings.Timeout + WebhookStore.LeaseMargin;
         var delay = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var wait = _options.PollInterval;
-                var free = _options.MaxConcurrentSends - _inFlight.Count;
+                var wait = Settings.PollInterval;
+                var free = Settings.MaxConcurrentSends - _inFlight.Count;
                 if (free > 0)
                 {
                     var claim = await _store.ClaimAsync(free, lease, stoppingToken).ConfigureAwait(false);
@@ -140,10 +143,10 @@ public sealed partial class WebhookSender : BackgroundService
         int? status = null;
         string? error = null;
         var permanent = false;
-        if (delivery.Attempt > _options.MaxAttempts)
+        if (delivery.Attempt > Settings.MaxAttempts)
         {
             // Only when silos died while sending: the attempts they claimed count.
-            error = $"no attempts left ({_options.MaxAttempts} claimed)";
+            error = $"no attempts left ({Settings.MaxAttempts} claimed)";
             permanent = true;
         }
         else if (WebhookUrlPolicy.CheckSyntax(delivery.Url, out var uri) is { } problem)
@@ -155,7 +158,7 @@ public sealed partial class WebhookSender : BackgroundService
         {
             using var request = await RequestAsync(delivery, uri, stoppingToken).ConfigureAwait(false);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            timeout.CancelAfter(_options.Timeout);
+            timeout.CancelAfter(Settings.Timeout);
             try
             {
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
@@ -170,7 +173,7 @@ public sealed partial class WebhookSender : BackgroundService
             }
             catch (OperationCanceledException)
             {
-                error = $"no answer within {_options.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
+                error = $"no answer within {Settings.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s";
             }
             catch (HttpRequestException e) when (Refusal(e) is { } refused)
             {
@@ -184,9 +187,9 @@ public sealed partial class WebhookSender : BackgroundService
         }
 
         var outcome = error is null ? DeliveryOutcome.Delivered
-            : permanent || delivery.Attempt >= _options.MaxAttempts ? DeliveryOutcome.Failed
+            : permanent || delivery.Attempt >= Settings.MaxAttempts ? DeliveryOutcome.Failed
             : DeliveryOutcome.Retrying;
-        var retryDelay = outcome == DeliveryOutcome.Retrying ? _options.RetryDelay(delivery.Attempt) : TimeSpan.Zero;
+        var retryDelay = outcome == DeliveryOutcome.Retrying ? Settings.RetryDelay(delivery.Attempt) : TimeSpan.Zero;
         var entry = new JsonObject
         {
             ["delivery_id"] = delivery.Id,
@@ -234,7 +237,7 @@ public sealed partial class WebhookSender : BackgroundService
     {
         var host = context.DnsEndPoint.Host;
         var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
-        if (!_options.AllowPrivateNetworks)
+        if (!Settings.AllowPrivateNetworks)
         {
             var allowed = addresses.Where(WebhookUrlPolicy.IsPublic).ToArray();
             if (allowed.Length == 0)
