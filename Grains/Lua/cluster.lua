@@ -24,7 +24,7 @@
 --   stats:{kind}:{minute}    counters of submitted, completed, failed and dead jobs per minute, kept 2 h
 --   events:jobs, events:workers, events:machines   streams, capped with MAXLEN ~
 
-local LIBRARY_VERSION = '2'
+local LIBRARY_VERSION = '3'
 local TWO32 = 4294967296
 local MAX_PRIORITY = 1000
 local DEFAULT_EVENTS_MAXLEN = 100000
@@ -288,7 +288,8 @@ local function release(id, job)
 end
 
 -- ARGV: job JSON {id, type, priority, payload (JSON text), requirements (object), max_retries,
---       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url}
+--       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url,
+--       webhook_events (comma-separated: failed, progress)}
 -- Returns [job id, 1 if created or 0 if the idempotency key named an existing job].
 local function job_submit(keys, args)
   local spec = decode(args[1], 'job')
@@ -321,7 +322,7 @@ local function job_submit(keys, args)
     'requirements', req_text, 'progress', 0, 'retry_count', 0,
     'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
     'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
-  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url' }) do
+  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url', 'webhook_events' }) do
     local v = str(spec[field])
     if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
   end

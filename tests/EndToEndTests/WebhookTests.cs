@@ -105,6 +105,35 @@ public sealed class WebhookTests
     }
 
     [Test]
+    public async Task A_job_that_asked_for_failures_and_progress_is_told_of_them_as_well_as_of_its_end()
+    {
+        using var receiver = new WebhookReceiver();
+        var capability = "cap-" + Guid.NewGuid().ToString("N")[..12];
+        await using var worker = await RawWorker.ConnectAsync(_silo, Key);
+        await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability));
+        var id = await WebhookCalls.SubmitAsync(_silo, Key, new
+        {
+            type = "simulation", max_retries = 0, webhook_url = receiver.Url, webhook_events = new[] { "failed", "progress" },
+            requirements = new { capabilities = new[] { capability } },
+        });
+        var assigned = await worker.NextAssignmentAsync();
+        var token = assigned["lease_token"]!.DeepClone();
+        await worker.CommandAsync(new JsonObject { ["type"] = "progress", ["job_id"] = id, ["lease_token"] = token.DeepClone(), ["progress"] = 50 });
+        await worker.CommandAsync(new JsonObject { ["type"] = "fail", ["job_id"] = id, ["lease_token"] = token.DeepClone(), ["error"] = new JsonObject { ["code"] = "OOM", ["message"] = "out of memory" } });
+
+        await WebhookCalls.LogUntilAsync(_silo, Key, "jobs", id, outcomes => outcomes.Count(o => o == "delivered") == 3);
+
+        var events = receiver.Requests.ToDictionary(r => r.Event, r => JsonDocument.Parse(r.Body).RootElement.GetProperty("job"));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(events.Keys, Is.EquivalentTo(new[] { "job_progress", "job_failed", "job_dead" }));
+            Assert.That(events["job_progress"].GetProperty("progress").GetInt32(), Is.EqualTo(50));
+            Assert.That(events["job_failed"].GetProperty("will_retry").GetInt32(), Is.Zero);
+            Assert.That(events["job_dead"].GetProperty("status").GetString(), Is.EqualTo("dead"));
+        }
+    }
+
+    [Test]
     public async Task The_delivery_log_of_an_unknown_job_is_404_and_of_a_job_without_webhook_is_empty()
     {
         var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation" });
