@@ -148,6 +148,24 @@ public sealed class WebhookRecoveryTests
         }
     }
 
+    [TestCase("Webhooks__MaxAttempts", "0", "Webhooks:MaxAttempts must be at least 1")]
+    [TestCase("Webhooks__Timeout", "soon", "invalid Webhooks configuration")]
+    public async Task A_malformed_webhooks_setting_stops_the_silo_with_one_clear_line(string name, string value, string expected)
+    {
+        var settings = Settings();
+        await using var silo = SiloProcess.Start(settings with { Environment = new Dictionary<string, string>(settings.Environment) { [name] = value } });
+
+        var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        var stderr = silo.StandardError.Where(l => l.Trim().Length > 0).ToList();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(exitCode, Is.Not.Zero, silo.Transcript());
+            Assert.That(stderr, Has.Count.EqualTo(1), silo.Transcript());
+            Assert.That(stderr.FirstOrDefault(), Does.StartWith("cluster-silo: ").And.Contain(expected), silo.Transcript());
+        }
+    }
+
     private static async Task<JsonElement> SecretAsync(SiloProcess silo)
     {
         using var response = await silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/webhooks/secret", Key));
