@@ -28,6 +28,8 @@ public sealed record JobSubmission
     /// <summary>Submitting twice with the same key within 24 h returns the first job.</summary>
     public string? IdempotencyKey { get; init; }
     public string? WebhookUrl { get; init; }
+    /// <summary>Events besides the terminal ones to send to <see cref="WebhookUrl"/>: <c>failed</c>, <c>progress</c>.</summary>
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
     public string? WorkflowId { get; init; }
     /// <summary>Start as <c>waiting</c> (a workflow step with unmet dependencies) instead of <c>pending</c>.</summary>
     public bool Waiting { get; init; }

@@ -6,7 +6,7 @@ namespace Cluster.Grains.Interfaces.Validation;
 
 /// <summary>
 /// Reads seed 001's submission body — a flat object whose reserved fields (type, priority, requirements,
-/// max_retries, timeout_ms, idempotency_key, webhook_url) steer the job and which as a whole is the
+/// max_retries, timeout_ms, idempotency_key, webhook_url, webhook_events) steer the job and which as a whole is the
 /// job's payload — and checks every field, so that nothing malformed reaches Redis.
 /// </summary>
 public static class JobSubmissionReader
@@ -32,18 +32,31 @@ public static class JobSubmissionReader
             var webhook = Text(job, "webhook_url", maxLength: MaxUrlLength);
             if (webhook is not null && !(Uri.TryCreate(webhook, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
                 throw new FormatException("'webhook_url' must be an absolute http or https URL");
+            var webhookEvents = ReadWebhookEvents(job["webhook_events"]);
+            if (webhookEvents is not null && webhook is null) throw new FormatException("'webhook_events' needs a 'webhook_url'");
             var requirements = ReadRequirements(job["requirements"]);
             if (catalog.FindProblem(type, job) is { } schemaProblem) return Fail(schemaProblem, out problem);
             return new JobSubmission
             {
                 Type = type, Payload = job, Priority = (int)priority, Requirements = requirements,
-                MaxRetries = (int)maxRetries, TimeoutMs = timeoutMs, IdempotencyKey = key, WebhookUrl = webhook,
+                MaxRetries = (int)maxRetries, TimeoutMs = timeoutMs, IdempotencyKey = key, WebhookUrl = webhook, WebhookEvents = webhookEvents,
             };
         }
         catch (FormatException e)
         {
             return Fail("Validation failed: " + e.Message, out problem);
         }
+    }
+
+    /// <summary>Events besides the terminal ones a job's webhook is sent; an empty list is the same as none.</summary>
+    public static readonly IReadOnlySet<string> OptionalWebhookEvents = new HashSet<string>(StringComparer.Ordinal) { "failed", "progress" };
+
+    private static IReadOnlyList<string>? ReadWebhookEvents(JsonNode? node)
+    {
+        if (node is null) return null;
+        if (node is not JsonArray list || list.Any(e => e is not JsonValue v || v.GetValueKind() != JsonValueKind.String || !OptionalWebhookEvents.Contains(v.GetValue<string>())))
+            throw new FormatException("'webhook_events' must be an array of \"failed\" and \"progress\" (terminal events are always sent)");
+        return list.Count == 0 ? null : list.Select(e => e!.GetValue<string>()).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
     }
 
     public static JobRequirements? ReadRequirements(JsonNode? node)

@@ -25,6 +25,7 @@ internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJob
             ["workflow_id"] = submission.WorkflowId,
             ["idempotency_key"] = submission.IdempotencyKey,
             ["webhook_url"] = submission.WebhookUrl,
+            ["webhook_events"] = submission.WebhookEvents is { Count: > 0 } events ? string.Join(',', events) : null,
             ["status"] = submission.Waiting ? JobStatus.Waiting : JobStatus.Pending,
         };
         var reply = await redis.CallAsync("job_submit", [spec.ToJsonString()], cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,7 @@
 --   workflows                zset id -> seq, newest first by seq
 --   events:jobs, events:workers, events:machines, events:workflows   streams, capped with MAXLEN ~
 
-local LIBRARY_VERSION = '3'
+local LIBRARY_VERSION = '4'
 local TWO32 = 4294967296
 local MAX_PRIORITY = 1000
 local DEFAULT_EVENTS_MAXLEN = 100000
@@ -580,7 +580,7 @@ local function write_job(p, now)
     'requirements', p.req_text, 'progress', 0, 'retry_count', 0,
     'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
     'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
-  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url', 'step_index', 'depends_on' }) do
+  for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url', 'webhook_events', 'step_index', 'depends_on' }) do
     local v = str(spec[field])
     if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
   end
@@ -602,7 +602,8 @@ local function write_job(p, now)
 end
 
 -- ARGV: job JSON {id, type, priority, payload (JSON text), requirements (object), max_retries,
---       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url}
+--       timeout_ms, workflow_id, idempotency_key, status ('pending' or 'waiting'), webhook_url,
+--       webhook_events (comma-separated: failed, progress)}
 -- Returns [job id, 1 if created or 0 if the idempotency key named an existing job].
 local function job_submit(keys, args)
   local spec = decode(args[1], 'job')

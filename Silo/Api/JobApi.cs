@@ -5,6 +5,8 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Validation;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Webhooks;
+using Microsoft.Extensions.Options;
 
 namespace Cluster.Silo.Api;
 
@@ -36,12 +38,15 @@ public static class JobApi
         return jobs;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadAsync(request, ct);
         if (error is not null) return error;
         var submission = JobSubmissionReader.Read(body, catalog, out var problem, request.Headers["Idempotency-Key"]);
         if (submission is null) return ApiError.Validation(problem!);
+        // Webhooks: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
+        if (await WebhookUrlPolicy.CheckAsync(submission.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
+            return ApiError.Validation("Validation failed: " + refused);
         return await Guarded(async () =>
         {
             var submitted = await grains.Jobs.SubmitAsync(submission, ct);
@@ -51,7 +56,7 @@ public static class JobApi
         });
     }
 
-    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, CancellationToken ct)
+    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadAsync(request, ct);
         if (error is not null) return error;
@@ -64,6 +69,10 @@ public static class JobApi
             if (submission is null) return ApiError.Validation($"jobs[{i}]: {problem}");
             submissions.Add(submission);
         }
+        // Webhooks: as for one job, each distinct webhook_url checked once.
+        foreach (var url in submissions.Select(s => s.WebhookUrl).OfType<string>().Distinct(StringComparer.Ordinal))
+            if (await WebhookUrlPolicy.CheckAsync(url, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
+                return ApiError.Validation($"Validation failed: {refused}");
         return await Guarded(async () =>
         {
             var submitted = await Task.WhenAll(submissions.Select(s => grains.Jobs.SubmitAsync(s, ct)));

@@ -5,6 +5,8 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Validation;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Webhooks;
+using Microsoft.Extensions.Options;
 
 namespace Cluster.Silo.Api;
 
@@ -23,12 +25,16 @@ public static class WorkflowApi
         return workflows;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options,
+        IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadAsync(request, ct);
         if (error is not null) return error;
         var definition = WorkflowDefinitionReader.Read(body, catalog, options.MaxSteps, out var problem);
         if (definition is null) return ApiError.Validation(problem!);
+        // As for jobs: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
+        if (await WebhookUrlPolicy.CheckAsync(definition.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
+            return ApiError.Validation("Validation failed: " + refused);
         return await JobApi.Guarded(async () =>
         {
             var created = await grains.Workflows.CreateAsync(definition, ct);

@@ -4,6 +4,7 @@ using Cluster.Silo.Gateway;
 using Cluster.Silo.Workers;
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Webhooks;
 
 namespace Cluster.Silo.Hosting;
 
@@ -42,6 +43,7 @@ public static class ClusterDefaults
         services.AddClusterHealthChecks();
         services.AddClusterAuth();
         services.AddClusterRateLimiting();
+        services.AddWebhooks(builder.Configuration);
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
 using Cluster.Silo.Gateway;
+using Cluster.Silo.Webhooks;
 using Cluster.Silo.Workers;
 
 namespace Cluster.Silo.Hosting;
@@ -20,6 +21,7 @@ public static class ClusterEndpoints
         app.MapJobApi();
         app.MapWorkflowApi();
         app.MapFleetApi();
+        app.MapWebhookApi();
         WorkerGateway.Map(app);
         GatewayEndpoint.Map(app);
 

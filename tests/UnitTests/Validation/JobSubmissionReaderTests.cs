@@ -44,6 +44,9 @@ public sealed class JobSubmissionReaderTests
     [TestCase("""{"type":"text-to-image","prompt":"x","requirements":{"gpu_memory":-4}}""", "'requirements.gpu_memory' must be a number")]
     [TestCase("""{"type":"text-to-image","prompt":"x","requirements":{"pool_preference":"turbo"}}""", "'requirements.pool_preference' must be one of")]
     [TestCase("""{"type":"text-to-image","prompt":"x","webhook_url":"ftp://example.test/x"}""", "'webhook_url' must be an absolute http or https URL")]
+    [TestCase("""{"type":"text-to-image","prompt":"x","webhook_url":"https://example.test/x","webhook_events":["completed"]}""", "'webhook_events' must be an array of")]
+    [TestCase("""{"type":"text-to-image","prompt":"x","webhook_url":"https://example.test/x","webhook_events":"failed"}""", "'webhook_events' must be an array of")]
+    [TestCase("""{"type":"text-to-image","prompt":"x","webhook_events":["failed"]}""", "'webhook_events' needs a 'webhook_url'")]
     [TestCase("""{"prompt":"x"}""", "'type' is required")]
     [TestCase("""["text-to-image"]""", "must be a JSON object")]
     public void An_invalid_submission_is_refused_with_a_message_naming_the_problem(string json, string expected)
@@ -53,6 +56,15 @@ public sealed class JobSubmissionReaderTests
         Assert.That(submission, Is.Null);
         Assert.That(problem, Does.Contain(expected));
         Assert.That(problem, Does.StartWith("Validation failed"));
+    }
+
+    [Test]
+    public void Optional_webhook_events_are_read_without_repeats()
+    {
+        var (submission, problem) = Read("""{"type":"text-to-image","prompt":"x","webhook_url":"https://example.test/x","webhook_events":["progress","failed","progress"]}""");
+
+        Assert.That(problem, Is.Null);
+        Assert.That(submission!.WebhookEvents, Is.EqualTo(new[] { "failed", "progress" }));
     }
 
     [Test]

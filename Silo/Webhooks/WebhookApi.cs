@@ -1,0 +1,36 @@
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Redis;
+using Cluster.Silo.Api;
+using Cluster.Silo.Auth;
+
+namespace Cluster.Silo.Webhooks;
+
+/// <summary>The delivery logs of jobs and workflows, and the signing secret for admins. See docs/api.md, "Webhooks".</summary>
+public static class WebhookApi
+{
+    public static IEndpointRouteBuilder MapWebhookApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/jobs/{id}/webhooks", (string id, IRedis redis, WebhookStore store, CancellationToken ct) =>
+            LogAsync("job", id, redis, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        app.MapGet("/api/workflows/{id}/webhooks", (string id, IRedis redis, WebhookStore store, CancellationToken ct) =>
+            LogAsync("workflow", id, redis, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        app.MapGet("/api/webhooks/secret", async (WebhookSecret secret, CancellationToken ct) => Results.Json(new
+        {
+            success = true,
+            secret = await secret.GetAsync(ct),
+            source = secret.IsConfigured ? "configuration" : "generated",
+        })).RequireScope(ApiScopes.Admin);
+        return app;
+    }
+
+    private static async Task<IResult> LogAsync(string kind, string id, IRedis redis, WebhookStore store, CancellationToken ct)
+    {
+        var deliveries = await store.ReadLogAsync(kind, id, ct);
+        if (deliveries.Count == 0 && (await redis.ExecuteAsync("EXISTS", [$"{kind}:{id}"], ct)).Integer == 0)
+            return kind == "job"
+                ? ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.JobNotFound, $"Job not found: {id}")
+                : ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.NotFound, $"Workflow not found: {id}");
+        return Results.Json(new { success = true, deliveries });
+    }
+}
