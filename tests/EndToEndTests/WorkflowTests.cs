@@ -23,7 +23,12 @@ public sealed class WorkflowTests
     public async Task StartCluster()
     {
         _redis = await RedisFixture.StartAsync();
-        var settings = new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString };
+        var settings = new SiloSettings
+        {
+            BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString,
+            // Seed 001's scenarios name webhook receivers on localhost, which a default silo refuses (SSRF).
+            Environment = new Dictionary<string, string> { ["Webhooks__AllowPrivateNetworks"] = "true" },
+        };
         _silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartReadyAsync(settings)));
     }
 
