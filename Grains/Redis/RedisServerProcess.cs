@@ -167,17 +167,35 @@ public sealed class RedisServerProcess : IAsyncDisposable
         using (orphan)
         {
             if (!orphan.ProcessName.StartsWith("redis-server", StringComparison.Ordinal)) return; // the pid was reused
+            if (IsZombie(pid)) return; // already dead, waiting for a parent that is gone to reap it
             logger?.LogWarning("Stopping redis-server (pid {Pid}) left running by a silo that did not shut down", pid);
             SendSigterm(pid);
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
+            // Not WaitForExitAsync: the orphan is not our child, and once dead it may linger as a zombie forever.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            while (!orphan.HasExited && !IsZombie(pid))
             {
-                await orphan.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+                if (DateTime.UtcNow > deadline)
+                {
+                    orphan.Kill();
+                    return;
+                }
+                await Task.Delay(20).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-                orphan.Kill();
-            }
+        }
+    }
+
+    /// <summary>True when the process has exited but not been reaped (state Z in /proc/{pid}/stat).</summary>
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var afterName = stat.LastIndexOf(')');
+            return afterName > 0 && afterName + 2 < stat.Length && stat[afterName + 2] == 'Z';
+        }
+        catch (IOException)
+        {
+            return true; // gone entirely
         }
     }
 

@@ -6,6 +6,7 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Streams;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Protocol;
 using Microsoft.Extensions.Options;
 
 namespace Cluster.Silo.Gateway;
@@ -49,7 +50,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
             connection.Complete();
             await stop.CancelAsync();
             await Task.WhenAll(sender, heartbeat);
-            await Workers.SocketClosing.CloseAsync(socket, lifetime.ApplicationStopping.IsCancellationRequested);
+            await SocketClosing.CloseAsync(socket, lifetime.ApplicationStopping.IsCancellationRequested);
         }
     }
 
@@ -58,20 +59,8 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         var buffer = new ArrayBufferWriter<byte>(4096);
         while (socket.State == WebSocketState.Open)
         {
-            buffer.ResetWrittenCount();
-            var tooLarge = false;
-            ValueWebSocketReceiveResult result;
-            do
-            {
-                result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close) return;
-                if (!tooLarge) buffer.Advance(result.Count);
-                if (buffer.WrittenCount > _options.MaxFrameBytes)
-                {
-                    tooLarge = true;
-                    buffer.ResetWrittenCount();
-                }
-            } while (!result.EndOfMessage);
+            var (kind, tooLarge) = await FrameSocket.ReceiveAsync(socket, buffer, _options.MaxFrameBytes, cancellationToken);
+            if (kind == WebSocketMessageType.Close) return;
             connection.LastReceivedTicks = Environment.TickCount64;
             if (tooLarge)
             {
@@ -85,19 +74,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
 
     private async Task<WorkerFrame?> HandleAsync(GatewayConnection connection, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
-        WorkerFrame envelope;
-        try
-        {
-            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
-        }
-        catch (JsonException e)
-        {
-            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + e.Message);
-        }
-        if (envelope.Id is { Length: > 64 }) return Error(null, ErrorCodes.ValidationError, "'id' must be at most 64 characters");
-        // A frame without "v" reads as v1, so seed 001's {type:"subscribe_job", job_id} works unchanged.
-        if (envelope.V != WorkerFrame.ProtocolVersion)
-            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+        if (FrameSocket.ReadEnvelope(bytes.Span, out var envelope) is { } refused) return refused;
         try
         {
             switch (envelope.Type)
@@ -187,10 +164,9 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         new[] { f.MachineIds, f.JobTypes, f.EventTypes }.Any(list => list is { Count: > 500 } || list?.Any(v => v is null || v.Length > 128) == true)
         || f.JobId is { Length: > 128 } || f.WorkflowId is { Length: > 128 };
 
-    private static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+    private static T Read<T>(ReadOnlyMemory<byte> bytes) => FrameSocket.Read<T>(bytes);
 
-    private static ErrorFrame Error(string? id, string code, string message) =>
-        new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
+    private static ErrorFrame Error(string? id, string code, string message) => FrameSocket.Error(id, code, message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Subscription {Subscription} lagged at {LastEventId}; the client was told to resume from there")]
     private partial void LogLagged(string subscription, string? lastEventId);

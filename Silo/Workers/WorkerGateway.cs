@@ -8,6 +8,7 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Silo.Auth;
+using Cluster.Silo.Protocol;
 
 namespace Cluster.Silo.Workers;
 
@@ -41,8 +42,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         {
             while (socket.State == WebSocketState.Open)
             {
-                buffer.ResetWrittenCount();
-                var (kind, tooLarge) = await ReceiveAsync(socket, buffer, cancellationToken);
+                var (kind, tooLarge) = await FrameSocket.ReceiveAsync(socket, buffer, MaxFrameBytes, cancellationToken);
                 if (kind == WebSocketMessageType.Close) break;
                 var reply = tooLarge
                     ? Error(null, "FRAME_TOO_LARGE", $"Frames are limited to {MaxFrameBytes} bytes")
@@ -79,18 +79,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
 
     private async Task<WorkerFrame?> HandleAsync(WebSocket socket, ReadOnlyMemory<byte> bytes, WorkerSession? session, Action<WorkerSession> registered, CancellationToken ct)
     {
-        WorkerFrame envelope;
-        try
-        {
-            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
-        }
-        catch (JsonException e)
-        {
-            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + e.Message);
-        }
-        if (envelope.Id is { Length: > 64 }) return Error(null, ErrorCodes.ValidationError, "'id' must be at most 64 characters");
-        if (envelope.V != WorkerFrame.ProtocolVersion)
-            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+        if (FrameSocket.ReadEnvelope(bytes.Span, out var envelope) is { } refused) return refused;
         try
         {
             switch (envelope.Type)
@@ -169,37 +158,18 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         if (leaseToken.Length is 0 or > 64) throw new ClusterException(ErrorCodes.ValidationError, "'lease_token' is required");
     }
 
-    private static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+    private static T Read<T>(ReadOnlyMemory<byte> bytes) => FrameSocket.Read<T>(bytes);
 
     private static string? Bounded(string? text, int max) => text is null || text.Length <= max ? text : text[..max];
 
     private static AckFrame Ack(string? id) => new() { Type = WorkerFrameTypes.Ack, Ack = id };
 
-    private static ErrorFrame Error(string? id, string code, string message) =>
-        new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
+    private static ErrorFrame Error(string? id, string code, string message) => FrameSocket.Error(id, code, message);
 
     private static Task SendAsync(WebSocket socket, WorkerSession? session, WorkerFrame frame, CancellationToken ct) =>
         session is not null
             ? session.SendAsync(frame, ct)
             : socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options), WebSocketMessageType.Text, true, ct);
-
-    /// <summary>Reads one whole message into <paramref name="buffer"/>, or drains it and reports it too large.</summary>
-    private static async Task<(WebSocketMessageType Kind, bool TooLarge)> ReceiveAsync(WebSocket socket, ArrayBufferWriter<byte> buffer, CancellationToken ct)
-    {
-        var tooLarge = false;
-        while (true)
-        {
-            var result = await socket.ReceiveAsync(buffer.GetMemory(4096), ct);
-            if (result.MessageType == WebSocketMessageType.Close) return (WebSocketMessageType.Close, false);
-            if (!tooLarge) buffer.Advance(result.Count);
-            if (buffer.WrittenCount > MaxFrameBytes)
-            {
-                tooLarge = true;
-                buffer.ResetWrittenCount();
-            }
-            if (result.EndOfMessage) return (result.MessageType, tooLarge);
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} of machine {MachineId} registered ({Returned} earlier jobs returned to the queue)")]
     private partial void LogRegistered(string workerId, string machineId, int returned);

@@ -21,6 +21,9 @@ internal static class RedisClientBenchmark
         var pipeline = Option(args, "--pipeline", 32);
         var requests = Option(args, "--requests", 1_000_000);
         var rounds = Option(args, "--rounds", 3);
+        // "batches" does what redis-benchmark -P does: per connection, write `pipeline` commands, then await
+        // their replies; "callers" runs `pipeline` independent callers per connection, each awaiting its own.
+        var shape = args.Contains("--callers") ? "callers" : "batches";
 
         var directory = Path.Combine(Path.GetTempPath(), "cluster-benchmark-" + Guid.NewGuid().ToString("N")[..8]);
         await using var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
@@ -29,12 +32,14 @@ internal static class RedisClientBenchmark
             var command = $"redis-benchmark -h 127.0.0.1 -p {server.Port} -c {connections} -P {pipeline} -n {requests} -t set,get -q --csv";
             Console.WriteLine($"redis-server {server.ConnectionString}; {Environment.ProcessorCount} cores; {rounds} rounds");
             Console.WriteLine($"peer: {command}");
-            Console.WriteLine($"ours: {connections} RedisClient connections x {pipeline} concurrent callers each, {requests:N0} requests per command");
+            Console.WriteLine(shape == "batches"
+                ? $"ours: {connections} RedisClient connections, each sending batches of {pipeline} commands and awaiting them together, {requests:N0} requests per command"
+                : $"ours: {connections} RedisClient connections x {pipeline} concurrent callers each, {requests:N0} requests per command");
 
             var clients = new RedisClient[connections];
             for (var i = 0; i < connections; i++) clients[i] = await RedisClient.ConnectAsync(server.ConnectionString);
             // Warm up: tiered JIT reaches its optimised code, and the thread pool its working size.
-            foreach (var test in new[] { "SET", "GET" }) _ = await RunOursAsync(clients, pipeline, requests, test);
+            foreach (var test in new[] { "SET", "GET" }) _ = await RunOursAsync(clients, pipeline, requests, test, shape);
 
             var peer = new Dictionary<string, List<double>> { ["SET"] = [], ["GET"] = [] };
             var ours = new Dictionary<string, List<double>> { ["SET"] = [], ["GET"] = [] };
@@ -44,7 +49,7 @@ internal static class RedisClientBenchmark
                 foreach (var (test, rps) in await RunRedisBenchmarkAsync(command)) peer[test].Add(rps);
                 foreach (var test in new[] { "SET", "GET" })
                 {
-                    var (rps, cpu) = await RunOursAsync(clients, pipeline, requests, test);
+                    var (rps, cpu) = await RunOursAsync(clients, pipeline, requests, test, shape);
                     ours[test].Add(rps);
                     cpuPerOp[test].Add(cpu);
                 }
@@ -70,20 +75,41 @@ internal static class RedisClientBenchmark
         }
     }
 
-    /// <summary><paramref name="depth"/> callers per connection, each awaiting its reply before sending again.</summary>
-    private static async Task<(double OpsPerSecond, double CpuMicrosecondsPerOp)> RunOursAsync(RedisClient[] clients, int depth, int requests, string test)
+    /// <summary>Either batches of <paramref name="depth"/> per connection, or <paramref name="depth"/> independent callers per connection.</summary>
+    private static async Task<(double OpsPerSecond, double CpuMicrosecondsPerOp)> RunOursAsync(RedisClient[] clients, int depth, int requests, string test, string shape)
     {
-        var perCaller = requests / (clients.Length * depth);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
-        var callers = new List<Task>(clients.Length * depth);
-        foreach (var client in clients)
-            for (var i = 0; i < depth; i++)
-                callers.Add(test == "SET" ? SetLoopAsync(client, perCaller) : GetLoopAsync(client, perCaller));
-        await Task.WhenAll(callers);
+        int operations;
+        if (shape == "batches")
+        {
+            var batches = requests / (clients.Length * depth);
+            await Task.WhenAll(clients.Select(client => BatchLoopAsync(client, test, depth, batches)));
+            operations = batches * depth * clients.Length;
+        }
+        else
+        {
+            var perCaller = requests / (clients.Length * depth);
+            var callers = new List<Task>(clients.Length * depth);
+            foreach (var client in clients)
+                for (var i = 0; i < depth; i++)
+                    callers.Add(test == "SET" ? SetLoopAsync(client, perCaller) : GetLoopAsync(client, perCaller));
+            await Task.WhenAll(callers);
+            operations = perCaller * callers.Count;
+        }
         var elapsed = stopwatch.Elapsed;
-        var operations = perCaller * callers.Count;
         return (operations / elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / operations);
+    }
+
+    private static async Task BatchLoopAsync(RedisClient client, string test, int depth, int batches)
+    {
+        await Task.Yield();
+        var batch = new Task<RespValue>[depth];
+        for (var b = 0; b < batches; b++)
+        {
+            for (var i = 0; i < depth; i++) batch[i] = test == "SET" ? client.ExecuteAsync("SET", Key, Value) : client.ExecuteAsync("GET", Key);
+            await Task.WhenAll(batch);
+        }
     }
 
     private static async Task SetLoopAsync(RedisClient client, int count)

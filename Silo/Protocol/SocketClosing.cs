@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 
-namespace Cluster.Silo.Workers;
+namespace Cluster.Silo.Protocol;
 
 /// <summary>Ends a WebSocket politely, without letting a peer that does not answer hold up the silo.</summary>
 public static class SocketClosing

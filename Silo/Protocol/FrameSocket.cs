@@ -1,0 +1,59 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Protocol;
+
+namespace Cluster.Silo.Protocol;
+
+/// <summary>What both WebSocket protocols (/ws/worker and /ws) share: reading bounded messages and checking the envelope.</summary>
+public static class FrameSocket
+{
+    public const int MaxIdLength = 64;
+
+    /// <summary>Reads one whole message into <paramref name="buffer"/>; one larger than <paramref name="maxBytes"/> is drained and reported instead.</summary>
+    public static async Task<(WebSocketMessageType Kind, bool TooLarge)> ReceiveAsync(WebSocket socket, ArrayBufferWriter<byte> buffer, int maxBytes, CancellationToken cancellationToken)
+    {
+        buffer.ResetWrittenCount();
+        var tooLarge = false;
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close) return (WebSocketMessageType.Close, false);
+            if (!tooLarge) buffer.Advance(result.Count);
+            if (buffer.WrittenCount > maxBytes)
+            {
+                tooLarge = true;
+                buffer.ResetWrittenCount();
+            }
+            if (result.EndOfMessage) return (result.MessageType, tooLarge);
+        }
+    }
+
+    /// <summary>
+    /// The frame's envelope (version, type, id), or the error frame to answer with. A frame without "v"
+    /// reads as v1, so seed 001's {type:"subscribe_job", job_id} works unchanged.
+    /// </summary>
+    public static ErrorFrame? ReadEnvelope(ReadOnlySpan<byte> bytes, out WorkerFrame envelope)
+    {
+        envelope = new WorkerFrame();
+        try
+        {
+            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes, ClusterJson.Options) ?? throw new JsonException("empty frame");
+        }
+        catch (JsonException e)
+        {
+            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + e.Message);
+        }
+        if (envelope.Id is { Length: > MaxIdLength }) return Error(null, ErrorCodes.ValidationError, $"'id' must be at most {MaxIdLength} characters");
+        if (envelope.V != WorkerFrame.ProtocolVersion)
+            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+        return null;
+    }
+
+    public static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+
+    public static ErrorFrame Error(string? id, string code, string message) =>
+        new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
+}
