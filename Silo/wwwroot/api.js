@@ -53,6 +53,8 @@ export const api = {
 
   stats: (minutes = 15) => request('GET', `/api/stats${query({ minutes })}`),
   silos: () => request('GET', '/api/silos'),
+  workflows: ({ cursor, limit }) => request('GET', `/api/workflows${query({ cursor, limit })}`),
+  workflow: (workflowId) => request('GET', `/api/workflows/${id(workflowId)}/status`),
   machine: (machineId) => request('GET', `/api/machines/${id(machineId)}`),
   machines: ({ cursor, limit, ids }) => request('GET', `/api/machines${query({ cursor, limit, ids: ids?.join(',') })}`),
 

@@ -74,7 +74,7 @@ function startDashboard(me) {
     onSelectJob: (id) => detail.open(id), signal,
   });
   const submit = new SubmitView($('submit'), { onSubmitted: (id) => detail.open(id) });
-  renderExtras($('extras'), signal);
+  renderExtras($('extras'), { signal, socket, onSelectJob: (id) => detail.open(id) });
 
   socket.start();
   totals.start();

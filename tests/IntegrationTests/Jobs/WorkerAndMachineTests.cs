@@ -71,6 +71,26 @@ public sealed class WorkerAndMachineTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_job_running_past_its_timeout_is_failed_with_TIMEOUT_and_tried_again()
+    {
+        var submitted = await Grains.Jobs.SubmitAsync(new JobSubmission { Type = "text-to-image", Payload = new JsonObject(), TimeoutMs = 200, MaxRetries = 1 });
+        var first = await Grains.Jobs.ClaimAsync("w1", "gpu-box-1", Caps, TimeSpan.FromMinutes(5));
+
+        var retried = await Eventually.HoldsAsync(async () =>
+        {
+            await Grains.SweepAsync();
+            return await Grains.Jobs.ClaimAsync("w2", "gpu-box-2", Caps, TimeSpan.FromMinutes(5));
+        }, a => a is not null, because: "the sweeper fails the attempt once its timeout passes, and the retry becomes claimable");
+
+        Assert.That(first!.Job.Id, Is.EqualTo(submitted.JobId));
+        Assert.That(retried!.Job.Id, Is.EqualTo(submitted.JobId));
+        Assert.That(retried.Job.Error!.Code, Is.EqualTo("TIMEOUT"));
+        Assert.That(retried.Job.RetryCount, Is.EqualTo(1));
+        var stale = Assert.ThrowsAsync<ClusterException>(() => Grains.Job(submitted.JobId).CompleteAsync(first.LeaseToken, null));
+        Assert.That(stale!.Code, Is.EqualTo(ErrorCodes.StaleLease));
+    }
+
+    [Test]
     public async Task Heartbeats_keep_a_lease_alive_past_its_first_expiry()
     {
         await RegisterAsync("w1");
