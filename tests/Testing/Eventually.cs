@@ -15,4 +15,8 @@ public static class Eventually
             await Task.Delay(20);
         }
     }
+
+    /// <summary>Waits until <paramref name="condition"/> holds; throws <see cref="TimeoutException"/> naming <paramref name="because"/> at the deadline.</summary>
+    public static Task UntilAsync(Func<Task<bool>> condition, string because, TimeSpan? within = null) =>
+        HoldsAsync(condition, holds => holds, within, because);
 }

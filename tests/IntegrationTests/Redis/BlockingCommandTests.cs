@@ -30,7 +30,7 @@ public sealed class BlockingCommandTests
     public async Task A_blocking_read_waits_on_its_own_connection_while_other_calls_go_ahead()
     {
         var read = _client.ExecuteBlockingAsync("XREAD", ["BLOCK", 0, "STREAMS", "events", "$"], CancellationToken.None);
-        await Poll.UntilAsync(async () => await BlockedClientsAsync() == 1, "the read blocks on the server");
+        await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 1, "the read blocks on the server");
 
         Assert.That((await _redis.Client.ExecuteAsync("PING")).ToString(), Is.EqualTo("PONG"), "the main connection is not held up");
         await _redis.Client.ExecuteAsync("XADD", "events", "*", "kind", "started");
@@ -44,12 +44,12 @@ public sealed class BlockingCommandTests
     {
         using var cancel = new CancellationTokenSource();
         var read = _client.ExecuteBlockingAsync("BLPOP", ["never", 0], cancel.Token);
-        await Poll.UntilAsync(async () => await BlockedClientsAsync() == 1, "the read blocks on the server");
+        await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 1, "the read blocks on the server");
 
         await cancel.CancelAsync();
 
         Assert.That(async () => await read, Throws.InstanceOf<OperationCanceledException>());
-        await Poll.UntilAsync(async () => await BlockedClientsAsync() == 0, "the server stops blocking");
+        await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 0, "the server stops blocking");
         Assert.That(await BlockingConnectionsAsync(), Is.Zero, "the cancelled connection was closed, not pooled");
     }
 
@@ -69,7 +69,7 @@ public sealed class BlockingCommandTests
     public async Task Concurrent_blocking_reads_each_get_a_connection()
     {
         var reads = Enumerable.Range(0, 5).Select(i => _client.ExecuteBlockingAsync("BLPOP", [$"queue:{i}", 0], CancellationToken.None)).ToArray();
-        await Poll.UntilAsync(async () => await BlockedClientsAsync() == 5, "all five reads block on the server");
+        await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 5, "all five reads block on the server");
 
         for (var i = 0; i < 5; i++) await _redis.Client.ExecuteAsync("RPUSH", $"queue:{i}", $"item-{i}");
 

@@ -94,7 +94,7 @@ public sealed class RedisCommandsTests(int protocol)
     {
         await _client.XAddAsync("live", [("n", 0)]);
         var read = _client.XReadAsync([("live", "$")], block: Timeout.InfiniteTimeSpan);
-        await Poll.UntilAsync(async () => (await _client.ExecuteAsync("INFO", "clients")).ToString().Contains("blocked_clients:1", StringComparison.Ordinal), "the read blocks");
+        await Eventually.UntilAsync(async () => (await _client.ExecuteAsync("INFO", "clients")).ToString().Contains("blocked_clients:1", StringComparison.Ordinal), "the read blocks");
 
         var id = await _client.XAddAsync("live", [("n", 1)]);
 

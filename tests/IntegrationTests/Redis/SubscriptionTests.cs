@@ -51,7 +51,7 @@ public sealed class SubscriptionTests
         Assert.That(Take(received, 1), Is.EqualTo(new[] { "before" }));
 
         await _redis.Client.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
-        await Poll.UntilAsync(async () => (await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "probe")).Integer == 1, "the subscriber is back");
+        await Eventually.UntilAsync(async () => (await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "probe")).Integer == 1, "the subscriber is back");
         await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "after");
 
         Assert.That(Take(received, 2), Is.EqualTo(new[] { "probe", "after" }), "only the probe published after the resubscription arrives");
@@ -66,7 +66,7 @@ public sealed class SubscriptionTests
 
         await subscription.DisposeAsync();
 
-        await Poll.UntilAsync(async () => await SubscribersAsync("short-lived") == 0, "the server drops the subscription");
+        await Eventually.UntilAsync(async () => await SubscribersAsync("short-lived") == 0, "the server drops the subscription");
     }
 
     [Test]
@@ -93,7 +93,7 @@ public sealed class SubscriptionTests
         var taken = new List<string>();
         while (taken.Count < count)
         {
-            if (!received.TryTake(out var message, Poll.DefaultTimeout)) Assert.Fail($"only {taken.Count} of {count} messages arrived: {string.Join(", ", taken)}");
+            if (!received.TryTake(out var message, TimeSpan.FromSeconds(10))) Assert.Fail($"only {taken.Count} of {count} messages arrived: {string.Join(", ", taken)}");
             taken.Add(message!);
         }
         return taken;
