@@ -17,6 +17,12 @@ public interface IRedis : IAsyncDisposable
     Task<RespValue> ExecuteAsync(string command, ReadOnlySpan<RedisArg> args, CancellationToken cancellationToken, TimeSpan? timeout = null);
 
     /// <summary>
+    /// Sends commands as one pipeline (back to back, one round trip) and returns every reply in order once
+    /// the last has arrived. Error replies come back in place, as values of kind <see cref="RespKind.Error"/>.
+    /// </summary>
+    Task<RespValue[]> ExecutePipelineAsync(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Runs a command that may block on the server (XREAD BLOCK, BLPOP…) on a connection of its own.
     /// Cancelling it closes that connection, which is the only way to unblock the server side.
     /// </summary>

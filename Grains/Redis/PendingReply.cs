@@ -8,8 +8,10 @@ namespace Cluster.Grains.Redis;
 /// call, but a caller that blocks on a later reply of the same batch (sync over async, as test frameworks
 /// do) would then hold up the very thread that has to deliver that reply: a deadlock, which we hit.
 /// </remarks>
-internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously)
+internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously), IReplySlot
 {
+    public bool IsAnswered => Task.IsCompleted;
+
     private CancellationTokenRegistration _registration;
 
     /// <summary><see cref="Environment.TickCount64"/> after which the caller gets <see cref="RedisTimeoutException"/>.</summary>
@@ -38,4 +40,16 @@ internal sealed class PendingReply(string command, long deadline) : TaskCompleti
     {
         if (TrySetException(new RedisTimeoutException($"Redis did not answer {command} in time"))) _registration.Dispose();
     }
+}
+
+/// <summary>A place in a connection's queue of replies: replies arrive in the order their slots were queued.</summary>
+internal interface IReplySlot
+{
+    /// <summary><see cref="Environment.TickCount64"/> after which the slot times out.</summary>
+    long Deadline { get; }
+    /// <summary>True once a reply, failure, timeout or cancellation has settled the slot.</summary>
+    bool IsAnswered { get; }
+    void Complete(RespValue value);
+    void Fail(Exception e);
+    void TimeOut();
 }

@@ -47,6 +47,22 @@ public sealed class RedisClient : IRedis
         return ExecuteWhenConnectedAsync(command, args.ToArray(), cancellationToken, timeout ?? Options.CommandTimeout);
     }
 
+    public async Task<RespValue[]> ExecutePipelineAsync(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken = default)
+    {
+        var current = _connection;
+        if (current.IsCompletedSuccessfully && current.Result.IsHealthy)
+            return await current.Result.SendPipeline(commands, cancellationToken, null).ConfigureAwait(false);
+        try
+        {
+            var connection = await CurrentConnection().WaitAsync(Options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+            return await connection.SendPipeline(commands, cancellationToken, null).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new RedisConnectionException($"Redis at {Options} is unreachable; still reconnecting");
+        }
+    }
+
     private async Task<RespValue> ExecuteWhenConnectedAsync(string command, RedisArg[] args, CancellationToken cancellationToken, TimeSpan timeout)
     {
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;

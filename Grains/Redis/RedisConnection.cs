@@ -20,7 +20,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private readonly Lock _gate = new();
-    private readonly Queue<PendingReply> _pending = new();
+    private readonly Queue<IReplySlot> _pending = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _commandTimeout;
     private readonly Action<RespValue>? _onPush;
@@ -144,6 +144,33 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         return reply.Task;
     }
 
+    /// <summary>
+    /// Sends commands back to back, as one pipeline: their replies complete one task with every reply in
+    /// order. Error replies are returned in place (kind <see cref="RespKind.Error"/>), not thrown.
+    /// </summary>
+    public Task<RespValue[]> SendPipeline(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken, TimeSpan? timeout)
+    {
+        if (commands.Count == 0) return Task.FromResult(Array.Empty<RespValue>());
+        if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<RespValue[]>(cancellationToken);
+        var batch = new PipelineBatch(commands.Count);
+        var deadline = Environment.TickCount64 + (long)(timeout ?? _commandTimeout).TotalMilliseconds;
+        lock (_gate)
+        {
+            if (_failure is { } failure) return Task.FromException<RespValue[]>(failure);
+            for (var i = 0; i < commands.Count; i++)
+            {
+                Encode(commands[i].Name, commands[i].Args);
+                _pending.Enqueue(new PipelineBatch.Slot(batch, i, commands[i].Name, deadline));
+            }
+        }
+        if (cancellationToken.CanBeCanceled)
+        {
+            var registration = cancellationToken.UnsafeRegister(static (state, t) => ((PipelineBatch)state!).TrySetCanceled(t), batch);
+            batch.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        return batch.Task;
+    }
+
     /// <summary>Sends a command whose replies arrive as pushes (SUBSCRIBE and friends).</summary>
     public void Post(string command, ReadOnlySpan<RedisArg> args)
     {
@@ -248,7 +275,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         if (!everyReplyIsPush)
             foreach (var value in replies)
                 if (value.Kind != RespKind.Push) slots++;
-        var owners = slots == 0 ? [] : ArrayPool<PendingReply>.Shared.Rent(slots);
+        var owners = slots == 0 ? [] : ArrayPool<IReplySlot>.Shared.Rent(slots);
         if (slots > 0)
         {
             lock (_gate)
@@ -267,7 +294,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         if (slots > 0)
         {
             Array.Clear(owners, 0, slots);
-            ArrayPool<PendingReply>.Shared.Return(owners);
+            ArrayPool<IReplySlot>.Shared.Return(owners);
         }
     }
 
@@ -287,12 +314,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private void SweepTimeouts()
     {
         var now = Environment.TickCount64;
-        List<PendingReply>? expired = null;
+        List<IReplySlot>? expired = null;
         lock (_gate)
         {
             // Each call has its own timeout, so deadlines are not in queue order: look at every slot.
             foreach (var reply in _pending)
-                if (reply.Deadline <= now && !reply.Task.IsCompleted) (expired ??= []).Add(reply);
+                if (reply.Deadline <= now && !reply.IsAnswered) (expired ??= []).Add(reply);
         }
         if (expired is null) return;
         foreach (var reply in expired) reply.TimeOut();
@@ -300,7 +327,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 
     private void Fail(RedisConnectionException failure)
     {
-        PendingReply[] inFlight;
+        IReplySlot[] inFlight;
         lock (_gate)
         {
             if (_failure is not null) return;

@@ -32,6 +32,9 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
     public Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
         Client.SubscribeAsync(channels, onMessage, cancellationToken);
 
+    public Task<RespValue[]> ExecutePipelineAsync(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken = default) =>
+        Client.ExecutePipelineAsync(commands, cancellationToken);
+
     public Task<IAsyncDisposable> SubscribeToPatternsAsync(IReadOnlyList<string> patterns, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default) =>
         Client.SubscribeToPatternsAsync(patterns, onMessage, cancellationToken);
 

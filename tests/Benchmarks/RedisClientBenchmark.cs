@@ -101,15 +101,13 @@ internal static class RedisClientBenchmark
         return (operations / elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / operations);
     }
 
+    /// <summary>What -P does, through the client's pipeline API: <paramref name="depth"/> commands sent together, one await for all replies.</summary>
     private static async Task BatchLoopAsync(RedisClient client, string test, int depth, int batches)
     {
         await Task.Yield();
-        var batch = new Task<RespValue>[depth];
-        for (var b = 0; b < batches; b++)
-        {
-            for (var i = 0; i < depth; i++) batch[i] = test == "SET" ? client.ExecuteAsync("SET", Key, Value) : client.ExecuteAsync("GET", Key);
-            await Task.WhenAll(batch);
-        }
+        var command = test == "SET" ? new RedisCommand("SET", Key, Value) : new RedisCommand("GET", Key);
+        var pipeline = Enumerable.Repeat(command, depth).ToArray();
+        for (var b = 0; b < batches; b++) await client.ExecutePipelineAsync(pipeline);
     }
 
     private static async Task SetLoopAsync(RedisClient client, int count)

@@ -1,0 +1,33 @@
+namespace Cluster.Grains.Redis;
+
+/// <summary>
+/// The replies of a pipeline: commands sent together, whose replies complete one task together. One
+/// continuation for the whole batch instead of one per command is what makes a pipeline cheap.
+/// </summary>
+internal sealed class PipelineBatch(int count) : TaskCompletionSource<RespValue[]>(TaskCreationOptions.RunContinuationsAsynchronously)
+{
+    private readonly RespValue[] _replies = new RespValue[count];
+    private int _remaining = count;
+
+    public void Set(int index, RespValue value)
+    {
+        _replies[index] = value;
+        if (Interlocked.Decrement(ref _remaining) == 0) TrySetResult(_replies);
+    }
+
+    /// <summary>One reply slot of the batch in the connection's queue: a small object, not a task of its own.</summary>
+    public sealed class Slot(PipelineBatch batch, int index, string command, long deadline) : IReplySlot
+    {
+        public long Deadline { get; } = deadline;
+        public bool IsAnswered => batch.Task.IsCompleted || Volatile.Read(ref batch._replies[index]) is not null;
+
+        public void Complete(RespValue value) => batch.Set(index, value);
+
+        public void Fail(Exception e) => batch.TrySetException(e);
+
+        public void TimeOut() => batch.TrySetException(new RedisTimeoutException($"Redis did not answer a pipeline in time (at {command})"));
+    }
+}
+
+/// <summary>One command of a pipeline.</summary>
+public readonly record struct RedisCommand(string Name, params RedisArg[] Args);
