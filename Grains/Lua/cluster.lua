@@ -246,6 +246,14 @@ local function adopt_strays(max_scan)
   end
 end
 
+-- The normalised requirements of a job's class, as the class index keeps them (rebuilt if the class is gone).
+local function class_requirements(job)
+  local normalised = job.cls and redis.call('HGET', 'jobs:classes', job.cls)
+  if normalised then return normalised end
+  local ok, req = pcall(cjson.decode, job.requirements or '{}')
+  return cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
+end
+
 -- Due retries become claimable the moment anyone looks, so no timer stands between a backoff and a worker.
 local function promote_due(now, limit)
   local due = redis.call('ZRANGEBYSCORE', 'jobs:delayed', '-inf', now, 'LIMIT', 0, limit)
@@ -255,11 +263,7 @@ local function promote_due(now, limit)
     if job.status == 'delayed' then
       set_status(id, job, 'pending')
       redis.call('HSET', 'job:' .. id, 'status', 'pending')
-      job.requirements_normalised = redis.call('HGET', 'jobs:classes', job.cls)
-      if not job.requirements_normalised then
-        local ok, req = pcall(cjson.decode, job.requirements or '{}')
-        job.requirements_normalised = cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
-      end
+      job.requirements_normalised = class_requirements(job)
       enqueue(id, job)
       job_event(id, 'job_pending', job, { 'reason', 'retry' })
     end
@@ -305,13 +309,6 @@ local function cancel_job(id, job, reason, now, by_workflow)
   redis.call('HSET', 'job:' .. id, 'status', 'cancelled', 'completed_at', iso(now), 'completed_ms', now, 'cancel_reason', reason)
   if by_workflow then redis.call('HSET', 'job:' .. id, 'cancelled_by_workflow', 1) end
   job_event(id, 'job_cancelled', job, { 'reason', reason })
-end
-
-local function class_requirements(job)
-  local normalised = job.cls and redis.call('HGET', 'jobs:classes', job.cls)
-  if normalised then return normalised end
-  local ok, req = pcall(cjson.decode, job.requirements or '{}')
-  return cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
 end
 
 -- Workflows ------------------------------------------------------------------------------------------
