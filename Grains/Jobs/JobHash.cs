@@ -13,9 +13,9 @@ internal static class JobHash
     public static JobState? Read(RespValue reply)
     {
         if (reply.IsNull || reply.Items.Count == 0) return null;
-        var f = reply.ToDictionary();
-        string? Text(string name) => f.TryGetValue(name, out var v) && !v.IsNull && v.ToString().Length > 0 ? v.ToString() : null;
-        int Int(string name) => (int)Number(Text(name));
+        var f = HashFields.Of(reply);
+        string? Text(string name) => f.Text(name);
+        int Int(string name) => (int)f.Number(name);
         return new JobState
         {
             Id = Text("id") ?? "",
@@ -24,7 +24,7 @@ internal static class JobHash
             Priority = Int("priority"),
             Payload = Json(Text("payload")),
             Requirements = Json(Text("requirements")) is JsonObject req ? req.Deserialize<JobRequirements>(ClusterJson.Options) : null,
-            Progress = Number(Text("progress")),
+            Progress = f.Number("progress"),
             ProgressMessage = Text("progress_message"),
             Result = Json(Text("result")),
             Error = Json(Text("error")) is JsonObject e
@@ -37,7 +37,7 @@ internal static class JobHash
             RetryCount = Int("retry_count"),
             MaxRetries = Int("max_retries"),
             Attempts = Int("attempts"),
-            TimeoutMs = (long)Number(Text("timeout_ms")),
+            TimeoutMs = (long)f.Number("timeout_ms"),
             CreatedAt = Text("created_at"),
             AssignedAt = Text("assigned_at"),
             StartedAt = Text("started_at"),
@@ -46,9 +46,6 @@ internal static class JobHash
             WebhookUrl = Text("webhook_url"),
         };
     }
-
-    private static double Number(string? text) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     /// <summary>Stored JSON, or the raw text as a string when someone stored something that is not JSON.</summary>
     private static JsonNode? Json(string? text)

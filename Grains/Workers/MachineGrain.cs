@@ -11,21 +11,20 @@ internal sealed class MachineGrain(IRedis redis, string id) : IMachineGrain
     {
         var hash = redis.ExecuteAsync("HGETALL", ["machine:" + Id], cancellationToken);
         var members = redis.ExecuteAsync("SMEMBERS", ["machine:" + Id + ":workers"], cancellationToken);
-        var fields = (await hash.ConfigureAwait(false));
-        if (fields.Items.Count == 0) return null;
+        var reply = await hash.ConfigureAwait(false);
+        if (reply.Items.Count == 0) return null;
         var ids = (await members.ConfigureAwait(false)).Items.Select(i => i.ToString()).Order(StringComparer.Ordinal).ToArray();
         var workers = await Task.WhenAll(ids.Select(w => new WorkerGrain(redis, w).GetAsync(cancellationToken))).ConfigureAwait(false);
-        var f = fields.ToDictionary();
-        string? Text(string name) => f.TryGetValue(name, out var v) && v.ToString().Length > 0 ? v.ToString() : null;
+        var f = HashFields.Of(reply);
         var present = workers.OfType<WorkerState>().ToArray();
         return new MachineState
         {
             Id = Id,
             Status = MachineStatus.From(present),
-            Host = Text("host"),
-            GpuCount = int.TryParse(Text("gpu_count"), out var g) ? g : null,
-            CreatedAt = Text("created_at"),
-            LastSeen = Text("last_seen"),
+            Host = f.Text("host"),
+            GpuCount = f.Int("gpu_count"),
+            CreatedAt = f.Text("created_at"),
+            LastSeen = f.Text("last_seen"),
             Workers = present,
         };
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Workers;
@@ -11,9 +10,9 @@ internal static class WorkerHash
     public static WorkerState? Read(RespValue reply)
     {
         if (reply.IsNull || reply.Items.Count == 0) return null;
-        var f = reply.ToDictionary();
-        string? Text(string name) => f.TryGetValue(name, out var v) && v.ToString().Length > 0 ? v.ToString() : null;
-        int? Int(string name) => int.TryParse(Text(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : null;
+        var f = HashFields.Of(reply);
+        string? Text(string name) => f.Text(name);
+        int? Int(string name) => f.Int(name);
         return new WorkerState
         {
             Id = Text("id") ?? "",

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Redis;
 
@@ -9,9 +8,9 @@ internal static class WorkflowHash
 {
     public static WorkflowState Read(RespValue reply)
     {
-        var f = reply.ToDictionary();
-        string? Text(string name) => f.TryGetValue(name, out var v) && !v.IsNull && v.ToString().Length > 0 ? v.ToString() : null;
-        int Int(string name) => double.TryParse(Text(name), NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? (int)n : 0;
+        var f = HashFields.Of(reply);
+        string? Text(string name) => f.Text(name);
+        int Int(string name) => (int)f.Number(name);
         return new WorkflowState
         {
             Id = Text("id") ?? "",
