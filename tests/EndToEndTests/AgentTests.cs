@@ -13,6 +13,7 @@ namespace Cluster.EndToEndTests;
 public sealed class AgentTests
 {
     private const string Key = "e2e-agents-admin-key-0123456789abcdef";
+    private SiloCluster _cluster = null!;
     private RedisFixture _redis = null!;
     private SiloProcess _a = null!;
     private SiloProcess _b = null!;
@@ -20,22 +21,16 @@ public sealed class AgentTests
     [OneTimeSetUp]
     public async Task StartCluster()
     {
-        _redis = await RedisFixture.StartAsync();
-        var settings = new SiloSettings
+        _cluster = await SiloCluster.StartAsync(2, new SiloSettings
         {
-            BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString,
+            BootstrapApiKey = Key,
             Environment = new Dictionary<string, string> { ["Jobs__RetryBackoff"] = "00:00:00.050" },
-        };
-        var silos = await Task.WhenAll(SiloProcess.StartReadyAsync(settings), SiloProcess.StartReadyAsync(settings));
-        (_a, _b) = (silos[0], silos[1]);
+        });
+        (_redis, _a, _b) = (_cluster.Redis, _cluster[0], _cluster[1]);
     }
 
     [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        await Task.WhenAll(_a.DisposeAsync().AsTask(), _b.DisposeAsync().AsTask());
-        await _redis.DisposeAsync();
-    }
+    public ValueTask StopCluster() => _cluster.DisposeAsync();
 
     private static string Unique(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 

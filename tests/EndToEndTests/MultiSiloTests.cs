@@ -8,25 +8,19 @@ namespace Cluster.EndToEndTests;
 public sealed class MultiSiloTests
 {
     private const string Key = "e2e-multi-admin-key-0123456789abcdef";
-    private RedisFixture _redis = null!;
+    private SiloCluster _cluster = null!;
     private SiloProcess _a = null!;
     private SiloProcess _b = null!;
 
     [OneTimeSetUp]
     public async Task StartCluster()
     {
-        _redis = await RedisFixture.StartAsync();
-        var settings = new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString };
-        var silos = await Task.WhenAll(SiloProcess.StartReadyAsync(settings), SiloProcess.StartReadyAsync(settings));
-        (_a, _b) = (silos[0], silos[1]);
+        _cluster = await SiloCluster.StartAsync(2, new SiloSettings { BootstrapApiKey = Key });
+        (_a, _b) = (_cluster[0], _cluster[1]);
     }
 
     [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        await Task.WhenAll(_a.DisposeAsync().AsTask(), _b.DisposeAsync().AsTask());
-        await _redis.DisposeAsync();
-    }
+    public ValueTask StopCluster() => _cluster.DisposeAsync();
 
     [Test]
     public async Task Both_silos_are_listed_as_members()

@@ -199,6 +199,7 @@ public sealed class WebhookClusterTests
 {
     private const string Key = "e2e-webhook-cluster-key-0123456789abcdef";
     private const string Secret = "e2e-webhook-cluster-secret";
+    private SiloCluster _cluster = null!;
     private RedisFixture _redis = null!;
     private SiloProcess _a = null!;
     private SiloProcess _b = null!;
@@ -206,18 +207,12 @@ public sealed class WebhookClusterTests
     [OneTimeSetUp]
     public async Task StartCluster()
     {
-        _redis = await RedisFixture.StartAsync();
-        var settings = new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString, Environment = WebhookTestSettings.Fast(Secret) };
-        var silos = await Task.WhenAll(SiloProcess.StartReadyAsync(settings), SiloProcess.StartReadyAsync(settings));
-        (_a, _b) = (silos[0], silos[1]);
+        _cluster = await SiloCluster.StartAsync(2, new SiloSettings { BootstrapApiKey = Key, Environment = WebhookTestSettings.Fast(Secret) });
+        (_redis, _a, _b) = (_cluster.Redis, _cluster[0], _cluster[1]);
     }
 
     [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        await Task.WhenAll(_a.DisposeAsync().AsTask(), _b.DisposeAsync().AsTask());
-        await _redis.DisposeAsync();
-    }
+    public ValueTask StopCluster() => _cluster.DisposeAsync();
 
     [Test]
     public async Task Each_event_is_delivered_once_however_many_silos_read_the_stream()

@@ -14,30 +14,26 @@ namespace Cluster.EndToEndTests;
 public sealed class WorkflowTests
 {
     private const string Key = "e2e-workflows-admin-key-0123456789abcdef";
+    private SiloCluster _cluster = null!;
     private RedisFixture _redis = null!;
-    private SiloProcess[] _silos = null!;
+    private IReadOnlyList<SiloProcess> _silos = null!;
 
     private SiloProcess Silo => _silos[0];
 
     [OneTimeSetUp]
     public async Task StartCluster()
     {
-        _redis = await RedisFixture.StartAsync();
-        var settings = new SiloSettings
+        _cluster = await SiloCluster.StartAsync(3, new SiloSettings
         {
-            BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString,
+            BootstrapApiKey = Key,
             // Seed 001's scenarios name webhook receivers on localhost, which a default silo refuses (SSRF).
             Environment = new Dictionary<string, string> { ["Webhooks__AllowPrivateNetworks"] = "true" },
-        };
-        _silos = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => SiloProcess.StartReadyAsync(settings)));
+        });
+        (_redis, _silos) = (_cluster.Redis, _cluster.Silos);
     }
 
     [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        await Task.WhenAll(_silos.Select(s => s.DisposeAsync().AsTask()));
-        await _redis.DisposeAsync();
-    }
+    public ValueTask StopCluster() => _cluster.DisposeAsync();
 
     private static string Unique(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
