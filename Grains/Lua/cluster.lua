@@ -652,10 +652,10 @@ local function claim_best(w, token, lease_ms, now)
   local expires = now + lease_ms
   set_status(best_id, job, 'assigned')
   job.worker_id, job.machine_id = w.worker_id, w.machine_id
-  job.lease_token, job.lease_expires_at, job.assigned_at = token, expires, iso(now)
+  job.lease_token, job.lease_expires_at, job.assigned_at, job.assigned_ms = token, expires, iso(now), now
   redis.call('HSET', 'job:' .. best_id, 'status', 'assigned', 'worker_id', w.worker_id, 'machine_id', w.machine_id,
     'lease_token', token, 'lease_expires_at', expires, 'assigned_at', job.assigned_at, 'assigned_ms', now)
-  redis.call('HINCRBY', 'job:' .. best_id, 'attempts', 1)
+  job.attempts = redis.call('HINCRBY', 'job:' .. best_id, 'attempts', 1)
   redis.call('ZADD', 'jobs:leases', expires, best_id)
   local timeout = tonumber(job.timeout_ms) or 0
   if timeout > 0 then redis.call('ZADD', 'jobs:deadlines', now + timeout, best_id) end
@@ -686,7 +686,13 @@ local function job_claim(keys, args)
   adopt_strays(1000)
   local job = claim_best(w, token, lease_ms, now)
   if not job then return nil end
-  return redis.call('HGETALL', 'job:' .. job.id)
+  -- claim_best holds every field of the hash as it now stands; no need to read it again.
+  local fields = {}
+  for name, value in pairs(job) do
+    fields[#fields + 1] = name
+    fields[#fields + 1] = tostring(value)
+  end
+  return fields
 end
 
 -- Seed 001's contract: FCALL findMatchingJob 0 <capabilities JSON> <max scan>

@@ -75,6 +75,20 @@ public sealed class JobLifecycleTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_claim_returns_the_job_exactly_as_it_is_stored_after_the_claim()
+    {
+        var submitted = await SubmitAsync(priority: 70, requirements: new() { ModelType = "stable-diffusion", Capabilities = ["text-to-image"] });
+
+        var assignment = await ClaimAsync();
+        var stored = await Grains.Job(submitted.JobId).GetAsync();
+
+        Assert.That(System.Text.Json.JsonSerializer.Serialize(assignment.Job), Is.EqualTo(System.Text.Json.JsonSerializer.Serialize(stored)));
+        Assert.That(assignment.Job.Attempts, Is.EqualTo(1));
+        Assert.That(assignment.Job.Status, Is.EqualTo(JobStatus.Assigned));
+        Assert.That(assignment.LeaseExpiresAtMs, Is.GreaterThan(0));
+    }
+
+    [Test]
     public async Task Equal_priorities_are_served_first_in_first_out_and_higher_priorities_before_them()
     {
         var first = await SubmitAsync(priority: 10);
