@@ -102,6 +102,12 @@ internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJob
                 break;
             }
         }
+        // A page that filled exactly at the end of the index is the last one: say so rather than hand out a cursor to nothing.
+        if (next is not null && items.Count == limit)
+        {
+            var older = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "LIMIT", 0, 1], cancellationToken).ConfigureAwait(false);
+            if (older.Items.Count == 0) next = null;
+        }
         return new Page<JobState>(items, next);
     }
 

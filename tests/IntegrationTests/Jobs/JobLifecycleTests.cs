@@ -259,6 +259,19 @@ public sealed class JobLifecycleTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_last_page_that_is_exactly_full_has_no_cursor()
+    {
+        for (var i = 0; i < 6; i++) await SubmitAsync();
+
+        var first = await Grains.Jobs.ListAsync(new JobQuery { Limit = 3 });
+        var second = await Grains.Jobs.ListAsync(new JobQuery { Limit = 3, Cursor = first.NextCursor });
+
+        Assert.That(first.NextCursor, Is.Not.Null);
+        Assert.That(second.Items, Has.Count.EqualTo(3));
+        Assert.That(second.NextCursor, Is.Null);
+    }
+
+    [Test]
     public async Task Out_of_range_priority_and_missing_ids_are_refused_with_a_code()
     {
         var bad = Assert.ThrowsAsync<ClusterException>(() => SubmitAsync(priority: -1));
