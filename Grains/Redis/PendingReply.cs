@@ -4,41 +4,54 @@ namespace Cluster.Grains.Redis;
 /// A caller waiting for its reply; completed exactly once by a reply, a failure, a timeout or a cancellation.
 /// </summary>
 /// <remarks>
-/// Continuations run on the thread pool, not inline on the completing thread. Inline would save a hop per
-/// call, but a caller that blocks on a later reply of the same batch (sync over async, as test frameworks
-/// do) would then hold up the very thread that has to deliver that reply: a deadlock, which we hit.
+/// A reply is accepted by the connection's reader and published by <see cref="IThreadPoolWorkItem.Execute"/>,
+/// which runs the caller's continuation on whichever thread calls it: the reader for the last reply of a
+/// read, the thread pool for the others (see <see cref="RedisConnection"/>). Failures, timeouts and
+/// cancellations always go through the thread pool, so no caller's code runs on a timer or a canceller.
 /// </remarks>
-internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>(TaskCreationOptions.RunContinuationsAsynchronously), IReplySlot
+internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>, IReplySlot, IThreadPoolWorkItem
 {
-    public bool IsAnswered => Task.IsCompleted;
-
+    private RespValue? _reply;
     private CancellationTokenRegistration _registration;
+
+    public bool IsAnswered => Volatile.Read(ref _reply) is not null || Task.IsCompleted;
 
     /// <summary><see cref="Environment.TickCount64"/> after which the caller gets <see cref="RedisTimeoutException"/>.</summary>
     public long Deadline { get; } = deadline;
 
     public void CancelWith(CancellationToken token)
     {
-        _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).TrySetCanceled(t), this);
+        _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).SettleOnThreadPool(new OperationCanceledException(t)), this);
         if (Task.IsCompleted) _registration.Dispose(); // the reply won the race
     }
 
-    public void Complete(RespValue value)
+    public IThreadPoolWorkItem Accept(RespValue value)
     {
+        Volatile.Write(ref _reply, value);
+        return this;
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        var value = _reply!;
         if (value.IsError) TrySetException(new RedisServerException(value.ToString()));
         else TrySetResult(value);
         _registration.Dispose();
     }
 
-    public void Fail(Exception e)
-    {
-        TrySetException(e);
-        _registration.Dispose();
-    }
+    public void Fail(Exception e) => SettleOnThreadPool(e);
 
-    public void TimeOut()
+    public void TimeOut() => SettleOnThreadPool(new RedisTimeoutException($"Redis did not answer {command} in time"));
+
+    private void SettleOnThreadPool(Exception e)
     {
-        if (TrySetException(new RedisTimeoutException($"Redis did not answer {command} in time"))) _registration.Dispose();
+        if (Task.IsCompleted) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (reply, e) = state;
+            var settled = e is OperationCanceledException c ? reply.TrySetCanceled(c.CancellationToken) : reply.TrySetException(e);
+            if (settled) reply._registration.Dispose();
+        }, (this, e), preferLocal: false);
     }
 }
 
@@ -47,9 +60,17 @@ internal interface IReplySlot
 {
     /// <summary><see cref="Environment.TickCount64"/> after which the slot times out.</summary>
     long Deadline { get; }
+
     /// <summary>True once a reply, failure, timeout or cancellation has settled the slot.</summary>
     bool IsAnswered { get; }
-    void Complete(RespValue value);
+
+    /// <summary>
+    /// Takes the slot's reply. Returns the completion that hands it to the caller, to be run by the reader or
+    /// queued to the thread pool, or null when the caller waits for more (a pipeline's earlier replies).
+    /// </summary>
+    IThreadPoolWorkItem? Accept(RespValue value);
+
     void Fail(Exception e);
+
     void TimeOut();
 }

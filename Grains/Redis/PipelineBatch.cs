@@ -4,28 +4,43 @@ namespace Cluster.Grains.Redis;
 /// The replies of a pipeline: commands sent together, whose replies complete one task together. One
 /// continuation for the whole batch instead of one per command is what makes a pipeline cheap.
 /// </summary>
-internal sealed class PipelineBatch(int count) : TaskCompletionSource<RespValue[]>(TaskCreationOptions.RunContinuationsAsynchronously)
+/// <remarks>Completed as <see cref="PendingReply"/> is: its last reply yields the completion to run.</remarks>
+internal sealed class PipelineBatch(int count) : TaskCompletionSource<RespValue[]>, IThreadPoolWorkItem
 {
     private readonly RespValue[] _replies = new RespValue[count];
     private int _remaining = count;
 
-    public void Set(int index, RespValue value)
+    private IThreadPoolWorkItem? Set(int index, RespValue value)
     {
-        _replies[index] = value;
-        if (Interlocked.Decrement(ref _remaining) == 0) TrySetResult(_replies);
+        Volatile.Write(ref _replies[index], value);
+        return Interlocked.Decrement(ref _remaining) == 0 ? this : null;
+    }
+
+    void IThreadPoolWorkItem.Execute() => TrySetResult(_replies);
+
+    public void SettleOnThreadPool(Exception e)
+    {
+        if (Task.IsCompleted) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (batch, e) = state;
+            if (e is OperationCanceledException c) batch.TrySetCanceled(c.CancellationToken);
+            else batch.TrySetException(e);
+        }, (this, e), preferLocal: false);
     }
 
     /// <summary>One reply slot of the batch in the connection's queue: a small object, not a task of its own.</summary>
     public sealed class Slot(PipelineBatch batch, int index, string command, long deadline) : IReplySlot
     {
         public long Deadline { get; } = deadline;
+
         public bool IsAnswered => batch.Task.IsCompleted || Volatile.Read(ref batch._replies[index]) is not null;
 
-        public void Complete(RespValue value) => batch.Set(index, value);
+        public IThreadPoolWorkItem? Accept(RespValue value) => batch.Set(index, value);
 
-        public void Fail(Exception e) => batch.TrySetException(e);
+        public void Fail(Exception e) => batch.SettleOnThreadPool(e);
 
-        public void TimeOut() => batch.TrySetException(new RedisTimeoutException($"Redis did not answer a pipeline in time (at {command})"));
+        public void TimeOut() => batch.SettleOnThreadPool(new RedisTimeoutException($"Redis did not answer a pipeline in time (at {command})"));
     }
 }
 

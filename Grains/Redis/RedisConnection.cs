@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 
 namespace Cluster.Grains.Redis;
@@ -11,39 +10,68 @@ namespace Cluster.Grains.Redis;
 /// Replies come back in order and complete the queued slots one by one. Timeouts and cancellations
 /// complete a slot early but leave it queued, so the late reply still lines up with its slot.
 /// </summary>
+/// <remarks>
+/// <para>Thread hops and wake-ups were half the client's CPU, so the design avoids them:</para>
+/// <list type="bullet">
+/// <item>The socket stays in blocking mode and a thread of the connection's own sits in <c>recv</c>: the
+/// kernel wakes it the moment replies arrive, where an async read goes through the runtime's epoll thread
+/// and then the thread pool.</item>
+/// <item>Of the callers completed by one read, the last is resumed on the reader thread itself and the
+/// others on the thread pool. A pipeline's caller typically sends its next pipeline from there, in the
+/// same thread, as redis-benchmark's event loop does.</item>
+/// <item>A pipeline is written by its caller's thread when no flush is under way.</item>
+/// </list>
+/// <para>A caller resumed on the reader could block it, for instance by waiting synchronously for
+/// another reply of this connection. So the reader role moves: when a caller has held the reader for
+/// <see cref="StuckReaderAfter"/> while replies are awaited, a new thread takes over reading, and the old one
+/// ends once the caller lets it go. Disposing from a resumed caller takes the role the same way.</para>
+/// </remarks>
 internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int RetainedWriteBuffer = 256 * 1024;
+    private const int RetainedReadBuffer = 1024 * 1024;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan StuckReaderAfter = TimeSpan.FromMilliseconds(100);
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
     private readonly Lock _gate = new();
     private readonly Queue<IReplySlot> _pending = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _commandTimeout;
     private readonly Action<RespValue>? _onPush;
-    private readonly Task _reader;
+    private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
     private bool _flushScheduled;
-    private volatile Task _flushing = Task.CompletedTask;
     private volatile bool _everyReplyIsPush;
     private volatile RedisConnectionException? _failure;
 
     private readonly KeyValuePair<string, object?> _nameTag;
+    private readonly string _readerName;
     private int _commandsSinceFlush;
     private volatile bool _disposing;
+
+    // The reader's state, owned by whichever thread holds the reader role.
+    private byte[] _readBuffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+    private int _readStart, _readEnd;
+    private bool _readPartial;
+    private readonly List<RespValue> _replies = [];
+    private int _runs;
+
+    // Nonzero while the reader runs a caller's continuation: the number of that run, which the reader and
+    // a thread taking its role over race to clear. Whoever clears it owns the reader's state.
+    private int _inlineRun;
+    private long _inlineSince;
 
     private RedisConnection(Socket socket, string clientName, TimeSpan commandTimeout, Action<RespValue>? onPush)
     {
         _nameTag = new("redis.client.name", clientName);
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
         _commandTimeout = commandTimeout;
         _onPush = onPush;
-        _reader = Task.Run(ReadLoopAsync);
+        _readerName = "redis-reader " + clientName;
+        StartReader();
         _timeoutSweep = new Timer(static self => ((RedisConnection)self!).SweepTimeouts(), this, SweepInterval, SweepInterval);
     }
 
@@ -62,13 +90,14 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     public static async Task<RedisConnection> OpenAsync(RedisOptions options, string clientName, Action<RespValue>? onPush, CancellationToken cancellationToken)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(options.Host, options.Port, timeout.Token).ConfigureAwait(false);
+            // Connected synchronously (on a pool thread): one async operation would put the socket in
+            // non-blocking mode for good, and the reader's blocking recv would go through epoll again.
+            await Task.Run(() => socket.Connect(options.Host, options.Port), CancellationToken.None)
+                .WaitAsync(options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException or TimeoutException)
         {
             socket.Dispose();
             throw new RedisConnectionException($"Cannot connect to Redis at {options}: {(e is SocketException s ? s.SocketErrorCode.ToString() : "timed out")}", e);
@@ -154,18 +183,24 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<RespValue[]>(cancellationToken);
         var batch = new PipelineBatch(commands.Count);
         var deadline = Environment.TickCount64 + (long)(timeout ?? _commandTimeout).TotalMilliseconds;
+        bool writeHere;
         lock (_gate)
         {
             if (_failure is { } failure) return Task.FromException<RespValue[]>(failure);
+            // A whole pipeline is already one write: nothing is gained by waiting for other callers.
+            writeHere = !_flushScheduled;
+            _flushScheduled = true;
             for (var i = 0; i < commands.Count; i++)
             {
-                Encode(commands[i].Name, commands[i].Args);
+                WriteCommand(commands[i].Name, commands[i].Args);
                 _pending.Enqueue(new PipelineBatch.Slot(batch, i, commands[i].Name, deadline));
             }
         }
+        // More encoded meanwhile goes to the flush work item: a caller's thread does not write for others.
+        if (writeHere && FlushOnce()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         if (cancellationToken.CanBeCanceled)
         {
-            var registration = cancellationToken.UnsafeRegister(static (state, t) => ((PipelineBatch)state!).TrySetCanceled(t), batch);
+            var registration = cancellationToken.UnsafeRegister(static (state, t) => ((PipelineBatch)state!).SettleOnThreadPool(new OperationCanceledException(t)), batch);
             batch.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         return batch.Task;
@@ -183,10 +218,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 
     private void Encode(string command, ReadOnlySpan<RedisArg> args)
     {
-        RedisArg.WriteHeader(_buffer, (byte)'*', args.Length + 1);
-        RedisArg.WriteCommandName(_buffer, command);
-        foreach (var arg in args) arg.WriteTo(_buffer);
-        _commandsSinceFlush++;
+        WriteCommand(command, args);
         if (!_flushScheduled)
         {
             // Queued globally, behind the continuations of callers resumed by the last batch of replies:
@@ -196,79 +228,122 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         }
     }
 
-    void IThreadPoolWorkItem.Execute() => _flushing = FlushAsync();
-
-    /// <summary>Sends everything encoded so far, and whatever is encoded while that is being sent; one flush runs at a time.</summary>
-    private async Task FlushAsync()
+    private void WriteCommand(string command, ReadOnlySpan<RedisArg> args)
     {
+        RedisArg.WriteHeader(_buffer, (byte)'*', args.Length + 1);
+        RedisArg.WriteCommandName(_buffer, command);
+        foreach (var arg in args) arg.WriteTo(_buffer);
+        _commandsSinceFlush++;
+    }
+
+    /// <summary>The flush work item: sends everything encoded so far, and whatever is encoded while that is being sent.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (FlushOnce()) { }
+    }
+
+    /// <summary>
+    /// Sends what has been encoded, in one write, by whoever holds the flush (<c>_flushScheduled</c>).
+    /// Returns true, still holding it, when more was encoded meanwhile.
+    /// </summary>
+    private bool FlushOnce()
+    {
+        int commands;
+        lock (_gate)
+        {
+            if (_failure is not null || _buffer.WrittenCount == 0)
+            {
+                _flushScheduled = false;
+                return false;
+            }
+            (_sending, _buffer) = (_buffer, _sending);
+            commands = _commandsSinceFlush;
+            _commandsSinceFlush = 0;
+        }
         try
         {
-            int commands;
-            while (true)
-            {
-                lock (_gate)
-                {
-                    if (_failure is not null || _buffer.WrittenCount == 0)
-                    {
-                        _flushScheduled = false;
-                        return;
-                    }
-                    (_sending, _buffer) = (_buffer, _sending);
-                    commands = _commandsSinceFlush;
-                    _commandsSinceFlush = 0;
-                }
-                // Counted before writing: the replies may be back, and their callers resumed, before the write returns.
-                RedisMetrics.Writes.Add(1, _nameTag);
-                RedisMetrics.Commands.Add(commands, _nameTag);
-                await _stream.WriteAsync(_sending.WrittenMemory).ConfigureAwait(false);
-                // One huge command should not pin its buffer for the life of the connection.
-                if (_sending.Capacity > RetainedWriteBuffer) _sending = new ArrayBufferWriter<byte>(16 * 1024);
-                else _sending.ResetWrittenCount();
-            }
+            // Counted before writing: the replies may be back, and their callers resumed, before the write returns.
+            RedisMetrics.Writes.Add(1, _nameTag);
+            RedisMetrics.Commands.Add(commands, _nameTag);
+            var bytes = _sending.WrittenSpan;
+            while (bytes.Length > 0) bytes = bytes[_socket.Send(bytes)..];
         }
-        catch (Exception e)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             Fail(new RedisConnectionException($"Lost the connection to Redis while writing: {e.Message}", e));
+            lock (_gate) _flushScheduled = false;
+            return false;
+        }
+        // One huge command should not pin its buffer for the life of the connection.
+        if (_sending.Capacity > RetainedWriteBuffer) _sending = new ArrayBufferWriter<byte>(16 * 1024);
+        else _sending.ResetWrittenCount();
+        lock (_gate)
+        {
+            if (_failure is null && _buffer.WrittenCount > 0) return true;
+            _flushScheduled = false;
+            return false;
         }
     }
 
-    private async Task ReadLoopAsync()
+    private void StartReader() => new Thread(ReadLoop) { IsBackground = true, Name = _readerName }.Start();
+
+    private void ReadLoop()
     {
-        var reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReadBufferSize, minimumReadSize: ReadBufferSize / 4, leaveOpen: true));
-        var replies = new List<RespValue>();
-        var partial = false;
         try
         {
             while (true)
             {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
+                if (_readEnd == _readBuffer.Length) MakeRoom();
+                var received = _socket.Receive(_readBuffer, _readEnd, _readBuffer.Length - _readEnd, SocketFlags.None);
+                if (received == 0) throw new RedisConnectionException("Redis closed the connection");
+                _readEnd += received;
+                var unread = new ReadOnlySequence<byte>(_readBuffer, _readStart, _readEnd - _readStart);
                 // A large reply arriving over many reads is scanned for completeness before it is built.
-                if (!partial || buffer.Length < ReadBufferSize || RespParser.HasWholeReply(buffer))
+                if (!_readPartial || unread.Length < ReadBufferSize || RespParser.HasWholeReply(unread))
                 {
-                    while (RespParser.TryParse(ref buffer, out var value)) replies.Add(value);
+                    while (RespParser.TryParse(ref unread, out var value)) _replies.Add(value);
                 }
-                partial = !buffer.IsEmpty;
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (replies.Count > 0)
-                {
-                    Dispatch(replies);
-                    replies.Clear();
-                }
-                if (result.IsCompleted) throw new RedisConnectionException("Redis closed the connection");
+                _readStart = _readEnd - (int)unread.Length;
+                _readPartial = _readStart != _readEnd;
+                if (!_readPartial) ResetReadBuffer();
+                if (_replies.Count == 0) continue;
+                var last = Dispatch(_replies);
+                _replies.Clear();
+                if (last is not null && !RunAsReader(last)) return; // another thread reads now; the state is its
             }
         }
         catch (Exception e)
         {
             Fail(e as RedisConnectionException ?? new RedisConnectionException($"Lost the connection to Redis: {e.Message}", e));
         }
-        finally
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
+        ArrayPool<byte>.Shared.Return(_readBuffer);
+        _readerDone.TrySetResult();
     }
 
-    private void Dispatch(List<RespValue> replies)
+    /// <summary>Moves the unread bytes to the front of the buffer, or into one twice as big when they fill it.</summary>
+    private void MakeRoom()
+    {
+        var unread = _readEnd - _readStart;
+        var target = _readStart > 0 ? _readBuffer : ArrayPool<byte>.Shared.Rent(_readBuffer.Length * 2);
+        Buffer.BlockCopy(_readBuffer, _readStart, target, 0, unread);
+        if (target != _readBuffer) ArrayPool<byte>.Shared.Return(_readBuffer);
+        (_readBuffer, _readStart, _readEnd) = (target, 0, unread);
+    }
+
+    private void ResetReadBuffer()
+    {
+        _readStart = _readEnd = 0;
+        // A huge reply should not pin its buffer for the life of the connection.
+        if (_readBuffer.Length <= RetainedReadBuffer) return;
+        ArrayPool<byte>.Shared.Return(_readBuffer);
+        _readBuffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+    }
+
+    /// <summary>
+    /// Hands each reply to its slot; completions go to the thread pool, except the last, which is returned
+    /// for the reader to run once its own state is in order.
+    /// </summary>
+    private IThreadPoolWorkItem? Dispatch(List<RespValue> replies)
     {
         var everyReplyIsPush = _everyReplyIsPush && _onPush is not null;
         var slots = 0;
@@ -285,17 +360,41 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             }
         }
         var next = 0;
-        // Completing a reply only queues its caller's continuation: callers' code never runs on the reader.
+        IThreadPoolWorkItem? last = null;
         foreach (var value in replies)
         {
-            if (everyReplyIsPush || value.Kind == RespKind.Push) Push(value);
-            else owners[next++].Complete(value);
+            if (everyReplyIsPush || value.Kind == RespKind.Push)
+            {
+                Push(value);
+                continue;
+            }
+            if (owners[next++].Accept(value) is not { } completion) continue;
+            if (last is not null) ThreadPool.UnsafeQueueUserWorkItem(last, preferLocal: false);
+            last = completion;
         }
         if (slots > 0)
         {
             Array.Clear(owners, 0, slots);
             ArrayPool<IReplySlot>.Shared.Return(owners);
         }
+        return last;
+    }
+
+    /// <summary>Resumes a caller on the reader thread. Returns false when the reader role was taken meanwhile.</summary>
+    private bool RunAsReader(IThreadPoolWorkItem completion)
+    {
+        var run = _runs = _runs == int.MaxValue ? 1 : _runs + 1;
+        Volatile.Write(ref _inlineSince, Environment.TickCount64);
+        Volatile.Write(ref _inlineRun, run);
+        completion.Execute();
+        return Interlocked.CompareExchange(ref _inlineRun, 0, run) == run;
+    }
+
+    /// <summary>Takes the reader role from a thread busy in a caller's continuation; true if it was taken.</summary>
+    private bool TakeReaderRole(long busySince)
+    {
+        var run = Volatile.Read(ref _inlineRun);
+        return run != 0 && Volatile.Read(ref _inlineSince) <= busySince && Interlocked.CompareExchange(ref _inlineRun, 0, run) == run;
     }
 
     private void Push(RespValue value)
@@ -315,11 +414,18 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     {
         var now = Environment.TickCount64;
         List<IReplySlot>? expired = null;
+        bool awaited;
         lock (_gate)
         {
+            awaited = _pending.Count > 0 && _failure is null;
             // Each call has its own timeout, so deadlines are not in queue order: look at every slot.
             foreach (var reply in _pending)
                 if (reply.Deadline <= now && !reply.IsAnswered) (expired ??= []).Add(reply);
+        }
+        if (awaited && TakeReaderRole(now - (long)StuckReaderAfter.TotalMilliseconds))
+        {
+            RedisMetrics.ReaderHandoffs.Add(1, _nameTag);
+            StartReader();
         }
         if (expired is null) return;
         foreach (var reply in expired) reply.TimeOut();
@@ -346,7 +452,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         _disposing = true;
         Fail(new RedisConnectionException("The Redis connection was closed"));
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
-        await Task.WhenAll(_reader, _flushing).ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        // The reader may be running a caller's continuation, perhaps the very one disposing: take its role
+        // rather than wait for it. Otherwise it is in recv, which the shutdown in Fail has ended.
+        if (TakeReaderRole(long.MaxValue)) _readerDone.TrySetResult();
+        await _readerDone.Task.ConfigureAwait(false);
+        _socket.Dispose();
     }
 }

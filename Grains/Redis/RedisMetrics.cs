@@ -17,5 +17,7 @@ public static class RedisMetrics
 
     internal static readonly Counter<long> Writes = Meter.CreateCounter<long>("redis.client.writes", "{write}", "Socket writes, each carrying one or more commands");
 
+    internal static readonly Counter<long> ReaderHandoffs = Meter.CreateCounter<long>("redis.client.reader_handoffs", "{handoff}", "Times a caller resumed on a connection's reader held it so long that another thread took over reading");
+
     internal static readonly Counter<long> ConnectionsLost = Meter.CreateCounter<long>("redis.client.connections_lost", "{connection}", "Links to Redis that died");
 }
