@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace Cluster.Grains.Redis;
@@ -16,15 +17,18 @@ namespace Cluster.Grains.Redis;
 /// <item>The socket stays in blocking mode and a thread of the connection's own sits in <c>recv</c>: the
 /// kernel wakes it the moment replies arrive, where an async read goes through the runtime's epoll thread
 /// and then the thread pool.</item>
-/// <item>Of the callers completed by one read, the last is resumed on the reader thread itself and the
-/// others on the thread pool. A pipeline's caller typically sends its next pipeline from there, in the
-/// same thread, as redis-benchmark's event loop does.</item>
+/// <item>The callers completed by one read are resumed on the reader thread itself, as long as they
+/// take less than half a millisecond in all; the rest go to the thread pool, so a heavy load still
+/// spreads over the cores. The commands those callers send next are flushed by the reader once they
+/// have run: one write, no hop, as in redis-benchmark's event loop.</item>
 /// <item>A pipeline is written by its caller's thread when no flush is under way.</item>
 /// </list>
 /// <para>A caller resumed on the reader could block it, for instance by waiting synchronously for
-/// another reply of this connection. So the reader role moves: when a caller has held the reader for
-/// <see cref="StuckReaderAfter"/> while replies are awaited, a new thread takes over reading, and the old one
-/// ends once the caller lets it go. Disposing from a resumed caller takes the role the same way.</para>
+/// another reply of this connection (as NUnit's <c>Assert.That(async () => …)</c> does). So the reader
+/// role moves: when a caller has held the reader for <see cref="StuckReaderAfter"/>, the callers of that
+/// read not yet resumed go to the thread pool, its pending flush is sent, and a new thread takes over
+/// reading; the old one ends once the caller lets it go. Disposing from a resumed caller takes the role
+/// the same way.</para>
 /// </remarks>
 internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
@@ -33,6 +37,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private const int RetainedReadBuffer = 1024 * 1024;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan StuckReaderAfter = TimeSpan.FromMilliseconds(100);
+    private static readonly long InlineBudgetTicks = Stopwatch.Frequency / 2000; // 0.5 ms
 
     private readonly Socket _socket;
     private readonly Lock _gate = new();
@@ -44,6 +49,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
     private bool _flushScheduled;
+    private bool _flushOwedByReader;
     private volatile bool _everyReplyIsPush;
     private volatile RedisConnectionException? _failure;
 
@@ -57,12 +63,18 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private int _readStart, _readEnd;
     private bool _readPartial;
     private readonly List<RespValue> _replies = [];
+    private readonly List<IThreadPoolWorkItem> _completions = [];
+    private int _resumed;
     private int _runs;
 
     // Nonzero while the reader runs a caller's continuation: the number of that run, which the reader and
     // a thread taking its role over race to clear. Whoever clears it owns the reader's state.
     private int _inlineRun;
     private long _inlineSince;
+
+    // Which connection's caller this thread is running as that connection's reader, and in which run.
+    [ThreadStatic] private static RedisConnection? t_resumingFor;
+    [ThreadStatic] private static int t_run;
 
     private RedisConnection(Socket socket, string clientName, TimeSpan commandTimeout, Action<RespValue>? onPush)
     {
@@ -221,10 +233,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         WriteCommand(command, args);
         if (!_flushScheduled)
         {
-            // Queued globally, behind the continuations of callers resumed by the last batch of replies:
+            // Callers resumed on the reader leave the flush to it, once they have all run. Elsewhere it is
+            // queued globally, behind the continuations of callers resumed by the last batch of replies:
             // they run first, so their next commands go out together in one write.
             _flushScheduled = true;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            if (IsReaderHere()) _flushOwedByReader = true;
+            else ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
@@ -307,9 +321,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
                 _readPartial = _readStart != _readEnd;
                 if (!_readPartial) ResetReadBuffer();
                 if (_replies.Count == 0) continue;
-                var last = Dispatch(_replies);
+                Dispatch(_replies);
                 _replies.Clear();
-                if (last is not null && !RunAsReader(last)) return; // another thread reads now; the state is its
+                if (!ResumeCallers()) return; // another thread reads now; the state is its
+                FlushWhatCallersSent(here: true);
             }
         }
         catch (Exception e)
@@ -339,11 +354,8 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         _readBuffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
     }
 
-    /// <summary>
-    /// Hands each reply to its slot; completions go to the thread pool, except the last, which is returned
-    /// for the reader to run once its own state is in order.
-    /// </summary>
-    private IThreadPoolWorkItem? Dispatch(List<RespValue> replies)
+    /// <summary>Hands each reply to its slot, collecting in <see cref="_completions"/> the callers it completes.</summary>
+    private void Dispatch(List<RespValue> replies)
     {
         var everyReplyIsPush = _everyReplyIsPush && _onPush is not null;
         var slots = 0;
@@ -360,41 +372,87 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             }
         }
         var next = 0;
-        IThreadPoolWorkItem? last = null;
         foreach (var value in replies)
         {
-            if (everyReplyIsPush || value.Kind == RespKind.Push)
-            {
-                Push(value);
-                continue;
-            }
-            if (owners[next++].Accept(value) is not { } completion) continue;
-            if (last is not null) ThreadPool.UnsafeQueueUserWorkItem(last, preferLocal: false);
-            last = completion;
+            if (everyReplyIsPush || value.Kind == RespKind.Push) Push(value);
+            else if (owners[next++].Accept(value) is { } completion) _completions.Add(completion);
         }
         if (slots > 0)
         {
             Array.Clear(owners, 0, slots);
             ArrayPool<IReplySlot>.Shared.Return(owners);
         }
-        return last;
+    }
+
+    /// <summary>
+    /// Resumes the callers of a read on the reader thread while that stays cheap; the rest go to the thread
+    /// pool. Returns false when the reader role was taken meanwhile, with it the callers not yet resumed.
+    /// </summary>
+    private bool ResumeCallers()
+    {
+        var budgetEnd = Stopwatch.GetTimestamp() + InlineBudgetTicks;
+        t_resumingFor = this;
+        try
+        {
+            while (_resumed < _completions.Count)
+            {
+                if (_resumed > 0 && Stopwatch.GetTimestamp() > budgetEnd) break;
+                if (!RunAsReader(_completions[_resumed++])) return false;
+            }
+        }
+        finally
+        {
+            t_resumingFor = null;
+        }
+        ResumeTheRestOnThreadPool();
+        return true;
+    }
+
+    private void ResumeTheRestOnThreadPool()
+    {
+        for (; _resumed < _completions.Count; _resumed++) ThreadPool.UnsafeQueueUserWorkItem(_completions[_resumed], preferLocal: false);
+        _completions.Clear();
+        _resumed = 0;
     }
 
     /// <summary>Resumes a caller on the reader thread. Returns false when the reader role was taken meanwhile.</summary>
     private bool RunAsReader(IThreadPoolWorkItem completion)
     {
         var run = _runs = _runs == int.MaxValue ? 1 : _runs + 1;
+        t_run = run;
         Volatile.Write(ref _inlineSince, Environment.TickCount64);
         Volatile.Write(ref _inlineRun, run);
         completion.Execute();
         return Interlocked.CompareExchange(ref _inlineRun, 0, run) == run;
     }
 
-    /// <summary>Takes the reader role from a thread busy in a caller's continuation; true if it was taken.</summary>
+    /// <summary>Whether this thread runs a caller as this connection's reader, and still holds that role.</summary>
+    private bool IsReaderHere() => t_resumingFor == this && Volatile.Read(ref _inlineRun) == t_run;
+
+    /// <summary>
+    /// Takes the reader role from a thread that has been running a caller's continuation since
+    /// <paramref name="busySince"/> or earlier. Whoever takes it resumes the callers that thread had not
+    /// yet resumed and flushes what it was to flush: the caller holding it may be waiting for either.
+    /// </summary>
     private bool TakeReaderRole(long busySince)
     {
         var run = Volatile.Read(ref _inlineRun);
-        return run != 0 && Volatile.Read(ref _inlineSince) <= busySince && Interlocked.CompareExchange(ref _inlineRun, 0, run) == run;
+        if (run == 0 || Volatile.Read(ref _inlineSince) > busySince || Interlocked.CompareExchange(ref _inlineRun, 0, run) != run) return false;
+        ResumeTheRestOnThreadPool();
+        FlushWhatCallersSent(here: false);
+        return true;
+    }
+
+    /// <summary>Sends the commands that callers resumed on the reader left for it to flush, on this thread or through the flush work item.</summary>
+    private void FlushWhatCallersSent(bool here)
+    {
+        lock (_gate)
+        {
+            if (!_flushOwedByReader) return;
+            _flushOwedByReader = false;
+        }
+        // The reader writes once; what other threads encode meanwhile is for the work item, not for the reader.
+        if (!here || FlushOnce()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
     private void Push(RespValue value)
@@ -414,15 +472,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     {
         var now = Environment.TickCount64;
         List<IReplySlot>? expired = null;
-        bool awaited;
         lock (_gate)
         {
-            awaited = _pending.Count > 0 && _failure is null;
             // Each call has its own timeout, so deadlines are not in queue order: look at every slot.
             foreach (var reply in _pending)
                 if (reply.Deadline <= now && !reply.IsAnswered) (expired ??= []).Add(reply);
         }
-        if (awaited && TakeReaderRole(now - (long)StuckReaderAfter.TotalMilliseconds))
+        if (_failure is null && TakeReaderRole(now - (long)StuckReaderAfter.TotalMilliseconds))
         {
             RedisMetrics.ReaderHandoffs.Add(1, _nameTag);
             StartReader();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Cluster.Grains.Redis;
 using Cluster.Testing;
@@ -37,6 +38,25 @@ public sealed class ReaderThreadTests
         Assert.That(await blocking.WaitAsync(Patience), Is.EqualTo("after the handoff"));
         Assert.That(handoffs.Count, Is.GreaterThanOrEqualTo(1), "the reply came through a new reader");
         Assert.That((await client.ExecuteAsync("ECHO", "still fine")).ToString(), Is.EqualTo("still fine"));
+    }
+
+    [Test]
+    public async Task A_caller_resumed_on_the_reader_that_waits_synchronously_for_a_later_reply_of_the_same_read_gets_it()
+    {
+        await using var client = await _redis.ConnectAsync();
+
+        var blocking = Task.Run(async () =>
+        {
+            await client.ExecuteAsync("PING").ConfigureAwait(false);
+            var first = client.ExecuteAsync("ECHO", "first");
+            var second = client.ExecuteAsync("ECHO", "second");
+            await first.ConfigureAwait(false);
+            // Resumed on the reader with the reply to `second` already read but its caller not yet resumed:
+            // whoever takes the reader role over must resume it.
+            return second.GetAwaiter().GetResult().ToString();
+        });
+
+        Assert.That(await blocking.WaitAsync(Patience), Is.EqualTo("second"));
     }
 
     [Test]
@@ -86,6 +106,25 @@ public sealed class ReaderThreadTests
 
         Assert.That(async () => await throwing, Throws.InvalidOperationException);
         Assert.That((await client.ExecuteAsync("CLIENT", "ID")).Integer, Is.EqualTo(id), "same connection, still alive");
+    }
+
+    [Test]
+    public async Task Callers_that_take_long_are_spread_over_the_thread_pool_instead_of_queueing_on_the_reader()
+    {
+        await using var client = await _redis.ConnectAsync();
+
+        // Sent together, so their replies arrive together; each caller then works for a millisecond,
+        // twice the reader's budget for all callers of a read.
+        async Task<int> Caller(int i)
+        {
+            await client.ExecuteAsync("ECHO", i).ConfigureAwait(false);
+            var busyUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 1000;
+            while (Stopwatch.GetTimestamp() < busyUntil) { }
+            return Environment.CurrentManagedThreadId;
+        }
+        var threads = await Task.WhenAll(Enumerable.Range(0, 50).Select(Caller)).WaitAsync(Patience);
+
+        Assert.That(threads.Distinct().Count(), Is.GreaterThan(1), "every caller ran on the reader, one after another");
     }
 
     /// <summary>Counts <c>redis.client.reader_handoffs</c> for one client name.</summary>
