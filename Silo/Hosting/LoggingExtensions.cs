@@ -20,6 +20,7 @@ public static class LoggingExtensions
         var configuration = new LoggerConfiguration().MinimumLevel.Information();
         if (check.Problem is null) configuration.ReadFrom.Configuration(builder.Configuration);
         var logger = configuration
+            .Filter.ByExcluding(IsTheHostsStartFailure)
             .Enrich.With<SecretRedactingEnricher>()
             .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .WriteTo.File(
@@ -37,4 +38,14 @@ public static class LoggingExtensions
         builder.Logging.AddSerilog(logger, dispose: true);
         return builder;
     }
+
+    /// <summary>
+    /// The silo reports a failed start itself, in one line, with the stack trace only when the cause is
+    /// unexpected (<see cref="SiloRunner"/>). The host's own report would add a stack trace above it for
+    /// a plain cause such as a port in use.
+    /// </summary>
+    private static bool IsTheHostsStartFailure(LogEvent e) =>
+        e.MessageTemplate.Text == "Hosting failed to start"
+        && e.Properties.TryGetValue("SourceContext", out var source)
+        && source is ScalarValue { Value: "Microsoft.Extensions.Hosting.Internal.Host" };
 }

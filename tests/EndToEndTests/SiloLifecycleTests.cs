@@ -118,6 +118,19 @@ public sealed class SiloLifecycleTests
     }
 
     [Test]
+    public async Task A_port_in_use_stops_the_silo_with_one_clear_line_and_no_stack_trace()
+    {
+        using var occupant = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        occupant.Start();
+        var port = ((System.Net.IPEndPoint)occupant.LocalEndpoint).Port;
+        await using var silo = SiloProcess.Start(new SiloSettings { Port = port });
+
+        var exitCode = await silo.WaitForExitAsync(ExitDeadline);
+
+        AssertOneClearError(silo, exitCode, $"Failed to bind to address http://127.0.0.1:{port}: address already in use");
+    }
+
+    [Test]
     public async Task A_silo_given_a_connection_string_starts_no_redis_server_of_its_own()
     {
         await using var redis = await RedisFixture.StartAsync();
