@@ -1,3 +1,4 @@
+using Cluster.Testing;
 using System.Text.Json.Nodes;
 
 namespace Cluster.UnitTests.Client;

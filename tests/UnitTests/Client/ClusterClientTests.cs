@@ -1,3 +1,4 @@
+using Cluster.Testing;
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Cluster.Client.Api;

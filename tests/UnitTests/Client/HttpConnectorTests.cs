@@ -1,3 +1,4 @@
+using Cluster.Testing;
 using System.Text.Json.Nodes;
 using Cluster.Client.Connectors;
 

@@ -2,10 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Cluster.UnitTests.Client;
+namespace Cluster.Testing;
 
 /// <summary>A real HTTP server on a free loopback port that answers every request with a handler of the test's.</summary>
-internal sealed class LocalHttpServer : IDisposable
+public sealed class LocalHttpServer : IDisposable
 {
     private readonly HttpListener _listener;
     private readonly Func<HttpListenerContext, Task> _handler;
