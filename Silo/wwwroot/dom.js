@@ -1,5 +1,7 @@
 // Tiny DOM helpers: build elements, set text only when it changed, reconcile keyed lists.
 
+import { scheduleRender } from './frame.js';
+
 /** Creates an element: h('td', {class: 'num', dataset: {testid: 'x'}}, 'text', child). */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -61,4 +63,56 @@ export function reconcile(parent, keys, cache, create) {
 /** Shows or hides an element. */
 export function show(el, visible) {
   if (el.hidden === visible) el.hidden = !visible;
+}
+
+/**
+ * A keyed list of elements under `parent`, drawn at most once per animation frame. `keys` says what
+ * shows, in which order; `reorder()` says that changed, `patch(key)` that one item did, and a frame
+ * redraws only that: `create(key)` for new elements, `update(key, element)` for changed ones, and
+ * `afterReorder()` for what depends on the list as a whole (an empty state, a pager).
+ */
+export class KeyedList {
+  keys = [];
+  elements = new Map(); // key → element
+  #dirty = new Set();
+  #reordered = true;
+  #parent;
+  #create;
+  #update;
+  #afterReorder;
+
+  constructor(parent, { create, update, afterReorder = () => {} }) {
+    this.#parent = parent;
+    this.#create = create;
+    this.#update = update;
+    this.#afterReorder = afterReorder;
+  }
+
+  reorder() {
+    this.#reordered = true;
+    scheduleRender(this.#render);
+  }
+
+  patch(key) {
+    this.#dirty.add(key);
+    scheduleRender(this.#render);
+  }
+
+  patchAll() {
+    for (const key of this.keys) this.#dirty.add(key);
+    scheduleRender(this.#render);
+  }
+
+  #render = () => {
+    if (this.#reordered) {
+      this.#reordered = false;
+      reconcile(this.#parent, this.keys, this.elements, this.#create);
+      this.#afterReorder();
+    }
+    for (const key of this.#dirty) {
+      const element = this.elements.get(key);
+      if (element) this.#update(key, element);
+    }
+    this.#dirty.clear();
+  };
 }

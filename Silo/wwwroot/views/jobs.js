@@ -3,9 +3,8 @@
 // patched in place at most once per animation frame.
 
 import { api } from '../api.js';
-import { h, reconcile, setAttr, setText, show } from '../dom.js';
+import { h, KeyedList, setAttr, setText, show } from '../dom.js';
 import { formatNumber, percent, shortId, timeAgo } from '../format.js';
-import { scheduleRender } from '../frame.js';
 import { applyJobEvent, JOB_STATUSES, snapshotTime } from '../job-events.js';
 import { eventTime } from '../socket.js';
 
@@ -21,12 +20,9 @@ export class JobsView {
   #cursors = [];         // cursors of the pages before this one; [] on the first page
   #cursor = null;        // this page's cursor
   #nextCursor = null;
-  #order = [];           // job ids on this page, newest first
+  #rows;                 // KeyedList: job ids on this page, newest first → <tr>
   #jobs = new Map();     // job id → job, this page only
-  #dirty = new Set();    // job ids whose row needs patching
-  #rows = new Map();     // job id → <tr>
   #cells = new WeakMap(); // <tr> → its cells
-  #orderChanged = true;
   #selected = null;
   #newElsewhere = 0;     // jobs submitted while not on the first page
   #loadSeq = 0;
@@ -41,6 +37,17 @@ export class JobsView {
     this.#socket = socket;
     this.#onSelect = onSelect;
     this.#els = { toolbar, body, empty, pager };
+    this.#rows = new KeyedList(body, {
+      create: (id) => this.#createRow(id),
+      update: (id, row) => {
+        const job = this.#jobs.get(id);
+        if (job) this.#patchRow(row, job);
+      },
+      afterReorder: () => {
+        this.#renderEmpty();
+        this.#renderPager();
+      },
+    });
     this.#buildToolbar();
     body.replaceChildren();
     body.addEventListener('click', (e) => this.#rowActivated(e), { signal });
@@ -51,7 +58,7 @@ export class JobsView {
     this.setJobTypes(jobTypes);
     this.#resubscribe();
     this.#load();
-    this.#clock = setInterval(() => this.#invalidateAll(), 5000); // keeps "created … ago" fresh
+    this.#clock = setInterval(() => this.#rows.patchAll(), 5000); // keeps "created … ago" fresh
   }
 
   stop() {
@@ -69,7 +76,7 @@ export class JobsView {
   /** Highlights the job shown in the detail panel. */
   select(jobId) {
     this.#selected = jobId;
-    for (const [id, row] of this.#rows) row.classList.toggle('selected', id === jobId);
+    for (const [id, row] of this.#rows.elements) row.classList.toggle('selected', id === jobId);
   }
 
   #buildToolbar() {
@@ -112,10 +119,10 @@ export class JobsView {
       if (seq !== this.#loadSeq) return;
       this.#error = null;
       this.#jobs = new Map(page.jobs.map((job) => [job.id, { ...job, at: snapshotTime(job) }]));
-      this.#order = page.jobs.map((job) => job.id);
+      this.#rows.keys = page.jobs.map((job) => job.id);
       this.#nextCursor = page.next_cursor ?? null;
-      this.#orderChanged = true;
-      this.#invalidateAll();
+      this.#rows.reorder();
+      this.#rows.patchAll();
       const buffered = this.#buffer;
       this.#buffer = null;
       for (const [event, eventId] of buffered ?? []) this.#onEvent(event, eventId);
@@ -123,8 +130,7 @@ export class JobsView {
       if (seq !== this.#loadSeq) return;
       this.#buffer = null;
       this.#error = error.message;
-      this.#orderChanged = true;
-      scheduleRender(this.#render);
+      this.#rows.reorder();
     }
   }
 
@@ -135,7 +141,7 @@ export class JobsView {
     }
     const job = this.#jobs.get(event.job_id);
     if (job) {
-      if (applyJobEvent(job, event, eventId)) this.#invalidate(job.id);
+      if (applyJobEvent(job, event, eventId)) this.#rows.patch(job.id);
     } else if (event.type === 'job_submitted') {
       this.#submitted(event, eventId);
     }
@@ -147,8 +153,7 @@ export class JobsView {
     if ((status && status !== event.status) || (type && type !== event.job_type)) return;
     if (this.#cursors.length > 0) {
       this.#newElsewhere += 1;
-      this.#orderChanged = true;
-      scheduleRender(this.#render);
+      this.#rows.reorder();
       return;
     }
     const at = eventTime(eventId);
@@ -156,10 +161,10 @@ export class JobsView {
       id: event.job_id, type: event.job_type, status: event.status, priority: event.priority,
       workflow_id: event.workflow_id, progress: 0, created_at: new Date(at).toISOString(), at,
     });
-    this.#order.unshift(event.job_id);
+    this.#rows.keys.unshift(event.job_id);
     // The page stays one page long; what falls off the end belongs to the next page, which the
     // cursor we hold no longer starts at: re-read the page (at most every 2 s) for a fresh one.
-    const dropped = this.#order.splice(limit);
+    const dropped = this.#rows.keys.splice(limit);
     for (const id of dropped) this.#jobs.delete(id);
     if (dropped.length && !this.#refreshTimer) {
       this.#refreshTimer = setTimeout(() => {
@@ -167,34 +172,9 @@ export class JobsView {
         if (this.#cursors.length === 0) this.#load();
       }, CURSOR_REFRESH_MS);
     }
-    this.#orderChanged = true;
-    this.#invalidate(event.job_id);
+    this.#rows.reorder();
+    this.#rows.patch(event.job_id);
   }
-
-  #invalidate(jobId) {
-    this.#dirty.add(jobId);
-    scheduleRender(this.#render);
-  }
-
-  #invalidateAll() {
-    for (const id of this.#order) this.#dirty.add(id);
-    scheduleRender(this.#render);
-  }
-
-  #render = () => {
-    if (this.#orderChanged) {
-      this.#orderChanged = false;
-      reconcile(this.#els.body, this.#order, this.#rows, (id) => this.#createRow(id));
-      this.#renderEmpty();
-      this.#renderPager();
-    }
-    for (const id of this.#dirty) {
-      const job = this.#jobs.get(id);
-      const row = this.#rows.get(id);
-      if (job && row) this.#patchRow(row, job);
-    }
-    this.#dirty.clear();
-  };
 
   #createRow(id) {
     const cells = {
@@ -238,7 +218,7 @@ export class JobsView {
     const { empty } = this.#els;
     const filtered = this.#filters.status || this.#filters.type;
     const message = this.#error ? `Jobs cannot be loaded: ${this.#error}`
-      : this.#order.length ? ''
+      : this.#rows.keys.length ? ''
         : this.#cursors.length ? 'No older jobs.'
           : filtered ? 'No jobs match these filters.' : 'No jobs yet — submit one and it appears here live.';
     setText(empty, message);

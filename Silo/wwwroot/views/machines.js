@@ -4,9 +4,8 @@
 // once per animation frame however many of its events arrive.
 
 import { api } from '../api.js';
-import { h, reconcile, setAttr, setText, show } from '../dom.js';
+import { h, KeyedList, reconcile, setAttr, setText, show } from '../dom.js';
 import { percent, shortId, timeAgo } from '../format.js';
-import { scheduleRender } from '../frame.js';
 
 const PAGE_SIZES = [6, 12, 24, 48];
 const RELOAD_DEBOUNCE_MS = 1000;
@@ -22,14 +21,11 @@ export class MachinesView {
   #cursors = [];
   #cursor = null;
   #nextCursor = null;
-  #order = [];             // machine ids on this page
+  #cards;                  // KeyedList: machine ids on this page → card element
   #machines = new Map();   // machine id → {id, status, host, gpu_count, last_seen, workers: Map}
   #workerMachine = new Map(); // worker id → machine id, this page only
   #jobWorker = new Map();  // job id → worker id, jobs held by workers on this page
-  #dirty = new Set();
-  #cards = new Map();      // machine id → card element
   #parts = new WeakMap();  // element → its parts to patch
-  #orderChanged = true;
   #loadSeq = 0;
   #buffer = null;
   #reloadTimer = 0;
@@ -43,6 +39,17 @@ export class MachinesView {
     this.#socket = socket;
     this.#onSelectJob = onSelectJob;
     this.#els = { toolbar, grid, pager };
+    this.#cards = new KeyedList(grid, {
+      create: (id) => this.#createCard(id),
+      update: (id, card) => {
+        const machine = this.#machines.get(id);
+        if (machine) this.#patchCard(card, machine);
+      },
+      afterReorder: () => {
+        this.#renderEmpty();
+        this.#renderPager();
+      },
+    });
     this.#buildToolbar();
     grid.replaceChildren();
     grid.addEventListener('click', (e) => this.#clicked(e), { signal });
@@ -52,7 +59,7 @@ export class MachinesView {
   start() {
     this.#resubscribe();
     this.#load();
-    this.#clock = setInterval(() => this.#invalidateAll(), 5000);
+    this.#clock = setInterval(() => this.#cards.patchAll(), 5000);
   }
 
   stop() {
@@ -110,8 +117,7 @@ export class MachinesView {
       this.#buffer = null;
       this.#error = error.message;
     }
-    this.#orderChanged = true;
-    scheduleRender(this.#render);
+    this.#cards.reorder();
   }
 
   #adopt(page) {
@@ -131,9 +137,9 @@ export class MachinesView {
       }
       this.#machines.set(m.id, { ...m, workers });
     }
-    this.#order = page.machines.map((m) => m.id);
+    this.#cards.keys = page.machines.map((m) => m.id);
     this.#nextCursor = page.next_cursor ?? null;
-    this.#invalidateAll();
+    this.#cards.patchAll();
   }
 
   /**
@@ -153,7 +159,7 @@ export class MachinesView {
           if (held.progress === null) held.progress = job.progress ?? 0;
           held.status = job.status;
         }
-        this.#invalidate(machine.id);
+        this.#cards.patch(machine.id);
       } catch {
         // progress stays unknown until the job's next event
       }
@@ -183,7 +189,7 @@ export class MachinesView {
     });
     this.#workerMachine.set(event.worker_id, event.machine_id);
     this.#refreshMachine(machine.id); // the event does not carry GPU index, concurrency or capabilities
-    return this.#invalidate(machine.id);
+    return this.#cards.patch(machine.id);
   }
 
   /** Re-reads one machine's details (not its workers' jobs, which events keep), once per burst of registrations. */
@@ -200,7 +206,7 @@ export class MachinesView {
           const known = machine.workers.get(w.id);
           if (known) Object.assign(known, { gpu_index: w.gpu_index, concurrency: w.concurrency, capabilities: w.capabilities });
         }
-        this.#invalidate(machineId);
+        this.#cards.patch(machineId);
       } catch {
         // details stay as the event gave them
       }
@@ -213,7 +219,7 @@ export class MachinesView {
     worker.status = 'offline';
     for (const jobId of worker.jobs.keys()) this.#jobWorker.delete(jobId);
     worker.jobs.clear();
-    this.#invalidate(worker.machine_id);
+    this.#cards.patch(worker.machine_id);
   }
 
   #jobAssigned(event) {
@@ -222,7 +228,7 @@ export class MachinesView {
     worker.jobs.set(event.job_id, { id: event.job_id, type: event.job_type, status: 'assigned', progress: 0 });
     worker.status = 'busy';
     this.#jobWorker.set(event.job_id, worker.id);
-    this.#invalidate(worker.machine_id);
+    this.#cards.patch(worker.machine_id);
   }
 
   #jobChanged(event) {
@@ -238,7 +244,7 @@ export class MachinesView {
       if (event.progress !== undefined) job.progress = Number(event.progress);
       if (event.job_type) job.type = event.job_type;
     }
-    this.#invalidate(worker.machine_id);
+    this.#cards.patch(worker.machine_id);
   }
 
   #worker(workerId) {
@@ -252,35 +258,10 @@ export class MachinesView {
   #maybeNewMachine(machineId) {
     if (this.#machines.has(machineId)) return;
     if (this.#selection.length && !this.#selection.includes(machineId)) return;
-    if (this.#order.length >= this.#limit && this.#nextCursor) return; // a full page, more after it: it is elsewhere
+    if (this.#cards.keys.length >= this.#limit && this.#nextCursor) return; // a full page, more after it: it is elsewhere
     clearTimeout(this.#reloadTimer);
     this.#reloadTimer = setTimeout(() => this.#load(), RELOAD_DEBOUNCE_MS);
   }
-
-  #invalidate(machineId) {
-    this.#dirty.add(machineId);
-    scheduleRender(this.#render);
-  }
-
-  #invalidateAll() {
-    for (const id of this.#order) this.#dirty.add(id);
-    scheduleRender(this.#render);
-  }
-
-  #render = () => {
-    if (this.#orderChanged) {
-      this.#orderChanged = false;
-      reconcile(this.#els.grid, this.#order, this.#cards, (id) => this.#createCard(id));
-      this.#renderEmpty();
-      this.#renderPager();
-    }
-    for (const id of this.#dirty) {
-      const machine = this.#machines.get(id);
-      const card = this.#cards.get(id);
-      if (machine && card) this.#patchCard(card, machine);
-    }
-    this.#dirty.clear();
-  };
 
   #createCard(id) {
     const parts = {
@@ -354,7 +335,7 @@ export class MachinesView {
   #renderEmpty() {
     const { grid } = this.#els;
     const message = this.#error ? `Machines cannot be loaded: ${this.#error}`
-      : this.#order.length ? ''
+      : this.#cards.keys.length ? ''
         : this.#selection.length ? `None of ${this.#selection.join(', ')} has registered.`
           : 'No machines yet — they appear when a worker registers (see docs/protocol.md).';
     grid.dataset.empty = message;
