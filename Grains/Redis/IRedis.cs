@@ -31,7 +31,8 @@ public interface IRedis : IAsyncDisposable
     /// <summary>
     /// Subscribes to channels on a connection of their own, subscribing again after a reconnection.
     /// <paramref name="onMessage"/> receives (channel, message) on the connection's reader, one message at a time,
-    /// so it should be quick and must not block on Redis. Dispose the result to unsubscribe.
+    /// so it should be quick and must not block, neither on Redis nor on this subscription's disposal (await
+    /// it instead). Dispose the result to unsubscribe.
     /// </summary>
     Task<IAsyncDisposable> SubscribeAsync(IReadOnlyList<string> channels, Action<string, RespValue> onMessage, CancellationToken cancellationToken = default);
 

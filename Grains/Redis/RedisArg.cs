@@ -35,10 +35,11 @@ public readonly struct RedisArg
         switch (_kind)
         {
             case 0:
-                var length = Encoding.UTF8.GetByteCount(_text!);
+                var text = _text ?? ""; // default(RedisArg): an empty string, never an exception halfway through a command
+                var length = Encoding.UTF8.GetByteCount(text);
                 WriteHeader(writer, (byte)'$', length);
                 var span = writer.GetSpan(length + 2);
-                Encoding.UTF8.GetBytes(_text, span);
+                Encoding.UTF8.GetBytes(text, span);
                 "\r\n"u8.CopyTo(span[length..]);
                 writer.Advance(length + 2);
                 break;
@@ -55,10 +56,10 @@ public readonly struct RedisArg
                 writer.Write("\r\n"u8);
                 break;
             default:
-                var text = double.IsPositiveInfinity(Double) ? "+inf"
+                var number = double.IsPositiveInfinity(Double) ? "+inf"
                     : double.IsNegativeInfinity(Double) ? "-inf"
                     : Double.ToString("R", CultureInfo.InvariantCulture);
-                ((RedisArg)text).WriteTo(writer);
+                ((RedisArg)number).WriteTo(writer);
                 break;
         }
     }
@@ -96,7 +97,7 @@ public readonly struct RedisArg
 
     public override string ToString() => _kind switch
     {
-        0 => _text!,
+        0 => _text ?? "",
         1 => Encoding.UTF8.GetString(_bytes.Span),
         2 => _integer.ToString(CultureInfo.InvariantCulture),
         _ => Double.ToString("R", CultureInfo.InvariantCulture),

@@ -25,10 +25,12 @@ namespace Cluster.Grains.Redis;
 /// </list>
 /// <para>A caller resumed on the reader could block it, for instance by waiting synchronously for
 /// another reply of this connection (as NUnit's <c>Assert.That(async () => …)</c> does). So the reader
-/// role moves: when a caller has held the reader for <see cref="StuckReaderAfter"/>, the callers of that
+/// role moves: when a caller has held the reader for <see cref="RedisOptions.ReaderHandoffAfter"/>, the callers of that
 /// read not yet resumed go to the thread pool, its pending flush is sent, and a new thread takes over
 /// reading; the old one ends once the caller lets it go. Disposing from a resumed caller takes the role
-/// the same way.</para>
+/// the same way. Until then that connection's replies wait; commands other threads send do not, as they
+/// take over the write the reader was to make. Subscription handlers run on the reader outside this
+/// scheme and must not block.</para>
 /// </remarks>
 internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
@@ -36,7 +38,6 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private const int RetainedWriteBuffer = 256 * 1024;
     private const int RetainedReadBuffer = 1024 * 1024;
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan StuckReaderAfter = TimeSpan.FromMilliseconds(100);
     private static readonly long InlineBudgetTicks = Stopwatch.Frequency / 2000; // 0.5 ms
 
     private readonly Socket _socket;
@@ -44,10 +45,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private readonly Queue<IReplySlot> _pending = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _commandTimeout;
+    private readonly long _readerHandoffAfterMs;
     private readonly Action<RespValue>? _onPush;
     private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
+    // Under _gate. Exactly one party holds the flush while _flushScheduled is set: the flush work item, a
+    // caller writing its pipeline, or, while _flushOwedByReader is also set, the reader after its callers.
     private bool _flushScheduled;
     private bool _flushOwedByReader;
     private volatile bool _everyReplyIsPush;
@@ -76,15 +80,18 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     [ThreadStatic] private static RedisConnection? t_resumingFor;
     [ThreadStatic] private static int t_run;
 
-    private RedisConnection(Socket socket, string clientName, TimeSpan commandTimeout, Action<RespValue>? onPush)
+    private RedisConnection(Socket socket, RedisOptions options, string clientName, Action<RespValue>? onPush)
     {
         _nameTag = new("redis.client.name", clientName);
         _socket = socket;
-        _commandTimeout = commandTimeout;
+        _commandTimeout = options.CommandTimeout;
+        _readerHandoffAfterMs = (long)options.ReaderHandoffAfter.TotalMilliseconds;
         _onPush = onPush;
         _readerName = "redis-reader " + clientName;
         StartReader();
-        _timeoutSweep = new Timer(static self => ((RedisConnection)self!).SweepTimeouts(), this, SweepInterval, SweepInterval);
+        // The connection outlives whoever opened it: its threads do not carry the opener's AsyncLocals.
+        using (ExecutionContext.SuppressFlow())
+            _timeoutSweep = new Timer(static self => ((RedisConnection)self!).SweepTimeouts(), this, SweepInterval, SweepInterval);
     }
 
     /// <summary>Completes once the link has died and every call in flight has been failed.</summary>
@@ -119,7 +126,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             socket.Dispose();
             throw;
         }
-        var connection = new RedisConnection(socket, clientName, options.CommandTimeout, onPush);
+        var connection = new RedisConnection(socket, options, clientName, onPush);
         try
         {
             await connection.HandshakeAsync(options, clientName, cancellationToken).ConfigureAwait(false);
@@ -173,15 +180,17 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
 
     public Task<RespValue> Send(string command, ReadOnlySpan<RedisArg> args, CancellationToken cancellationToken, TimeSpan? timeout)
     {
+        ArgumentException.ThrowIfNullOrEmpty(command);
         if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<RespValue>(cancellationToken);
         var reply = new PendingReply(command, Environment.TickCount64 + (long)(timeout ?? _commandTimeout).TotalMilliseconds);
+        // Registered before the slot is queued, so that the reader never completes a half-registered reply.
+        if (cancellationToken.CanBeCanceled) reply.CancelWith(cancellationToken);
         lock (_gate)
         {
             if (_failure is { } failure) return Task.FromException<RespValue>(failure);
             Encode(command, args);
             _pending.Enqueue(reply);
         }
-        if (cancellationToken.CanBeCanceled) reply.CancelWith(cancellationToken);
         return reply.Task;
     }
 
@@ -192,6 +201,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     public Task<RespValue[]> SendPipeline(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken, TimeSpan? timeout)
     {
         if (commands.Count == 0) return Task.FromResult(Array.Empty<RespValue>());
+        foreach (var command in commands) ArgumentException.ThrowIfNullOrEmpty(command.Name, nameof(commands));
         if (cancellationToken.IsCancellationRequested) return Task.FromCanceled<RespValue[]>(cancellationToken);
         var batch = new PipelineBatch(commands.Count);
         var deadline = Environment.TickCount64 + (long)(timeout ?? _commandTimeout).TotalMilliseconds;
@@ -199,14 +209,14 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         lock (_gate)
         {
             if (_failure is { } failure) return Task.FromException<RespValue[]>(failure);
-            // A whole pipeline is already one write: nothing is gained by waiting for other callers.
-            writeHere = !_flushScheduled;
-            _flushScheduled = true;
             for (var i = 0; i < commands.Count; i++)
             {
                 WriteCommand(commands[i].Name, commands[i].Args);
                 _pending.Enqueue(new PipelineBatch.Slot(batch, i, commands[i].Name, deadline));
             }
+            // A whole pipeline is already one write: nothing is gained by waiting for other callers.
+            writeHere = !_flushScheduled || TakeOwedFlush();
+            _flushScheduled = true;
         }
         // More encoded meanwhile goes to the flush work item: a caller's thread does not write for others.
         if (writeHere && FlushOnce()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
@@ -221,6 +231,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     /// <summary>Sends a command whose replies arrive as pushes (SUBSCRIBE and friends).</summary>
     public void Post(string command, ReadOnlySpan<RedisArg> args)
     {
+        ArgumentException.ThrowIfNullOrEmpty(command);
         lock (_gate)
         {
             if (_failure is { } failure) throw failure;
@@ -240,6 +251,18 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             if (IsReaderHere()) _flushOwedByReader = true;
             else ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
+        else if (TakeOwedFlush()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>
+    /// Under the gate, on a thread other than the reader: takes over the flush the reader owes, so that this
+    /// thread's command does not wait for a slow caller on the reader.
+    /// </summary>
+    private bool TakeOwedFlush()
+    {
+        if (!_flushOwedByReader || IsReaderHere()) return false;
+        _flushOwedByReader = false;
+        return true;
     }
 
     private void WriteCommand(string command, ReadOnlySpan<RedisArg> args)
@@ -299,7 +322,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         }
     }
 
-    private void StartReader() => new Thread(ReadLoop) { IsBackground = true, Name = _readerName }.Start();
+    private void StartReader() => new Thread(ReadLoop) { IsBackground = true, Name = _readerName }.UnsafeStart();
 
     private void ReadLoop()
     {
@@ -478,7 +501,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             foreach (var reply in _pending)
                 if (reply.Deadline <= now && !reply.IsAnswered) (expired ??= []).Add(reply);
         }
-        if (_failure is null && TakeReaderRole(now - (long)StuckReaderAfter.TotalMilliseconds))
+        if (_failure is null && TakeReaderRole(now - _readerHandoffAfterMs))
         {
             RedisMetrics.ReaderHandoffs.Add(1, _nameTag);
             StartReader();
@@ -508,10 +531,13 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         _disposing = true;
         Fail(new RedisConnectionException("The Redis connection was closed"));
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
-        // The reader may be running a caller's continuation, perhaps the very one disposing: take its role
-        // rather than wait for it. Otherwise it is in recv, which the shutdown in Fail has ended.
-        if (TakeReaderRole(long.MaxValue)) _readerDone.TrySetResult();
-        await _readerDone.Task.ConfigureAwait(false);
+        // The reader may be running a caller's continuation, perhaps the very one disposing, or start one
+        // with replies it had read before the shutdown in Fail: take its role rather than wait for it.
+        while (!_readerDone.Task.IsCompleted)
+        {
+            if (TakeReaderRole(long.MaxValue)) _readerDone.TrySetResult();
+            else await Task.WhenAny(_readerDone.Task, Task.Delay(SweepInterval)).ConfigureAwait(false);
+        }
         _socket.Dispose();
     }
 }

@@ -16,6 +16,11 @@ public sealed record RedisOptions
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>2 (the default) or 3; with 3 the client sends HELLO 3 and replies carry RESP3 types.</summary>
     public int Protocol { get; init; } = 2;
+    /// <summary>
+    /// How long a caller resumed on a connection's reader thread may hold it before another thread takes
+    /// over reading (see <see cref="RedisConnection"/>).
+    /// </summary>
+    public TimeSpan ReaderHandoffAfter { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Reads <c>host:port[,key=value…]</c>. Keys: password, user, database (or db), name, timeout and

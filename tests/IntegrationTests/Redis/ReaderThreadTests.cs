@@ -127,6 +127,79 @@ public sealed class ReaderThreadTests
         Assert.That(threads.Distinct().Count(), Is.GreaterThan(1), "every caller ran on the reader, one after another");
     }
 
+    [Test]
+    public async Task A_caller_holding_the_reader_does_not_hold_back_what_other_threads_send()
+    {
+        // No handoff in this test's lifetime: only the other thread itself can get its command out.
+        await using var client = await _redis.ConnectAsync(o => o with { ReaderHandoffAfter = TimeSpan.FromHours(1) });
+        var key = "held:" + Guid.NewGuid().ToString("N");
+        using var seenByOthers = new ManualResetEventSlim();
+        var pushedWhileHeld = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            var onReader = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var holder = Task.Run(async () =>
+            {
+                await client.ExecuteAsync("PING").ConfigureAwait(false);
+                if (Thread.CurrentThread.Name?.StartsWith("redis-reader", StringComparison.Ordinal) != true)
+                {
+                    onReader.SetResult(false); // the reply beat the await; try again
+                    return;
+                }
+                _ = client.ExecuteAsync("ECHO", "left for the reader to flush");
+                onReader.SetResult(true);
+                pushedWhileHeld = seenByOthers.Wait(Patience);
+            });
+            if (!await onReader.Task.WaitAsync(Patience))
+            {
+                Assert.That(attempt, Is.LessThan(20), "the caller never resumed on the reader");
+                continue;
+            }
+            var watcher = _redis.Client.ExecuteBlockingAsync("BLPOP", [key, 30], CancellationToken.None);
+            _ = client.ExecuteAsync("RPUSH", key, "x");
+            await watcher.WaitAsync(Patience);
+            seenByOthers.Set();
+            await holder.WaitAsync(Patience);
+            break;
+        }
+
+        Assert.That(pushedWhileHeld, Is.True, "the RPUSH waited for the caller holding the reader");
+    }
+
+    [Test]
+    public async Task A_pipeline_with_a_missing_command_name_is_refused_and_the_connection_goes_on()
+    {
+        await using var client = await _redis.ConnectAsync();
+
+        Assert.That(() => client.ExecutePipelineAsync([new RedisCommand("PING"), new RedisCommand(null!)]), Throws.InstanceOf<ArgumentException>());
+        Assert.That((await client.ExecutePipelineAsync([new RedisCommand("SET", "empty", default(RedisArg)), new RedisCommand("STRLEN", "empty")]))[1].Integer,
+            Is.Zero, "a default argument is an empty string");
+        Assert.That((await client.ExecuteAsync("PING")).ToString(), Is.EqualTo("PONG"));
+    }
+
+    private static readonly AsyncLocal<string?> Ambient = new();
+
+    [Test]
+    public async Task A_message_handler_does_not_run_in_the_execution_context_of_whoever_subscribed()
+    {
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IAsyncDisposable subscription;
+        Ambient.Value = "request-42";
+        try
+        {
+            subscription = await _redis.Client.SubscribeAsync(["ambient"], (_, _) => seen.TrySetResult(Ambient.Value));
+        }
+        finally
+        {
+            Ambient.Value = null;
+        }
+        await using (subscription)
+        {
+            await _redis.Client.ExecuteAsync("PUBLISH", "ambient", "x");
+            Assert.That(await seen.Task.WaitAsync(Patience), Is.Null, "the reader thread kept the subscriber's AsyncLocals");
+        }
+    }
+
     /// <summary>Counts <c>redis.client.reader_handoffs</c> for one client name.</summary>
     private sealed class HandoffCounter : IDisposable
     {
