@@ -37,7 +37,6 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private const int ReadBufferSize = 64 * 1024;
     private const int RetainedWriteBuffer = 256 * 1024;
     private const int RetainedReadBuffer = 1024 * 1024;
-    private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(50);
     private static readonly long InlineBudgetTicks = Stopwatch.Frequency / 2000; // 0.5 ms
 
     private readonly Socket _socket;
@@ -48,7 +47,6 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     private readonly long _readerHandoffAfterMs;
     private readonly Action<RespValue>? _onPush;
     private readonly TaskCompletionSource _readerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Timer _timeoutSweep;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024), _sending = new(16 * 1024);
     // Under _gate. Exactly one party holds the flush while _flushScheduled is set: the flush work item, a
     // caller writing its pipeline, or, while _flushOwedByReader is also set, the reader after its callers.
@@ -89,9 +87,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         _onPush = onPush;
         _readerName = "redis-reader " + clientName;
         StartReader();
-        // The connection outlives whoever opened it: its threads do not carry the opener's AsyncLocals.
-        using (ExecutionContext.SuppressFlow())
-            _timeoutSweep = new Timer(static self => ((RedisConnection)self!).SweepTimeouts(), this, SweepInterval, SweepInterval);
+        ConnectionSweeper.Add(this);
     }
 
     /// <summary>Completes once the link has died and every call in flight has been failed.</summary>
@@ -491,7 +487,8 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         }
     }
 
-    private void SweepTimeouts()
+    /// <summary>Called by <see cref="ConnectionSweeper"/> every tick: times out expired replies and rescues a held reader.</summary>
+    internal void Sweep()
     {
         var now = Environment.TickCount64;
         List<IReplySlot>? expired = null;
@@ -520,6 +517,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
             inFlight = [.. _pending];
             _pending.Clear();
         }
+        ConnectionSweeper.Remove(this); // nothing is left to time out, and a dead link has no reader to rescue
         try { _socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
         foreach (var reply in inFlight) reply.Fail(failure);
         if (!_disposing) RedisMetrics.ConnectionsLost.Add(1, _nameTag);
@@ -530,13 +528,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
     {
         _disposing = true;
         Fail(new RedisConnectionException("The Redis connection was closed"));
-        await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
         // The reader may be running a caller's continuation, perhaps the very one disposing, or start one
         // with replies it had read before the shutdown in Fail: take its role rather than wait for it.
         while (!_readerDone.Task.IsCompleted)
         {
             if (TakeReaderRole(long.MaxValue)) _readerDone.TrySetResult();
-            else await Task.WhenAny(_readerDone.Task, Task.Delay(SweepInterval)).ConfigureAwait(false);
+            else await Task.WhenAny(_readerDone.Task, Task.Delay(ConnectionSweeper.Interval)).ConfigureAwait(false);
         }
         _socket.Dispose();
     }
