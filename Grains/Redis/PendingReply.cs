@@ -5,9 +5,9 @@ namespace Cluster.Grains.Redis;
 /// </summary>
 /// <remarks>
 /// A reply is accepted by the connection's reader and published by <see cref="IThreadPoolWorkItem.Execute"/>,
-/// which runs the caller's continuation on whichever thread calls it: the reader for the last reply of a
-/// read, the thread pool for the others (see <see cref="RedisConnection"/>). Failures, timeouts and
-/// cancellations always go through the thread pool, so no caller's code runs on a timer or a canceller.
+/// which runs the caller's continuation on whichever thread calls it: the reader while its budget for the
+/// read lasts, the thread pool after that (see <see cref="RedisConnection"/>). Failures, timeouts and
+/// cancellations always go through the thread pool (<see cref="IReplySlot.SettleOnThreadPool"/>).
 /// </remarks>
 internal sealed class PendingReply(string command, long deadline) : TaskCompletionSource<RespValue>, IReplySlot, IThreadPoolWorkItem
 {
@@ -21,7 +21,7 @@ internal sealed class PendingReply(string command, long deadline) : TaskCompleti
 
     public void CancelWith(CancellationToken token)
     {
-        _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).SettleOnThreadPool(new OperationCanceledException(t)), this);
+        _registration = token.UnsafeRegister(static (state, t) => ((PendingReply)state!).Settle(new OperationCanceledException(t)), this);
         if (Task.IsCompleted) _registration.Dispose(); // the reply won the race
     }
 
@@ -39,20 +39,11 @@ internal sealed class PendingReply(string command, long deadline) : TaskCompleti
         _registration.Dispose();
     }
 
-    public void Fail(Exception e) => SettleOnThreadPool(e);
+    public void Fail(Exception e) => Settle(e);
 
-    public void TimeOut() => SettleOnThreadPool(new RedisTimeoutException($"Redis did not answer {command} in time"));
+    public void TimeOut() => Settle(new RedisTimeoutException($"Redis did not answer {command} in time"));
 
-    private void SettleOnThreadPool(Exception e)
-    {
-        if (Task.IsCompleted) return;
-        ThreadPool.UnsafeQueueUserWorkItem(static state =>
-        {
-            var (reply, e) = state;
-            var settled = e is OperationCanceledException c ? reply.TrySetCanceled(c.CancellationToken) : reply.TrySetException(e);
-            if (settled) reply._registration.Dispose();
-        }, (this, e), preferLocal: false);
-    }
+    private void Settle(Exception e) => IReplySlot.SettleOnThreadPool(this, e, static reply => ((PendingReply)reply)._registration.Dispose());
 }
 
 /// <summary>A place in a connection's queue of replies: replies arrive in the order their slots were queued.</summary>
@@ -73,4 +64,19 @@ internal interface IReplySlot
     void Fail(Exception e);
 
     void TimeOut();
+
+    /// <summary>
+    /// Fails <paramref name="source"/>, or cancels it for an <see cref="OperationCanceledException"/>, on the
+    /// thread pool, so that no caller's code runs on a timer or a canceller. <paramref name="settled"/> runs
+    /// when this call is what settled it.
+    /// </summary>
+    static void SettleOnThreadPool<T>(TaskCompletionSource<T> source, Exception e, Action<TaskCompletionSource<T>>? settled = null)
+    {
+        if (source.Task.IsCompleted) return;
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (source, e, settled) = state;
+            if (e is OperationCanceledException c ? source.TrySetCanceled(c.CancellationToken) : source.TrySetException(e)) settled?.Invoke(source);
+        }, (source, e, settled), preferLocal: false);
+    }
 }

@@ -18,16 +18,7 @@ internal sealed class PipelineBatch(int count) : TaskCompletionSource<RespValue[
 
     void IThreadPoolWorkItem.Execute() => TrySetResult(_replies);
 
-    public void SettleOnThreadPool(Exception e)
-    {
-        if (Task.IsCompleted) return;
-        ThreadPool.UnsafeQueueUserWorkItem(static state =>
-        {
-            var (batch, e) = state;
-            if (e is OperationCanceledException c) batch.TrySetCanceled(c.CancellationToken);
-            else batch.TrySetException(e);
-        }, (this, e), preferLocal: false);
-    }
+    public void Settle(Exception e) => IReplySlot.SettleOnThreadPool(this, e);
 
     /// <summary>One reply slot of the batch in the connection's queue: a small object, not a task of its own.</summary>
     public sealed class Slot(PipelineBatch batch, int index, string command, long deadline) : IReplySlot
@@ -38,9 +29,9 @@ internal sealed class PipelineBatch(int count) : TaskCompletionSource<RespValue[
 
         public IThreadPoolWorkItem? Accept(RespValue value) => batch.Set(index, value);
 
-        public void Fail(Exception e) => batch.SettleOnThreadPool(e);
+        public void Fail(Exception e) => batch.Settle(e);
 
-        public void TimeOut() => batch.SettleOnThreadPool(new RedisTimeoutException($"Redis did not answer a pipeline in time (at {command})"));
+        public void TimeOut() => batch.Settle(new RedisTimeoutException($"Redis did not answer a pipeline in time (at {command})"));
     }
 }
 

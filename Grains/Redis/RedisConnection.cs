@@ -218,7 +218,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IThreadPoolWorkItem
         if (writeHere && FlushOnce()) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         if (cancellationToken.CanBeCanceled)
         {
-            var registration = cancellationToken.UnsafeRegister(static (state, t) => ((PipelineBatch)state!).SettleOnThreadPool(new OperationCanceledException(t)), batch);
+            var registration = cancellationToken.UnsafeRegister(static (state, t) => ((PipelineBatch)state!).Settle(new OperationCanceledException(t)), batch);
             batch.Task.ContinueWith(static (_, r) => ((CancellationTokenRegistration)r!).Dispose(), registration, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         return batch.Task;
