@@ -95,8 +95,14 @@ local function hash_to_table(flat)
   return t
 end
 
+-- Read once per function call (guarded() forgets it before each): a call may append many events.
+local call_events_maxlen = nil
+
 local function events_maxlen()
-  return tonumber(redis.call('HGET', 'cluster:config', 'events_maxlen')) or DEFAULT_EVENTS_MAXLEN
+  if not call_events_maxlen then
+    call_events_maxlen = tonumber(redis.call('HGET', 'cluster:config', 'events_maxlen')) or DEFAULT_EVENTS_MAXLEN
+  end
+  return call_events_maxlen
 end
 
 -- Appends an event; fields is a flat list of name, value pairs. Empty values are left out.
@@ -254,19 +260,23 @@ local function class_requirements(job)
   return cjson.encode(normalise_requirements(ok and type(req) == 'table' and req or {}))
 end
 
+-- Makes a job claimable again: pending (with `fields`, name/value pairs, set in the same HSET), queued
+-- under its class, and a job_pending event that gives the reason.
+local function requeue(id, job, reason, fields)
+  set_status(id, job, 'pending')
+  redis.call('HSET', 'job:' .. id, 'status', 'pending', unpack(fields or {}))
+  job.requirements_normalised = class_requirements(job)
+  enqueue(id, job)
+  job_event(id, 'job_pending', job, { 'reason', reason })
+end
+
 -- Due retries become claimable the moment anyone looks, so no timer stands between a backoff and a worker.
 local function promote_due(now, limit)
   local due = redis.call('ZRANGEBYSCORE', 'jobs:delayed', '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
     redis.call('ZREM', 'jobs:delayed', id)
     local job = hash_to_table(redis.call('HGETALL', 'job:' .. id))
-    if job.status == 'delayed' then
-      set_status(id, job, 'pending')
-      redis.call('HSET', 'job:' .. id, 'status', 'pending')
-      job.requirements_normalised = class_requirements(job)
-      enqueue(id, job)
-      job_event(id, 'job_pending', job, { 'reason', 'retry' })
-    end
+    if job.status == 'delayed' then requeue(id, job, 'retry') end
   end
   return #due
 end
@@ -378,23 +388,34 @@ local function with_inputs(payload, inputs)
   return string.sub(payload, 1, open) .. '"inputs":' .. inputs .. sep .. rest
 end
 
+-- Every step that depends on step idx, directly or not, in the order of a depth-first walk; and the set
+-- of those indexes, idx included.
+local function descendants(wf_id, idx)
+  local order, seen, queue = {}, { [idx] = true }, step_dependents(wf_id, idx)
+  while #queue > 0 do
+    local d = table.remove(queue)
+    if not seen[d] then
+      seen[d] = true
+      order[#order + 1] = d
+      for _, next_index in ipairs(step_dependents(wf_id, d)) do queue[#queue + 1] = next_index end
+    end
+  end
+  return order, seen
+end
+
 -- Makes a step claimable, with its dependencies' results as inputs. kind: the workflow event to append, if any.
 local function make_pending(wf_id, idx, id, job, ids, reason, kind, now)
   local deps = indexes(job.depends_on)
   if #deps > 0 then
     redis.call('HSET', 'job:' .. id, 'payload', with_inputs(job.step_payload or job.payload or '{}', inputs_of(ids, deps)))
   end
-  set_status(id, job, 'pending')
-  redis.call('HSET', 'job:' .. id, 'status', 'pending', 'promoted_at', iso(now))
-  job.requirements_normalised = class_requirements(job)
-  enqueue(id, job)
-  job_event(id, 'job_pending', job, { 'reason', reason })
+  requeue(id, job, reason, { 'promoted_at', iso(now) })
   if kind then workflow_event(wf_id, kind, { 'step_index', idx, 'job_id', id }) end
 end
 
--- Counts the steps by status and stores completed_steps and failed_steps.
-local function workflow_recount(wf_id)
-  local ids = step_job_ids(wf_id)
+-- Counts the steps by status and stores completed_steps and failed_steps. ids: the step job ids, if at hand.
+local function workflow_recount(wf_id, ids)
+  ids = ids or step_job_ids(wf_id)
   local completed, dead, unfinished = 0, 0, 0
   for _, id in ipairs(ids) do
     local s = redis.call('HGET', 'job:' .. id, 'status')
@@ -406,11 +427,14 @@ local function workflow_recount(wf_id)
   return #ids, completed, dead, unfinished
 end
 
--- Recounts the steps and ends the workflow once nothing is left to run: completed when every step
--- completed, failed when a step died, cancelled otherwise (or `outcome`, when given). Returns the status.
-local function workflow_settle(wf_id, now, outcome)
+-- Recounts the steps (unless `counted`, the results of a workflow_recount that still hold) and ends the
+-- workflow once nothing is left to run: completed when every step completed, failed when a step died,
+-- cancelled otherwise (or `outcome`, when given). Returns the status.
+local function workflow_settle(wf_id, now, outcome, counted)
   local key = 'workflow:' .. wf_id
-  local total, completed, dead, unfinished = workflow_recount(wf_id)
+  local total, completed, dead, unfinished
+  if counted then total, completed, dead, unfinished = unpack(counted)
+  else total, completed, dead, unfinished = workflow_recount(wf_id) end
   local status = redis.call('HGET', key, 'status')
   if unfinished > 0 or (total == 0 and not outcome) then return status end
   local final = outcome or (completed == total and 'completed') or (dead > 0 and 'failed') or 'cancelled'
@@ -430,7 +454,9 @@ local function workflow_on_step_completed(id, job, now)
   if not idx then return false end
   local first = redis.call('SADD', 'workflow:' .. wf_id .. ':completed', idx) == 1
   local ids = step_job_ids(wf_id)
-  workflow_recount(wf_id) -- before any event reports completed_steps
+  -- Counted before any event reports completed_steps. The promotions below turn waiting steps into
+  -- pending ones, both unfinished, so the counts still hold when the workflow is settled.
+  local counted = { workflow_recount(wf_id, ids) }
   if first then workflow_event(wf_id, 'workflow_step_completed', { 'step_index', idx, 'job_id', id }) end
   for _, d in ipairs(step_dependents(wf_id, idx)) do
     local dep_id = ids[d + 1]
@@ -439,7 +465,7 @@ local function workflow_on_step_completed(id, job, now)
       make_pending(wf_id, d, dep_id, dep, ids, 'dependencies_completed', 'workflow_step_promoted', now)
     end
   end
-  workflow_settle(wf_id, now)
+  workflow_settle(wf_id, now, nil, counted)
   return first
 end
 
@@ -457,15 +483,9 @@ local function workflow_on_step_ended(id, job, outcome, detail, now)
     { 'step_index', idx, 'job_id', id, outcome == 'dead' and 'error' or 'reason', detail })
   if redis.call('HGET', key, 'status') == 'running' then
     if redis.call('HGET', key, 'failure_policy') == 'continue' then
-      local queue, seen = step_dependents(wf_id, idx), {}
-      while #queue > 0 do
-        local d = table.remove(queue)
-        if not seen[d] then
-          seen[d] = true
-          local dep = ids[d + 1] and load_job(ids[d + 1])
-          if dep and UNFINISHED[dep.status] then cancel_job(ids[d + 1], dep, 'dependency failed', now, true) end
-          for _, next_index in ipairs(step_dependents(wf_id, d)) do queue[#queue + 1] = next_index end
-        end
+      for _, d in ipairs((descendants(wf_id, idx))) do
+        local dep = ids[d + 1] and load_job(ids[d + 1])
+        if dep and UNFINISHED[dep.status] then cancel_job(ids[d + 1], dep, 'dependency failed', now, true) end
       end
     else
       for _, other in ipairs(ids) do
@@ -515,15 +535,10 @@ local function retry_step(wf_id, idx, now)
     end
   end
   restore_step(wf_id, idx, id, job, ids, 'manual_retry', 'workflow_step_retried', now)
-  local queue, seen = step_dependents(wf_id, idx), { [idx] = true }
-  while #queue > 0 do
-    local d = table.remove(queue)
-    if not seen[d] then
-      seen[d] = true
-      local dep = ids[d + 1] and load_job(ids[d + 1])
-      if dep and dep.status == 'cancelled' then restore_step(wf_id, d, ids[d + 1], dep, ids, 'dependency_retried', nil, now) end
-      for _, next_index in ipairs(step_dependents(wf_id, d)) do queue[#queue + 1] = next_index end
-    end
+  local order, seen = descendants(wf_id, idx)
+  for _, d in ipairs(order) do
+    local dep = ids[d + 1] and load_job(ids[d + 1])
+    if dep and dep.status == 'cancelled' then restore_step(wf_id, d, ids[d + 1], dep, ids, 'dependency_retried', nil, now) end
   end
   if redis.call('HGET', key, 'failure_policy') ~= 'continue' then
     for i, other in ipairs(ids) do
@@ -640,8 +655,8 @@ local function claim_best(w, token, lease_ms, now)
         if best_id == nil or pool_miss < best_pool_miss or (pool_miss == best_pool_miss and score < best_score) then
           best_id, best_cls, best_pool_miss, best_score = head[1], classes[i], pool_miss, score
         end
-      elseif redis.call('EXISTS', 'jobs:class:' .. classes[i]) == 0 then
-        redis.call('HDEL', 'jobs:classes', classes[i])
+      else
+        redis.call('HDEL', 'jobs:classes', classes[i]) -- an empty sorted set no longer exists
       end
     end
   end
@@ -836,13 +851,9 @@ local function job_retry(keys, args)
     if idx then return retry_step(wf_id, idx, now_ms()) end
   end
   redis.call('ZREM', 'jobs:delayed', id)
-  set_status(id, job, 'pending')
   job.retry_count = 0
-  redis.call('HSET', 'job:' .. id, 'status', 'pending', 'retry_count', 0, 'progress', 0)
   redis.call('HDEL', 'job:' .. id, 'completed_at', 'completed_ms', 'result')
-  job.requirements_normalised = class_requirements(job)
-  enqueue(id, job)
-  job_event(id, 'job_pending', job, { 'reason', 'manual_retry' })
+  requeue(id, job, 'manual_retry', { 'retry_count', 0, 'progress', 0 })
   return 'OK'
 end
 
@@ -989,6 +1000,22 @@ end
 
 -- ARGV: worker JSON {worker_id, machine_id, host, gpu_count, gpu_index, concurrency, capabilities{…}, silo_id}.
 -- Re-registering (a restart) keeps the machine association and returns the worker's old leases to the queue.
+-- Hands back every job a worker holds, each as a failed attempt (retried, or dead when out of retries).
+-- Returns how many it handed back.
+local function return_leases(worker_id, code, message, now)
+  local held = 'worker:' .. worker_id .. ':jobs'
+  local returned = 0
+  for _, job_id in ipairs(redis.call('SMEMBERS', held)) do
+    local job = load_job(job_id)
+    if job and (job.status == 'assigned' or job.status == 'running') then
+      fail_attempt(job_id, job, cjson.encode({ code = code, message = message }), true, 0, now)
+      returned = returned + 1
+    end
+  end
+  redis.call('DEL', held)
+  return returned
+end
+
 local function worker_register(keys, args)
   local spec = decode(args[1], 'worker')
   local id, machine_id = str(spec.worker_id), str(spec.machine_id)
@@ -1002,15 +1029,7 @@ local function worker_register(keys, args)
     redis.call('SREM', 'machine:' .. previous .. ':workers', id)
   end
   local now = now_ms()
-  local returned = 0
-  for _, job_id in ipairs(redis.call('SMEMBERS', key .. ':jobs')) do
-    local job = load_job(job_id)
-    if job and (job.status == 'assigned' or job.status == 'running') then
-      fail_attempt(job_id, job, cjson.encode({ code = 'WORKER_RESTARTED', message = 'worker ' .. id .. ' registered again while holding the job' }), true, 0, now)
-      returned = returned + 1
-    end
-  end
-  redis.call('DEL', key .. ':jobs')
+  local returned = return_leases(id, 'WORKER_RESTARTED', 'worker ' .. id .. ' registered again while holding the job', now)
   local _, caps_text = object_and_text(spec.capabilities, 'capabilities')
   redis.call('HSET', key, 'id', id, 'machine_id', machine_id, 'status', 'idle', 'active', 0,
     'concurrency', math.max(tonumber(spec.concurrency) or 1, 1), 'capabilities', caps_text,
@@ -1049,15 +1068,7 @@ end
 
 local function worker_offline(id, reason, now)
   local key = 'worker:' .. id
-  local returned = 0
-  for _, job_id in ipairs(redis.call('SMEMBERS', key .. ':jobs')) do
-    local job = load_job(job_id)
-    if job and (job.status == 'assigned' or job.status == 'running') then
-      fail_attempt(job_id, job, cjson.encode({ code = 'WORKER_LOST', message = 'worker ' .. id .. ' went offline: ' .. reason }), true, 0, now)
-      returned = returned + 1
-    end
-  end
-  redis.call('DEL', key .. ':jobs')
+  local returned = return_leases(id, 'WORKER_LOST', 'worker ' .. id .. ' went offline: ' .. reason, now)
   redis.call('HSET', key, 'status', 'offline', 'active', 0, 'offline_at', iso(now))
   redis.call('HDEL', key, 'current_job_id')
   redis.call('ZREM', 'workers:heartbeats', id)
@@ -1112,6 +1123,7 @@ end
 
 local function guarded(fn)
   return function(keys, args)
+    call_events_maxlen = nil
     local ok, result = pcall(fn, keys, args)
     if ok then return result end
     if type(result) == 'table' and result.err then return result end
