@@ -29,7 +29,8 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         var connection = new GatewayConnection(socket, _options, context.User.Scopes().ToArray());
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using var goingAway = SocketClosing.GoAwayWhenStopping(socket, lifetime.ApplicationStopping);
         var sender = connection.RunSenderAsync(stop.Token);
         var heartbeat = HeartbeatAsync(connection, socket, stop.Token);
         connection.QueueControl(new WelcomeFrame

@@ -7,6 +7,29 @@ public static class SocketClosing
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Once <paramref name="stopping"/> fires, tells the peer with 1001 (going away) while the endpoint's
+    /// receive loop goes on reading, so that the peer's answering close frame ends that loop; a peer that
+    /// has not answered within a second is aborted. Cancelling a pending receive instead would abort the
+    /// socket before anything was said. Dispose the result when the endpoint is done with the socket.
+    /// </summary>
+    public static CancellationTokenRegistration GoAwayWhenStopping(WebSocket socket, CancellationToken stopping) =>
+        stopping.Register(static state => _ = GoAwayAsync((WebSocket)state!), socket);
+
+    private static async Task GoAwayAsync(WebSocket socket)
+    {
+        await CloseAsync(socket, siloStopping: true).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Patience).ConfigureAwait(false);
+            if (socket.State != WebSocketState.Closed) socket.Abort();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the endpoint finished with it meanwhile
+        }
+    }
+
     /// <summary>Closes with 1000 (normal), or 1001 (going away) when the silo is stopping, waiting at most a second.</summary>
     public static async Task CloseAsync(WebSocket socket, bool siloStopping)
     {

@@ -30,8 +30,8 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         // A stopping silo lets its workers go at once, so they reconnect to another silo instead of waiting out a heartbeat.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        await RunAsync(socket, stop.Token);
+        using var goingAway = SocketClosing.GoAwayWhenStopping(socket, lifetime.ApplicationStopping);
+        await RunAsync(socket, context.RequestAborted);
     }
 
     private async Task RunAsync(WebSocket socket, CancellationToken cancellationToken)

@@ -67,13 +67,14 @@ public sealed class SiloLifecycleTests
 
         silo.SendSigterm();
         var exitCode = await silo.WaitForExitAsync(TimeSpan.FromSeconds(10));
-        await worker.WaitForCloseAsync(TimeSpan.FromSeconds(5));
-        await subscriber.WaitForCloseAsync(TimeSpan.FromSeconds(5));
+        var workerClosedWith = await worker.WaitForCloseAsync(TimeSpan.FromSeconds(5));
+        var subscriberClosedWith = await subscriber.WaitForCloseAsync(TimeSpan.FromSeconds(5));
 
         using (Assert.EnterMultipleScope())
         {
             Assert.That(exitCode, Is.Zero, silo.Transcript());
-            Assert.That(worker.State, Is.Not.EqualTo(System.Net.WebSockets.WebSocketState.Open));
+            Assert.That(workerClosedWith, Is.EqualTo(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable), "the worker is told the silo is going away");
+            Assert.That(subscriberClosedWith, Is.EqualTo(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable), "the subscriber is told the silo is going away");
             Assert.That(silo.Transcript(), Does.Not.Contain("Unhandled").And.Not.Contain("   at "));
         }
     }

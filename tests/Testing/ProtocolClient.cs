@@ -74,19 +74,21 @@ public class ProtocolClient : IAsyncDisposable
     public void Abort() => _socket.Abort();
 
     /// <summary>Reads and discards frames until the silo closes the connection, or fails after the deadline.</summary>
-    public async Task WaitForCloseAsync(TimeSpan within)
+    /// <summary>Reads until the socket closes; returns the status of the silo's close frame, or null when the link just died.</summary>
+    public async Task<WebSocketCloseStatus?> WaitForCloseAsync(TimeSpan within)
     {
         using var deadline = new CancellationTokenSource(within);
         var buffer = new byte[64 * 1024];
         try
         {
             while (_socket.State == WebSocketState.Open)
-                if ((await _socket.ReceiveAsync(buffer.AsMemory(), deadline.Token)).MessageType == WebSocketMessageType.Close) return;
+                if ((await _socket.ReceiveAsync(buffer.AsMemory(), deadline.Token)).MessageType == WebSocketMessageType.Close) return _socket.CloseStatus;
         }
         catch (WebSocketException)
         {
             // an abort on the silo's side closes it too
         }
+        return null;
     }
 
     public async ValueTask DisposeAsync()
