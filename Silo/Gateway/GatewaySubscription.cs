@@ -15,6 +15,8 @@ public sealed class GatewaySubscription
 {
     private readonly Lock _gate = new();
     private readonly byte[] _head;
+    // The filter's lists as sets, built once: Matches runs for every event and every subscriber.
+    private readonly HashSet<string>? _machineIds, _jobTypes, _eventTypes;
     private List<StreamEvent>? _held;
     private bool _ended;
 
@@ -26,6 +28,9 @@ public sealed class GatewaySubscription
         Filter = filter;
         SeedStyle = seedStyle;
         _held = replaying ? [] : null;
+        _machineIds = SetOf(filter.MachineIds);
+        _jobTypes = SetOf(filter.JobTypes);
+        _eventTypes = SetOf(filter.EventTypes);
         _head = Encoding.UTF8.GetBytes($$"""{"v":1,"type":"event","subscription":{{JsonSerializer.Serialize(id)}},"topic":{{JsonSerializer.Serialize(topic)}},""");
     }
 
@@ -46,10 +51,12 @@ public sealed class GatewaySubscription
         var f = Filter;
         return (f.JobId is null || e["job_id"] == f.JobId)
             && (f.WorkflowId is null || e["workflow_id"] == f.WorkflowId)
-            && (f.MachineIds is null || (e["machine_id"] is { } m && f.MachineIds.Contains(m, StringComparer.Ordinal)))
-            && (f.JobTypes is null || (e["job_type"] is { } t && f.JobTypes.Contains(t, StringComparer.Ordinal)))
-            && (f.EventTypes is null || f.EventTypes.Contains(e.Type, StringComparer.Ordinal));
+            && (_machineIds is null || (e["machine_id"] is { } m && _machineIds.Contains(m)))
+            && (_jobTypes is null || (e["job_type"] is { } t && _jobTypes.Contains(t)))
+            && (_eventTypes is null || _eventTypes.Contains(e.Type));
     }
+
+    private static HashSet<string>? SetOf(IEnumerable<string>? values) => values is null ? null : new(values, StringComparer.Ordinal);
 
     /// <summary>An event from the live feed; <paramref name="tail"/> is the event serialized once for all subscribers.</summary>
     public void OnLive(StreamEvent e, Func<byte[]> tail)

@@ -152,7 +152,7 @@ public sealed partial class WebhookConsumer(IRedis redis, WebhookStore store, We
             : Task.FromResult(RespValue.Null))).ConfigureAwait(false);
 
         var acknowledge = new List<RedisArg>();
-        var queued = 0;
+        var enqueues = new List<Task>();
         for (var i = 0; i < candidates.Length; i++)
         {
             var (e, subject) = candidates[i];
@@ -162,13 +162,19 @@ public sealed partial class WebhookConsumer(IRedis redis, WebhookStore store, We
                 acknowledge.Add(e.Id);
                 continue;
             }
-            var deliveryId = WebhookEvents.DeliveryId(e);
-            await store.EnqueueAsync(stream, Group, e.Id, deliveryId, url, WebhookEvents.Body(e, s.Kind, deliveryId), e.Type, WebhookStore.LogKey(s.Kind, s.Id), cancellationToken).ConfigureAwait(false);
-            LogQueued(deliveryId, e.Type, s.Kind, s.Id);
-            queued++;
+            // Sent together, as the lookups were: each enqueue is idempotent, and an entry left unacknowledged is reclaimed.
+            enqueues.Add(EnqueueAsync(stream, e, s, url, cancellationToken));
         }
+        await Task.WhenAll(enqueues).ConfigureAwait(false);
         if (acknowledge.Count > 0) await redis.XAckAsync(stream, Group, [.. acknowledge], cancellationToken).ConfigureAwait(false);
-        if (queued > 0) sender.Wake();
+        if (enqueues.Count > 0) sender.Wake();
+    }
+
+    private async Task EnqueueAsync(string stream, StreamEvent e, (string Kind, string Id) s, string url, CancellationToken cancellationToken)
+    {
+        var deliveryId = WebhookEvents.DeliveryId(e);
+        await store.EnqueueAsync(stream, Group, e.Id, deliveryId, url, WebhookEvents.Body(e, s.Kind, deliveryId), e.Type, WebhookStore.LogKey(s.Kind, s.Id), cancellationToken).ConfigureAwait(false);
+        LogQueued(deliveryId, e.Type, s.Kind, s.Id);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created consumer group {Group} on {Stream} at its current end")]
