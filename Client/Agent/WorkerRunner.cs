@@ -22,7 +22,7 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
     /// <summary>Refusals that reconnecting will not cure: the agent stops instead of retrying forever.</summary>
     private static readonly HashSet<string> FatalCodes = new(StringComparer.Ordinal)
     {
-        ErrorCodes.Unauthorized, ErrorCodes.Forbidden, ErrorCodes.ValidationError, ErrorCodes.MachineIdRequired, "UNSUPPORTED_VERSION",
+        ErrorCodes.Unauthorized, ErrorCodes.Forbidden, ErrorCodes.ValidationError, ErrorCodes.MachineIdRequired, ErrorCodes.UnsupportedVersion,
     };
 
     public string WorkerId { get; } = AgentSettings.WorkerIdFor(settings.MachineId, gpuIndex);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Protocol;
 
@@ -83,7 +84,7 @@ public sealed class WorkerConnection : IAsyncDisposable
         catch (WebSocketException) when (_socket.HttpStatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
         {
             var status = (int)_socket.HttpStatusCode;
-            throw new ClusterApiException(status, status == 401 ? "UNAUTHORIZED" : "FORBIDDEN",
+            throw new ClusterApiException(status, status == 401 ? ErrorCodes.Unauthorized : ErrorCodes.Forbidden,
                 status == 401 ? "The silo refused the API key." : "The API key lacks the worker scope.");
         }
         _receiveLoop = Task.Run(ReceiveLoopAsync, CancellationToken.None);

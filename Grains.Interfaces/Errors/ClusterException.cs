@@ -24,6 +24,7 @@ public static class ErrorCodes
     public const string WorkerOffline = "WORKER_OFFLINE";
     public const string Unauthorized = "UNAUTHORIZED";
     public const string Forbidden = "FORBIDDEN";
+    public const string UnsupportedVersion = "UNSUPPORTED_VERSION";
     public const string NotFound = "NOT_FOUND";
     public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
     public const string RateLimited = "RATE_LIMITED";

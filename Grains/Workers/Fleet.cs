@@ -37,8 +37,4 @@ public sealed class Fleet(IRedis redis)
         var workers = await Task.WhenAll(ids.Take(limit).Select(id => new WorkerGrain(redis, id).GetAsync(cancellationToken))).ConfigureAwait(false);
         return new Page<WorkerState>(workers.OfType<WorkerState>().ToArray(), ids.Length > limit ? ids[limit - 1] : null);
     }
-
-    /// <summary>How many workers are online, for the dashboard's totals.</summary>
-    public async Task<long> OnlineWorkersAsync(CancellationToken cancellationToken = default) =>
-        (await redis.ExecuteAsync("ZCARD", ["workers:heartbeats"], cancellationToken).ConfigureAwait(false)).Integer;
 }

@@ -25,7 +25,6 @@ public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, 
 
     public IReadOnlyCollection<string> Scopes { get; } = scopes;
     public long LastReceivedTicks { get; set; } = Environment.TickCount64;
-    public bool IsOpen => socket.State == WebSocketState.Open;
 
     public int SubscriptionCount
     {

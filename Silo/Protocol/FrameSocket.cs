@@ -48,7 +48,7 @@ public static class FrameSocket
         }
         if (envelope.Id is { Length: > MaxIdLength }) return Error(null, ErrorCodes.ValidationError, $"'id' must be at most {MaxIdLength} characters");
         if (envelope.V != WorkerFrame.ProtocolVersion)
-            return Error(envelope.Id, "UNSUPPORTED_VERSION", $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
+            return Error(envelope.Id, ErrorCodes.UnsupportedVersion, $"This silo speaks protocol version {WorkerFrame.ProtocolVersion}, not {envelope.V}");
         return null;
     }
 

@@ -11,7 +11,7 @@ namespace Cluster.Silo.Webhooks;
 /// </summary>
 public static class WebhookEvents
 {
-    public const string WorkflowStream = "events:workflows";
+    public const string WorkflowStream = EventStreams.Workflows;
 
     /// <summary>Job events every job with a <c>webhook_url</c> is told about.</summary>
     public static readonly IReadOnlySet<string> JobTerminal = new HashSet<string>(StringComparer.Ordinal) { "job_completed", "job_dead", "job_cancelled" };

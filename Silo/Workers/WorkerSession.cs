@@ -21,7 +21,6 @@ public sealed class WorkerSession(WebSocket socket, RegisterFrame registration)
     public ConcurrentDictionary<string, string> Held { get; } = new(StringComparer.Ordinal);
 
     public bool HasCapacity => Held.Count < Concurrency && socket.State == WebSocketState.Open;
-    public bool IsOpen => socket.State == WebSocketState.Open;
 
     /// <summary>Sends one frame; frames from the receive loop and the dispatcher never interleave.</summary>
     public async Task SendAsync(WorkerFrame frame, CancellationToken cancellationToken)

@@ -26,7 +26,7 @@ export function timeAgo(value, now = Date.now()) {
 /** A local date and time with seconds, for detail views. */
 export function dateTime(value) {
   if (!value) return '';
-  const date = typeof value === 'number' ? new Date(value) : new Date(value);
+  const date = new Date(value);
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString(undefined, { hour12: false });
 }
 
