@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cluster.Grains.Redis;
+using Cluster.Silo.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Cluster.Silo.Webhooks;
@@ -25,7 +26,7 @@ public sealed partial class WebhookSender : BackgroundService
     private readonly IOptions<WebhookOptions> _optionsAccessor;
     private readonly ILogger<WebhookSender> _logger;
     private readonly HttpClient _http;
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly WakeSignal _wake = new();
     private readonly ConcurrentDictionary<string, Task> _inFlight = new(StringComparer.Ordinal);
 
     public WebhookSender(WebhookStore store, WebhookSecret secret, IOptions<WebhookOptions> options, ILogger<WebhookSender> logger)
@@ -51,17 +52,7 @@ public sealed partial class WebhookSender : BackgroundService
     private WebhookOptions Settings => _optionsAccessor.Value;
 
     /// <summary>Looks for due deliveries now rather than at the next poll.</summary>
-    public void Wake()
-    {
-        try
-        {
-            _wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already awake or about to be: wake-ups coalesce
-        }
-    }
+    public void Wake() => _wake.Wake();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Cluster.Grains;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Streams;
+using Cluster.Silo.Hosting;
 
 namespace Cluster.Silo.Workers;
 
@@ -16,7 +17,7 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
     // A safety net only: events wake the dispatcher at once; the tick catches a wake-up lost to a Redis failover.
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<string, WorkerSession> _sessions = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly WakeSignal _wake = new();
 
     public int ConnectedWorkers => _sessions.Count;
 
@@ -28,17 +29,7 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
 
     public void Remove(WorkerSession session) => _sessions.TryRemove(new KeyValuePair<string, WorkerSession>(session.WorkerId, session));
 
-    public void Wake()
-    {
-        try
-        {
-            _wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already awake or about to be: wake-ups coalesce
-        }
-    }
+    public void Wake() => _wake.Wake();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
