@@ -33,18 +33,6 @@ public static class ProcessTools
         return children;
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds or the deadline passes; returns whether it held.</summary>
-    public static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan deadline)
-    {
-        var until = DateTime.UtcNow + deadline;
-        while (!condition())
-        {
-            if (DateTime.UtcNow >= until) return false;
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-        return true;
-    }
-
     private static (string Name, char State, int ParentPid)? ReadStat(int pid)
     {
         string text;

@@ -98,22 +98,7 @@ public class CommandConnectorTests
         await cancellation.CancelAsync();
 
         Assert.That(async () => await run.WaitAsync(TestJobs.Deadline()), Throws.InstanceOf<OperationCanceledException>());
-        await Eventually.HoldsAsync(() => Task.FromResult(IsRunning(childPid)), running => !running, because: "the child sleep should be killed");
-    }
-
-    /// <summary>Alive, and not a zombie waiting for a parent (or a container's init) to reap it.</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state is not ('Z' or 'X');
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return false;
-        }
+        await Eventually.UntilAsync(() => Task.FromResult(!ProcessTools.IsAlive(childPid)), "the child sleep should be killed");
     }
 
     [TestCase("PROGRESS 42.5 halfway there", 42.5, "halfway there")]
