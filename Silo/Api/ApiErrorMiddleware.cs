@@ -16,13 +16,16 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
         var limit = options.Value.MaxRequestBytes;
         if (context.Request.ContentLength > limit)
         {
+            LiftKestrelLimit(context); // so that Kestrel drains the unread body after the answer instead of resetting the connection
             await ApiError.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ApiError.PayloadTooLarge, TooLarge(limit)).ConfigureAwait(false);
             return;
         }
-        // Chunked bodies have no Content-Length; Kestrel stops reading them at the limit.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = limit;
         if (context.Request.ContentLength is null && context.Request.Headers.TransferEncoding.Count > 0)
-            context.Request.Body = new BodySizeWatchStream(context.Request.Body, context);
+        {
+            // Counted by the stream rather than Kestrel, so that Kestrel can drain what is left (see BodyLimitStream).
+            LiftKestrelLimit(context);
+            context.Request.Body = new BodyLimitStream(context.Request.Body, context, limit);
+        }
 
         try
         {
@@ -48,6 +51,11 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
             await ApiError.WriteAsync(context, StatusCodes.Status500InternalServerError, ApiError.Internal,
                 "The silo failed to handle this request; the log has the details (trace id " + context.TraceIdentifier + ")").ConfigureAwait(false);
         }
+    }
+
+    private static void LiftKestrelLimit(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = null;
     }
 
     public static string TooLarge(long limit) => $"The request body is larger than {limit} bytes (Cluster:MaxRequestBytes)";

@@ -13,7 +13,7 @@ public static class ApiStatusCodePages
     private static Task WriteAsync(StatusCodeContext context)
     {
         var http = context.HttpContext;
-        if (BodySizeWatchStream.LimitWasHit(http))
+        if (BodyLimitStream.LimitWasHit(http))
         {
             var limit = http.RequestServices.GetRequiredService<IOptions<ClusterOptions>>().Value.MaxRequestBytes;
             return ApiError.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, ApiError.PayloadTooLarge, ApiErrorMiddleware.TooLarge(limit));
