@@ -30,9 +30,6 @@ public sealed record JobSubmission
     public string? WebhookUrl { get; init; }
     /// <summary>Events besides the terminal ones to send to <see cref="WebhookUrl"/>: <c>failed</c>, <c>progress</c>.</summary>
     public IReadOnlyList<string>? WebhookEvents { get; init; }
-    public string? WorkflowId { get; init; }
-    /// <summary>Start as <c>waiting</c> (a workflow step with unmet dependencies) instead of <c>pending</c>.</summary>
-    public bool Waiting { get; init; }
 }
 
 /// <summary>The result of a submission: the job's id, and whether it is new or an idempotent repeat.</summary>

@@ -47,7 +47,7 @@ public static class WorkflowDefinitionReader
                 return Fail($"steps[{i}]: 'inputs' is reserved for the results of the steps it depends on", out problem);
             var submission = JobSubmissionReader.Read(job, catalog, out var jobProblem);
             if (submission is null) return Fail($"steps[{i}]: {StripPrefix(jobProblem)}", out problem);
-            steps.Add(new WorkflowStepDefinition { Job = submission with { Waiting = dependsOn.Count > 0 }, DependsOn = dependsOn });
+            steps.Add(new WorkflowStepDefinition { Job = submission, DependsOn = dependsOn });
             var definition = (JsonObject)job.DeepClone();
             definition["depends_on"] = new JsonArray([.. dependsOn.Select(d => JsonValue.Create(d))]);
             stored.Add(definition);

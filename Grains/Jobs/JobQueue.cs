@@ -13,21 +13,7 @@ internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJob
 {
     public async Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
     {
-        var spec = new JsonObject
-        {
-            ["id"] = Guid.CreateVersion7().ToString(),
-            ["type"] = submission.Type,
-            ["priority"] = submission.Priority,
-            ["payload"] = submission.Payload.ToJsonString(ClusterJson.Options),
-            ["requirements"] = submission.Requirements is null ? null : JsonSerializer.Serialize(submission.Requirements, ClusterJson.Options),
-            ["max_retries"] = submission.MaxRetries,
-            ["timeout_ms"] = submission.TimeoutMs,
-            ["workflow_id"] = submission.WorkflowId,
-            ["idempotency_key"] = submission.IdempotencyKey,
-            ["webhook_url"] = submission.WebhookUrl,
-            ["webhook_events"] = submission.WebhookEvents is { Count: > 0 } events ? string.Join(',', events) : null,
-            ["status"] = submission.Waiting ? JobStatus.Waiting : JobStatus.Pending,
-        };
+        var spec = JobSpec.From(submission);
         var reply = await redis.CallAsync("job_submit", [spec.ToJsonString()], cancellationToken).ConfigureAwait(false);
         return new SubmittedJob(reply.Items[0].ToString(), reply.Items[1].Integer == 1);
     }

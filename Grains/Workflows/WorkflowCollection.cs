@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Jobs;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Redis;
 
@@ -17,19 +18,9 @@ internal sealed class WorkflowCollection(IRedis redis) : IWorkflowCollection
         var jobs = new JsonArray();
         foreach (var step in definition.Steps)
         {
-            var job = step.Job;
-            jobs.Add(new JsonObject
-            {
-                ["id"] = Guid.CreateVersion7().ToString(),
-                ["type"] = job.Type,
-                ["priority"] = job.Priority,
-                ["payload"] = job.Payload.ToJsonString(ClusterJson.Options),
-                ["requirements"] = job.Requirements is null ? null : JsonSerializer.Serialize(job.Requirements, ClusterJson.Options),
-                ["max_retries"] = job.MaxRetries,
-                ["timeout_ms"] = job.TimeoutMs,
-                ["webhook_url"] = job.WebhookUrl,
-                ["depends_on"] = string.Join(',', step.DependsOn.Select(d => d.ToString(CultureInfo.InvariantCulture))),
-            });
+            var job = JobSpec.From(step.Job);
+            job["depends_on"] = string.Join(',', step.DependsOn.Select(d => d.ToString(CultureInfo.InvariantCulture)));
+            jobs.Add(job);
         }
         var spec = new JsonObject
         {

@@ -95,6 +95,25 @@ public sealed class WorkflowTests : GrainTestBase
     }
 
     [Test]
+    public async Task A_step_keeps_every_option_that_a_submitted_job_keeps()
+    {
+        const string body = """
+            {"type":"simulation","duration_ms":1,"priority":7,"max_retries":1,"timeout_ms":5000,
+             "requirements":{"gpu_memory":8,"capabilities":["fp16"],"pool_preference":"heavy"},
+             "webhook_url":"https://example.test/hook","webhook_events":["failed","progress"]}
+            """;
+        var submission = JobSubmissionReader.Read(JsonNode.Parse(body), JobTypeCatalog.Default, out var problem) ?? throw new AssertionException(problem!);
+        var job = await Grains.Jobs.SubmitAsync(submission);
+        var wf = await CreateAsync(JsonNode.Parse(body)!.AsObject());
+
+        string[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
+        var asJob = await Redis.ExecuteAsync("HMGET", ["job:" + job.JobId, .. options]);
+        var asStep = await Redis.ExecuteAsync("HMGET", ["job:" + wf.JobIds[0], .. options]);
+        Assert.That(asStep.Items.Select(v => v.ToString()), Is.EqualTo(asJob.Items.Select(v => v.ToString())));
+        Assert.That(asStep.Items[^1].ToString(), Is.EqualTo("failed,progress"));
+    }
+
+    [Test]
     public async Task A_fifty_step_chain_runs_one_step_after_another_to_completion()
     {
         var steps = Enumerable.Range(0, 50).Select(i => i == 0 ? Step() : Step(i - 1)).ToArray();

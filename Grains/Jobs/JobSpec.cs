@@ -1,0 +1,24 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Jobs;
+
+namespace Cluster.Grains.Jobs;
+
+/// <summary>The job object that the Lua functions <c>job_submit</c> and <c>workflow_create</c> read, built in one place for both.</summary>
+internal static class JobSpec
+{
+    public static JsonObject From(JobSubmission submission) => new()
+    {
+        ["id"] = Guid.CreateVersion7().ToString(),
+        ["type"] = submission.Type,
+        ["priority"] = submission.Priority,
+        ["payload"] = submission.Payload.ToJsonString(ClusterJson.Options),
+        ["requirements"] = submission.Requirements is null ? null : JsonSerializer.Serialize(submission.Requirements, ClusterJson.Options),
+        ["max_retries"] = submission.MaxRetries,
+        ["timeout_ms"] = submission.TimeoutMs,
+        ["idempotency_key"] = submission.IdempotencyKey,
+        ["webhook_url"] = submission.WebhookUrl,
+        ["webhook_events"] = submission.WebhookEvents is { Count: > 0 } events ? string.Join(',', events) : null,
+    };
+}
