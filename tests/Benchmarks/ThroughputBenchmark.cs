@@ -97,7 +97,7 @@ public static class ThroughputBenchmark
     /// <summary>Runs tests/Benchmarks/bullmq/throughput.mjs (installing bullmq from npm the first time); null if Node is missing.</summary>
     private static async Task<double?> RunBullMqAsync(int port, int jobs, int concurrency)
     {
-        var folder = Path.Combine(FindRepository(), "tests", "Benchmarks", "bullmq");
+        var folder = Path.Combine(RepositoryRoot.Path, "tests", "Benchmarks", "bullmq");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "bullmq")))
         {
             Console.Error.WriteLine("installing bullmq for the peer run (npm install) …");
@@ -125,12 +125,5 @@ public static class ThroughputBenchmark
             Console.Error.WriteLine($"{program} is not installed; the peer run is skipped");
             return null;
         }
-    }
-
-    private static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("Run the benchmark from within the repository");
     }
 }

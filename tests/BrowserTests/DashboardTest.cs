@@ -24,7 +24,7 @@ public abstract class DashboardTest
     protected SiloProcess Silo { get; private set; } = null!;
     protected IPage Page { get; private set; } = null!;
 
-    protected static string ScreenshotDirectory { get; } = Path.Combine(RepositoryRoot(), "tests", "BrowserTests", "screenshots");
+    protected static string ScreenshotDirectory { get; } = Path.Combine(RepositoryRoot.Path, "tests", "BrowserTests", "screenshots");
 
     /// <summary>Starts a silo (its address becomes <see cref="Silo"/>); stopped after the test unless disposed earlier.</summary>
     protected async Task<SiloProcess> StartSiloAsync(SiloSettings? settings = null)
@@ -154,12 +154,5 @@ public abstract class DashboardTest
             foreach (var silo in _silos) await silo.DisposeAsync();
             _silos.Clear();
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"No Cluster.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -10,10 +10,9 @@ public static class BuiltAssembly
     {
         if (Environment.GetEnvironmentVariable(overrideVariable) is { Length: > 0 } explicitPath) return explicitPath;
         var configuration = typeof(BuiltAssembly).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (RepositoryRoot.TryFind() is { } root)
         {
-            if (!File.Exists(Path.Combine(dir.FullName, "Cluster.sln"))) continue;
-            var candidate = Path.Combine(dir.FullName, projectFolder, "bin", configuration, "net10.0", dll);
+            var candidate = Path.Combine(root, projectFolder, "bin", configuration, "net10.0", dll);
             if (File.Exists(candidate)) return candidate;
             throw new FileNotFoundException($"{dll} is not at {candidate}; build the solution (dotnet build Cluster.sln -c {configuration}) first");
         }
