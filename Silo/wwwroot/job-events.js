@@ -6,7 +6,7 @@
 
 import { eventTime } from './socket.js';
 
-export const JOB_STATUSES = ['pending', 'assigned', 'running', 'completed', 'failed', 'delayed', 'dead', 'cancelled', 'waiting'];
+export const JOB_STATUSES = ['waiting', 'pending', 'delayed', 'assigned', 'running', 'completed', 'dead', 'cancelled'];
 export const FINISHED = new Set(['completed', 'dead', 'cancelled']);
 
 const TIMESTAMPS = ['created_at', 'assigned_at', 'started_at', 'completed_at', 'failed_at'];
