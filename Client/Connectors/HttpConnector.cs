@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Validation;
 
 namespace Cluster.Client.Connectors;
 
@@ -14,9 +15,6 @@ namespace Cluster.Client.Connectors;
 /// </summary>
 public sealed class HttpConnector(Uri url, TimeSpan timeout, HttpClient? http = null) : IJobConnector, IDisposable
 {
-    /// <summary>The cluster's own fields of a submitted job, which the service behind the URL has no use for.</summary>
-    private static readonly string[] ReservedFields =
-        ["type", "priority", "requirements", "max_retries", "timeout_ms", "idempotency_key", "webhook_url"];
     private const int MaxReplyBytes = 16 * 1024 * 1024;
     private const int MaxErrorChars = 500;
 
@@ -68,7 +66,7 @@ public sealed class HttpConnector(Uri url, TimeSpan timeout, HttpClient? http = 
     private static JsonObject BodyFor(JobState job)
     {
         var body = job.Payload is JsonObject payload ? (JsonObject)payload.DeepClone() : new JsonObject();
-        foreach (var field in ReservedFields) body.Remove(field);
+        foreach (var field in JobSubmissionReader.SteeringFields) body.Remove(field); // the service behind the URL has no use for them
         return body;
     }
 

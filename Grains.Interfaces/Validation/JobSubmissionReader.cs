@@ -11,6 +11,10 @@ namespace Cluster.Grains.Interfaces.Validation;
 /// </summary>
 public static class JobSubmissionReader
 {
+    /// <summary>The fields that steer the job rather than feed it; a connector strips them before handing the payload on.</summary>
+    public static readonly IReadOnlyList<string> SteeringFields =
+        ["type", "priority", "requirements", "max_retries", "timeout_ms", "idempotency_key", "webhook_url", "webhook_events"];
+
     public static readonly IReadOnlySet<string> Pools = new HashSet<string>(StringComparer.Ordinal) { "fast-lane", "standard", "heavy" };
     private const long MaxTimeoutMs = 7L * 24 * 3600 * 1000;
     private const int MaxCapabilities = 64;

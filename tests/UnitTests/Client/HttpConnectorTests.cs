@@ -16,7 +16,10 @@ public class HttpConnectorTests
             await LocalHttpServer.WriteAsync(context.Response, 200, """{"response":"a lighthouse at dusk","done":true}""");
         });
         using var connector = new HttpConnector(new Uri(server.Address, "api/generate"), TimeSpan.FromSeconds(30));
-        var payload = new JsonObject { ["type"] = "llm", ["priority"] = 80, ["model"] = "llama3", ["prompt"] = "describe", ["stream"] = false };
+        var payload = JsonNode.Parse("""
+            {"type":"llm","priority":80,"requirements":{"gpu_memory":8},"max_retries":1,"timeout_ms":9000,"idempotency_key":"k1",
+             "webhook_url":"https://example.test/hook","webhook_events":["progress"],"model":"llama3","prompt":"describe","stream":false}
+            """)!.AsObject();
 
         var result = await connector.RunAsync(TestJobs.With(payload), new RecordingProgress(), TestJobs.Deadline());
 
