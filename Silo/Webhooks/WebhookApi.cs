@@ -30,7 +30,7 @@ public static class WebhookApi
         if (deliveries.Count == 0 && (await redis.ExecuteAsync("EXISTS", [$"{kind}:{id}"], ct)).Integer == 0)
             return kind == "job"
                 ? ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.JobNotFound, $"Job not found: {id}")
-                : ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.NotFound, $"Workflow not found: {id}");
+                : ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.WorkflowNotFound, $"Workflow not found: {id}");
         return Results.Json(new { success = true, deliveries });
     }
 }

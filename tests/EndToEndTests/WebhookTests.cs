@@ -163,14 +163,16 @@ public sealed class WebhookTests
     }
 
     [Test]
-    public async Task The_delivery_log_of_an_unknown_job_is_404_and_of_a_job_without_webhook_is_empty()
+    public async Task The_delivery_log_of_an_unknown_job_or_workflow_is_404_and_of_a_job_without_webhook_is_empty()
     {
         var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation" });
 
         using var unknown = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/jobs/no-such-job/webhooks", Key));
+        using var unknownWorkflow = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/workflows/no-such-workflow/webhooks", Key));
         using var known = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, $"/api/jobs/{id}/webhooks", Key));
 
         await unknown.AssertErrorAsync(HttpStatusCode.NotFound, "JOB_NOT_FOUND");
+        await unknownWorkflow.AssertErrorAsync(HttpStatusCode.NotFound, "WORKFLOW_NOT_FOUND");
         var body = await known.JsonAsync();
         Assert.That(body.GetProperty("deliveries").GetArrayLength(), Is.Zero);
     }
