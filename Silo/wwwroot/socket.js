@@ -37,6 +37,7 @@ export class GatewaySocket {
   #byKey = new Map();      // "topic filter-json" → subscription
   #byServerId = new Map(); // server subscription id → subscription
   #pending = new Map();    // command id → {sub, resumed} awaiting `subscribed`
+  #resyncs = new Set();    // listeners owed onResync once every subscribe in flight is answered
 
   /** @param {{url?: string, onState: (state: string, detail?: object) => void, onLagged?: (count: number) => void}} options */
   constructor({ url, onState, onLagged }) {
@@ -60,6 +61,7 @@ export class GatewaySocket {
     this.#byKey.clear();
     this.#byServerId.clear();
     this.#pending.clear();
+    this.#resyncs.clear();
     this.#onState('idle');
   }
 
@@ -107,6 +109,7 @@ export class GatewaySocket {
       clearInterval(this.#livenessTimer);
       this.#byServerId.clear();
       this.#pending.clear();
+      this.#flushResyncs();
       for (const sub of this.#byKey.values()) sub.serverId = null;
       this.#scheduleReconnect();
     };
@@ -170,13 +173,22 @@ export class GatewaySocket {
     if (this.#byKey.get(sub.key) !== sub) {
       // Unsubscribed while the request was on its way.
       this.#send({ type: 'unsubscribe', subscription: frame.subscription });
-      return;
+    } else {
+      sub.serverId = frame.subscription;
+      this.#byServerId.set(frame.subscription, sub);
+      // Without a position to resume from, or when the stream no longer holds everything after it,
+      // what the views hold may have gaps: they reload, and events from here on keep them current.
+      if (!resumed || frame.truncated) for (const listener of sub.listeners) this.#resyncs.add(listener);
     }
-    sub.serverId = frame.subscription;
-    this.#byServerId.set(frame.subscription, sub);
-    // Without a position to resume from, or when the stream no longer holds everything after it,
-    // what the views hold may have gaps: they reload, and events from here on keep them current.
-    if (!resumed || frame.truncated) for (const listener of sub.listeners) listener.onResync?.();
+    this.#flushResyncs();
+  }
+
+  /** A view subscribed to several topics reloads once, when the last of its subscribes is answered, not once per topic. */
+  #flushResyncs() {
+    if (this.#pending.size > 0) return;
+    const listeners = [...this.#resyncs];
+    this.#resyncs.clear();
+    for (const listener of listeners) listener.onResync?.();
   }
 
   #deliver(frame) {
@@ -201,6 +213,7 @@ export class GatewaySocket {
     const { sub } = (frame.ack && this.#pending.get(frame.ack)) || {};
     if (!sub) return;
     this.#pending.delete(frame.ack);
+    this.#flushResyncs();
     console.warn(`subscription to ${sub.topic} refused: ${frame.error?.code} ${frame.error?.message}`);
   }
 

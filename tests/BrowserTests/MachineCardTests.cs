@@ -70,4 +70,51 @@ public sealed class MachineCardTests : DashboardTest
             foreach (var worker in workers) await worker.DisposeAsync();
         }
     }
+
+    [Test]
+    public async Task Opening_the_dashboard_or_monitoring_a_selection_loads_each_list_once_for_all_its_subscriptions()
+    {
+        await StartSiloAsync();
+        await using var worker = await WorkerAsync("box-1-gpu0", "box-1");
+        var loads = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        int subscribes = 0, subscribed = 0;
+        var page = await OpenDashboardAsync(beforeNavigation: p =>
+        {
+            p.Request += (_, request) =>
+            {
+                var url = new Uri(request.Url);
+                // The page lists; /api/jobs?machine=… is the machines view filling in progress, not a page load.
+                if (url.AbsolutePath is "/api/machines" or "/api/jobs" or "/api/workflows" && !url.Query.Contains("machine=", StringComparison.Ordinal))
+                    loads.AddOrUpdate(url.AbsolutePath, 1, (_, n) => n + 1);
+            };
+            p.WebSocket += (_, socket) =>
+            {
+                socket.FrameSent += (_, frame) => { if (frame.Text?.Contains("\"type\":\"subscribe\"", StringComparison.Ordinal) == true) Interlocked.Increment(ref subscribes); };
+                socket.FrameReceived += (_, frame) => { if (frame.Text?.Contains("\"type\":\"subscribed\"", StringComparison.Ordinal) == true) Interlocked.Increment(ref subscribed); };
+            };
+            return Task.CompletedTask;
+        });
+
+        // Each view loads once as it starts and again when its subscriptions say it may have missed events:
+        // the resyncs of all of a view's subscriptions (three for the machines) share that second load.
+        async Task<IReadOnlyDictionary<string, int>> LoadsOnceSubscribedAsync(int expectedSubscribes)
+        {
+            await Eventually.UntilAsync(() => Task.FromResult(Volatile.Read(ref subscribes) >= expectedSubscribes && Volatile.Read(ref subscribed) == Volatile.Read(ref subscribes)),
+                "every subscription is confirmed");
+            await page.EvaluateAsync("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))");
+            return new Dictionary<string, int>(loads);
+        }
+
+        var opened = await LoadsOnceSubscribedAsync(expectedSubscribes: 3);
+        Assert.That(opened.Keys, Is.EquivalentTo(new[] { "/api/machines", "/api/jobs", "/api/workflows" }));
+        Assert.That(opened.Values, Has.All.InRange(1, 2), string.Join(", ", opened));
+
+        var before = opened["/api/machines"];
+        var subscribesBefore = Volatile.Read(ref subscribes);
+        await page.GetByTestId("machine-filter").FillAsync("box-1");
+        await page.GetByTestId("machine-filter-apply").ClickAsync();
+        var monitored = await LoadsOnceSubscribedAsync(expectedSubscribes: subscribesBefore + 3);
+        Assert.That(monitored["/api/machines"] - before, Is.InRange(1, 2), "loads of the machines page after Monitor");
+        await Expect(MachineCard("box-1")).ToBeVisibleAsync();
+    }
 }
