@@ -212,10 +212,17 @@ local function dequeue(id, cls)
   end
 end
 
-local function set_status(id, job, status)
+-- Moves a job between the status indexes; set_status also writes the hash, which write_job has just done.
+local function index_status(id, job, status)
   if job.status and job.status ~= '' then redis.call('ZREM', 'jobs:status:' .. job.status, id) end
   redis.call('ZADD', 'jobs:status:' .. status, tonumber(job.seq) or 0, id)
   job.status = status
+end
+
+-- Gives a job a new status, in its hash and indexes at once, with any fields that change with it.
+local function set_status(id, job, status, ...)
+  index_status(id, job, status)
+  redis.call('HSET', 'job:' .. id, 'status', status, ...)
 end
 
 -- Gives the class index a job found in jobs:pending but not in it (written there by seed-era code).
@@ -236,7 +243,6 @@ local function adopt(id)
   job.seq, job.cls, job.priority = seq, cls, priority
   job.requirements_normalised = cjson.encode(n)
   set_status(id, job, 'pending')
-  redis.call('HSET', 'job:' .. id, 'status', 'pending')
   redis.call('ZADD', 'jobs:all', seq, id)
   enqueue(id, job)
 end
@@ -263,8 +269,7 @@ end
 -- Makes a job claimable again: pending (with `fields`, name/value pairs, set in the same HSET), queued
 -- under its class, and a job_pending event that gives the reason.
 local function requeue(id, job, reason, fields)
-  set_status(id, job, 'pending')
-  redis.call('HSET', 'job:' .. id, 'status', 'pending', unpack(fields or {}))
+  set_status(id, job, 'pending', unpack(fields or {}))
   job.requirements_normalised = class_requirements(job)
   enqueue(id, job)
   job_event(id, 'job_pending', job, { 'reason', reason })
@@ -315,9 +320,8 @@ local function cancel_job(id, job, reason, now, by_workflow)
   dequeue(id, job.cls)
   redis.call('ZREM', 'jobs:delayed', id)
   release(id, job)
-  set_status(id, job, 'cancelled')
-  redis.call('HSET', 'job:' .. id, 'status', 'cancelled', 'completed_at', iso(now), 'completed_ms', now, 'cancel_reason', reason)
-  if by_workflow then redis.call('HSET', 'job:' .. id, 'cancelled_by_workflow', 1) end
+  set_status(id, job, 'cancelled', 'completed_at', iso(now), 'completed_ms', now, 'cancel_reason', reason,
+    unpack(by_workflow and { 'cancelled_by_workflow', 1 } or {}))
   job_event(id, 'job_cancelled', job, { 'reason', reason })
 end
 
@@ -509,7 +513,6 @@ local function restore_step(wf_id, idx, id, job, ids, reason, kind, now)
     make_pending(wf_id, idx, id, job, ids, reason, kind, now)
   else
     set_status(id, job, 'waiting')
-    redis.call('HSET', 'job:' .. id, 'status', 'waiting')
     job_event(id, 'job_waiting', job, { 'reason', reason })
     if kind then workflow_event(wf_id, kind, { 'step_index', idx, 'job_id', id }) end
   end
@@ -586,22 +589,24 @@ local function write_job(p, now)
     workflow_id = str(spec.workflow_id), step_index = str(spec.step_index), retry_count = 0,
   }
   local payload = str(spec.payload) ~= '' and str(spec.payload) or '{}'
-  redis.call('HSET', 'job:' .. id,
+  local fields = {
     'id', id, 'type', job.type, 'status', p.status, 'priority', p.priority,
     'payload', payload,
     'requirements', p.req_text, 'progress', 0, 'retry_count', 0,
     'max_retries', tonumber(spec.max_retries) or 3, 'timeout_ms', tonumber(spec.timeout_ms) or 0,
-    'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls)
+    'created_at', iso(now), 'created_ms', now, 'seq', seq, 'cls', job.cls,
+  }
   for _, field in ipairs({ 'workflow_id', 'idempotency_key', 'webhook_url', 'webhook_events', 'step_index', 'depends_on' }) do
     local v = str(spec[field])
-    if v ~= '' then redis.call('HSET', 'job:' .. id, field, v) end
+    if v ~= '' then table.insert(fields, field); table.insert(fields, v) end
   end
   -- A step that will get its dependencies' results keeps its payload as given, so inputs can be spliced in again.
-  if str(spec.depends_on) ~= '' then redis.call('HSET', 'job:' .. id, 'step_payload', payload) end
+  if str(spec.depends_on) ~= '' then table.insert(fields, 'step_payload'); table.insert(fields, payload) end
+  redis.call('HSET', 'job:' .. id, unpack(fields))
   redis.call('ZADD', 'jobs:all', seq, id)
   redis.call('ZADD', 'jobs:type:' .. job.type, seq, id)
   if job.workflow_id ~= '' then redis.call('ZADD', 'jobs:workflow:' .. job.workflow_id, seq, id) end
-  set_status(id, job, p.status)
+  index_status(id, job, p.status)
   if p.status == 'pending' then
     job.requirements_normalised = cjson.encode(p.n)
     enqueue(id, job)
@@ -665,10 +670,9 @@ local function claim_best(w, token, lease_ms, now)
   dequeue(best_id, best_cls)
   local job = load_job(best_id)
   local expires = now + lease_ms
-  set_status(best_id, job, 'assigned')
   job.worker_id, job.machine_id = w.worker_id, w.machine_id
   job.lease_token, job.lease_expires_at, job.assigned_at, job.assigned_ms = token, expires, iso(now), now
-  redis.call('HSET', 'job:' .. best_id, 'status', 'assigned', 'worker_id', w.worker_id, 'machine_id', w.machine_id,
+  set_status(best_id, job, 'assigned', 'worker_id', w.worker_id, 'machine_id', w.machine_id,
     'lease_token', token, 'lease_expires_at', expires, 'assigned_at', job.assigned_at, 'assigned_ms', now)
   job.attempts = redis.call('HINCRBY', 'job:' .. best_id, 'attempts', 1)
   redis.call('ZADD', 'jobs:leases', expires, best_id)
@@ -748,8 +752,7 @@ local function job_progress(keys, args)
   local now = now_ms()
   local lease_ms = tonumber(args[5]) or 0
   if job.status == 'assigned' then
-    set_status(id, job, 'running')
-    redis.call('HSET', 'job:' .. id, 'status', 'running', 'started_at', iso(now), 'started_ms', now)
+    set_status(id, job, 'running', 'started_at', iso(now), 'started_ms', now)
     job_event(id, 'job_started', job)
   end
   redis.call('HSET', 'job:' .. id, 'progress', progress, 'progress_message', str(args[4]), 'updated_at', iso(now))
@@ -763,10 +766,9 @@ end
 
 local function complete_job(id, job, result, now)
   release(id, job)
-  set_status(id, job, 'completed')
-  redis.call('HSET', 'job:' .. id, 'status', 'completed', 'progress', 100, 'result', result,
-    'completed_at', iso(now), 'completed_ms', now)
-  if not job.started_at then redis.call('HSET', 'job:' .. id, 'started_at', iso(now), 'started_ms', now) end
+  local started = job.started_at and {} or { 'started_at', iso(now), 'started_ms', now }
+  set_status(id, job, 'completed', 'progress', 100, 'result', result,
+    'completed_at', iso(now), 'completed_ms', now, unpack(started))
   count('completed', now)
   job_event(id, 'job_completed', job, { 'result', result })
   workflow_on_step_completed(id, job, now)
@@ -797,15 +799,13 @@ local function fail_attempt(id, job, error_json, retryable, backoff_ms, now)
   count('failed', now)
   if retryable and retries <= max_retries then
     local delay = math.min(backoff_ms * 2 ^ (retries - 1), MAX_BACKOFF_MS)
-    set_status(id, job, 'delayed')
-    redis.call('HSET', 'job:' .. id, 'status', 'delayed', 'progress', 0)
+    set_status(id, job, 'delayed', 'progress', 0)
     redis.call('ZADD', 'jobs:delayed', now + delay, id)
     job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 1, 'retry_at', now + delay })
     return 'RETRYING'
   end
-  set_status(id, job, 'dead')
+  set_status(id, job, 'dead', 'completed_at', iso(now), 'completed_ms', now)
   count('dead', now)
-  redis.call('HSET', 'job:' .. id, 'status', 'dead', 'completed_at', iso(now), 'completed_ms', now)
   job_event(id, 'job_failed', job, { 'error', error_json, 'will_retry', 0 })
   job_event(id, 'job_dead', job, { 'error', error_json })
   workflow_on_step_ended(id, job, 'dead', error_json, now)
