@@ -13,14 +13,14 @@ public static class FleetApi
     {
         app.MapGet("/api/workers", async (HttpRequest request, GrainFactory grains, CancellationToken ct) =>
         {
-            if (!JobApi.TryLimit(request.Query["limit"], out var limit)) return BadLimit();
+            if (!ListLimit.TryRead(request, out var limit, out var badLimit)) return badLimit;
             var page = await grains.Fleet.ListWorkersAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ct);
             return Results.Json(new { success = true, workers = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
         }).RequireScope(ApiScopes.Monitor);
 
         app.MapGet("/api/machines", async (HttpRequest request, GrainFactory grains, CancellationToken ct) =>
         {
-            if (!JobApi.TryLimit(request.Query["limit"], out var limit)) return BadLimit();
+            if (!ListLimit.TryRead(request, out var limit, out var badLimit)) return badLimit;
             var ids = JobApi.NullIfEmpty(request.Query["ids"])?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (ids is { Length: > JobLimits.MaxListLimit }) return ApiError.Validation($"Validation failed: 'ids' names at most {JobLimits.MaxListLimit} machines");
             var page = await grains.Fleet.ListMachinesAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ids, ct);
@@ -51,5 +51,4 @@ public static class FleetApi
         }).RequireScope(ApiScopes.Monitor);
     }
 
-    private static IResult BadLimit() => ApiError.Validation($"Validation failed: 'limit' must be a whole number from 1 to {JobLimits.MaxListLimit}");
 }

@@ -100,7 +100,7 @@ public static class JobApi
         var status = NullIfEmpty(q["status"]);
         if (status is not null && !JobStatus.All.Contains(status))
             return ApiError.Validation($"Validation failed: unknown status '{status}'; known are {string.Join(", ", JobStatus.All)}");
-        if (!TryLimit(q["limit"], out var limit)) return ApiError.Validation($"Validation failed: 'limit' must be a whole number from 1 to {JobLimits.MaxListLimit}");
+        if (!ListLimit.TryRead(request, out var limit, out var badLimit)) return badLimit;
         var page = await grains.Jobs.ListAsync(new JobQuery
         {
             Status = status, Type = NullIfEmpty(q["type"]), WorkerId = NullIfEmpty(q["worker"]), MachineId = NullIfEmpty(q["machine"]),
@@ -178,12 +178,6 @@ public static class JobApi
     }
 
     private static IResult NotFound(string id) => ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.JobNotFound, $"Job not found: {id}");
-
-    public static bool TryLimit(string? text, out int limit)
-    {
-        limit = 50;
-        return string.IsNullOrEmpty(text) || (int.TryParse(text, out limit) && limit is >= 1 and <= JobLimits.MaxListLimit);
-    }
 
     private static bool TryOptionalText(JsonNode? obj, string name, int maxLength, out string? value)
     {

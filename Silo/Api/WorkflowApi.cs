@@ -50,8 +50,7 @@ public static class WorkflowApi
 
     private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
-        if (!JobApi.TryLimit(request.Query["limit"], out var limit))
-            return ApiError.Validation("Validation failed: 'limit' must be a whole number from 1 to 500");
+        if (!ListLimit.TryRead(request, out var limit, out var badLimit)) return badLimit;
         var page = await grains.Workflows.ListAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ct);
         return Results.Json(new { success = true, workflows = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
     }
