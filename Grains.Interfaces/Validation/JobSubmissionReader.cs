@@ -18,7 +18,11 @@ public static class JobSubmissionReader
     public static readonly IReadOnlySet<string> Pools = new HashSet<string>(StringComparer.Ordinal) { "fast-lane", "standard", "heavy" };
     private const long MaxTimeoutMs = 7L * 24 * 3600 * 1000;
     private const int MaxCapabilities = 64;
-    private const int MaxUrlLength = 2048;
+    internal const int MaxUrlLength = 2048;
+
+    internal const string WebhookUrlProblem = "'webhook_url' must be an absolute http or https URL";
+
+    internal static bool IsWebhookUrl(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https";
 
     /// <summary>Returns the submission, or null with <paramref name="problem"/> saying what is wrong.</summary>
     public static JobSubmission? Read(JsonNode? body, JobTypeCatalog catalog, out string? problem, string? idempotencyKey = null)
@@ -34,8 +38,7 @@ public static class JobSubmissionReader
             var key = Text(job, "idempotency_key", maxLength: JobLimits.MaxIdLength) ?? NullIfEmpty(idempotencyKey);
             if (key is { Length: > JobLimits.MaxIdLength }) throw new FormatException($"'idempotency_key' must be at most {JobLimits.MaxIdLength} characters");
             var webhook = Text(job, "webhook_url", maxLength: MaxUrlLength);
-            if (webhook is not null && !(Uri.TryCreate(webhook, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
-                throw new FormatException("'webhook_url' must be an absolute http or https URL");
+            if (webhook is not null && !IsWebhookUrl(webhook)) throw new FormatException(WebhookUrlProblem);
             var webhookEvents = ReadWebhookEvents(job["webhook_events"]);
             if (webhookEvents is not null && webhook is null) throw new FormatException("'webhook_events' needs a 'webhook_url'");
             var requirements = ReadRequirements(job["requirements"]);

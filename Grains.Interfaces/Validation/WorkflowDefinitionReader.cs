@@ -13,8 +13,6 @@ namespace Cluster.Grains.Interfaces.Validation;
 /// </summary>
 public static class WorkflowDefinitionReader
 {
-    private const int MaxUrlLength = 2048;
-
     /// <summary>Returns the definition, or null with <paramref name="problem"/> naming what is wrong (and which step).</summary>
     public static WorkflowDefinition? Read(JsonNode? body, JobTypeCatalog catalog, int maxSteps, out string? problem)
     {
@@ -26,9 +24,8 @@ public static class WorkflowDefinitionReader
             return Fail($"'description' must be a string of at most {WorkflowLimits.MaxDescriptionLength} characters", out problem);
         if (!TryText(obj, "failure_policy", 32, out var policy) || policy is not null && !WorkflowFailurePolicy.All.Contains(policy))
             return Fail($"'failure_policy' must be one of {string.Join(", ", WorkflowFailurePolicy.All)}", out problem);
-        if (!TryText(obj, "webhook_url", MaxUrlLength, out var webhook)
-            || webhook is not null && !(Uri.TryCreate(webhook, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
-            return Fail("'webhook_url' must be an absolute http or https URL", out problem);
+        if (!TryText(obj, "webhook_url", JobSubmissionReader.MaxUrlLength, out var webhook) || webhook is not null && !JobSubmissionReader.IsWebhookUrl(webhook))
+            return Fail(JobSubmissionReader.WebhookUrlProblem, out problem);
         if (obj["steps"] is not JsonArray list || list.Count < 1 || list.Count > maxSteps)
             return Fail($"'steps' must be an array of 1 to {maxSteps} steps", out problem);
 
