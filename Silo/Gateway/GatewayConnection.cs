@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Text.Json;
 using System.Threading.Channels;
-using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Silo.Protocol;
 
 namespace Cluster.Silo.Gateway;
 
@@ -86,7 +85,7 @@ public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, 
             socket.Abort();
             return;
         }
-        _queue.Writer.TryWrite(new OutboundFrame(JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options), null, IsControl: true));
+        _queue.Writer.TryWrite(new OutboundFrame(FrameSocket.Write(frame), null, IsControl: true));
     }
 
     /// <summary>Sends queued frames until the connection closes.</summary>

@@ -54,6 +54,12 @@ public static class FrameSocket
 
     public static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
 
+    /// <summary>
+    /// A frame as UTF-8 JSON, by its runtime type: callers hold frames as the base record, whose contract
+    /// would drop the derived fields.
+    /// </summary>
+    public static byte[] Write(WorkerFrame frame) => JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options);
+
     public static ErrorFrame Error(string? id, string code, string message) =>
         new() { Type = WorkerFrameTypes.Error, Ack = id, Error = new ErrorBody(code, message) };
 }

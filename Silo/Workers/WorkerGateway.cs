@@ -169,7 +169,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
     private static Task SendAsync(WebSocket socket, WorkerSession? session, WorkerFrame frame, CancellationToken ct) =>
         session is not null
             ? session.SendAsync(frame, ct)
-            : socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options), WebSocketMessageType.Text, true, ct);
+            : socket.SendAsync(FrameSocket.Write(frame), WebSocketMessageType.Text, true, ct);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} of machine {MachineId} registered ({Returned} earlier jobs returned to the queue)")]
     private partial void LogRegistered(string workerId, string machineId, int returned);

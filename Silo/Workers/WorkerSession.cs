@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
-using System.Text.Json;
-using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Interfaces.Workers;
+using Cluster.Silo.Protocol;
 
 namespace Cluster.Silo.Workers;
 
@@ -25,8 +24,7 @@ public sealed class WorkerSession(WebSocket socket, RegisterFrame registration)
     /// <summary>Sends one frame; frames from the receive loop and the dispatcher never interleave.</summary>
     public async Task SendAsync(WorkerFrame frame, CancellationToken cancellationToken)
     {
-        // By runtime type: callers hold frames as the base record, whose contract would drop the derived fields.
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(frame, frame.GetType(), ClusterJson.Options);
+        var bytes = FrameSocket.Write(frame);
         await _sendLock.WaitAsync(cancellationToken);
         try
         {
