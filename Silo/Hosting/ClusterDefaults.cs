@@ -25,7 +25,7 @@ public static class ClusterDefaults
 
         if (check.Problem is null)
         {
-            var cluster = builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions();
+            var cluster = check.Cluster;
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = cluster.MaxRequestBytes);
             services.Configure<HostOptions>(host => host.ShutdownTimeout = cluster.ShutdownTimeout);
         }

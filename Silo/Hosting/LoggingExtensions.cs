@@ -13,10 +13,7 @@ public static class LoggingExtensions
     /// </summary>
     public static WebApplicationBuilder AddClusterLogging(this WebApplicationBuilder builder, ConfigurationCheck check)
     {
-        // With a broken configuration the defaults still let the silo log why it will not start.
-        var cluster = check.Problem is null
-            ? builder.Configuration.GetSection(ClusterOptions.Section).Get<ClusterOptions>() ?? new ClusterOptions()
-            : new ClusterOptions();
+        var cluster = check.Cluster;
         var configuration = new LoggerConfiguration().MinimumLevel.Information();
         if (check.Problem is null) configuration.ReadFrom.Configuration(builder.Configuration);
         var logger = configuration
