@@ -72,14 +72,11 @@ public abstract class DashboardTest
 
     protected Task<string[]> VisibleJobIdsAsync() => JobRows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)");
 
-    protected async Task<string> SubmitAsync(string type = "simulation", object? body = null)
+    protected Task<string> SubmitAsync(string type = "simulation", object? body = null)
     {
         var job = body is null ? new JsonObject() : JsonSerializer.SerializeToNode(body)!.AsObject();
         job["type"] = type;
-        using var response = await Silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key, JsonContent.Create(job)));
-        var reply = await response.Content.ReadFromJsonAsync<JsonElement>();
-        Assert.That((int)response.StatusCode, Is.EqualTo(200), reply.ToString());
-        return reply.GetProperty("job_id").GetString()!;
+        return Silo.SubmitAsync(Key, job);
     }
 
     protected async Task PostAsync(string path)

@@ -63,18 +63,11 @@ public sealed class AgentTests
     }
 
     /// <summary>How many job_completed events each job has in the stream.</summary>
-    private async Task<Dictionary<string, int>> CompletionsAsync()
-    {
-        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-        var from = "-";
-        while (true)
-        {
-            var page = StreamTail.Parse("events:jobs", await _redis.Client.ExecuteAsync("XRANGE", "events:jobs", from, "+", "COUNT", 5000));
-            if (page.Count == 0) return counts;
-            foreach (var e in page.Where(e => e.Type == "job_completed")) counts[e["job_id"]!] = counts.GetValueOrDefault(e["job_id"]!) + 1;
-            from = "(" + page[^1].Id;
-        }
-    }
+    private async Task<Dictionary<string, int>> CompletionsAsync() =>
+        (await _redis.Client.ReadStreamAsync("events:jobs"))
+            .Where(e => e.Type == "job_completed")
+            .CountBy(e => e["job_id"]!, StringComparer.Ordinal)
+            .ToDictionary(StringComparer.Ordinal);
 
     [Test]
     public async Task A_thousand_jobs_over_three_machines_of_four_workers_all_complete_exactly_once()

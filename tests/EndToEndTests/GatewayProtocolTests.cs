@@ -28,16 +28,8 @@ public sealed class GatewayProtocolTests
 
     private static string UniqueType() => "t" + Guid.NewGuid().ToString("N")[..10];
 
-    private async Task<string> SubmitAsync(string capability)
-    {
-        using var response = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key, JsonContent.Create(new
-        {
-            type = "simulation", requirements = new { capabilities = new[] { capability } },
-        })));
-        var body = await response.JsonAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
-        return body.GetProperty("job_id").GetString()!;
-    }
+    private Task<string> SubmitAsync(string capability) =>
+        _silo.SubmitAsync(Key, new { type = "simulation", requirements = new { capabilities = new[] { capability } } });
 
     private static async Task<string> SubscribeAsync(ProtocolClient client, JsonObject filter, string? since = null)
     {

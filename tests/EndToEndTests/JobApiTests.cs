@@ -36,10 +36,7 @@ public sealed class JobApiTests
             ["requirements"] = new JsonObject { ["capabilities"] = new JsonArray(capability) },
         };
         if (extra is not null) foreach (var (k, v) in JsonSerializer.SerializeToNode(extra)!.AsObject()) job[k] = v?.DeepClone();
-        using var response = await SendAsync(HttpMethod.Post, "/api/jobs/submit", job);
-        var body = await response.JsonAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
-        return body.GetProperty("job_id").GetString()!;
+        return await _silo.SubmitAsync(Key, job);
     }
 
     private async Task<JsonElement> StatusAsync(string id)

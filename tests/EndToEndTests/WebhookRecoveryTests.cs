@@ -40,7 +40,7 @@ public sealed class WebhookRecoveryTests
     {
         using var receiver = new WebhookReceiver(holdFirst: true);
         await using var first = await SiloProcess.StartReadyAsync(Settings());
-        var id = await WebhookCalls.SubmitAsync(first, Key, UnclaimableJob(receiver.Url));
+        var id = await first.SubmitAsync(Key, UnclaimableJob(receiver.Url));
         await WebhookCalls.CancelAsync(first, Key, id);
         await receiver.FirstArrived.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -133,7 +133,7 @@ public sealed class WebhookRecoveryTests
         var secretA = await SecretAsync(a);
         var secretB = await SecretAsync(b);
         var stored = (await _redis.Client.HGetAsync("cluster:config", "webhook_secret")).ToString();
-        var id = await WebhookCalls.SubmitAsync(a, Key, UnclaimableJob(receiver.Url));
+        var id = await a.SubmitAsync(Key, UnclaimableJob(receiver.Url));
         await WebhookCalls.CancelAsync(b, Key, id);
         await WebhookCalls.LogUntilAsync(a, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
 

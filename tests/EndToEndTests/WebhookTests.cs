@@ -32,7 +32,7 @@ public sealed class WebhookTests
         var capability = "cap-" + Guid.NewGuid().ToString("N")[..12];
         await using var worker = await RawWorker.ConnectAsync(_silo, Key);
         await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability));
-        var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { capability } } });
+        var id = await _silo.SubmitAsync(Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { capability } } });
         var assigned = await worker.NextAssignmentAsync();
         await worker.CommandAsync(new JsonObject { ["type"] = "complete", ["job_id"] = id, ["lease_token"] = assigned["lease_token"]!.DeepClone(), ["result"] = new JsonObject { ["answer"] = 42 } });
 
@@ -96,7 +96,7 @@ public sealed class WebhookTests
     public async Task A_receiver_that_refuses_twice_gets_the_same_delivery_three_times_and_accepts_it_once()
     {
         using var receiver = new WebhookReceiver(refuseFirst: 2);
-        var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
+        var id = await _silo.SubmitAsync(Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
         await WebhookCalls.CancelAsync(_silo, Key, id);
 
         var log = await WebhookCalls.LogUntilAsync(_silo, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
@@ -120,7 +120,7 @@ public sealed class WebhookTests
     public async Task A_receiver_that_never_accepts_leaves_a_failed_delivery_after_the_last_attempt()
     {
         using var receiver = new WebhookReceiver(refuseFirst: int.MaxValue);
-        var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
+        var id = await _silo.SubmitAsync(Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
         await WebhookCalls.CancelAsync(_silo, Key, id);
 
         var log = await WebhookCalls.LogUntilAsync(_silo, Key, "jobs", id, outcomes => outcomes.Contains("failed"));
@@ -140,7 +140,7 @@ public sealed class WebhookTests
         var capability = "cap-" + Guid.NewGuid().ToString("N")[..12];
         await using var worker = await RawWorker.ConnectAsync(_silo, Key);
         await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability));
-        var id = await WebhookCalls.SubmitAsync(_silo, Key, new
+        var id = await _silo.SubmitAsync(Key, new
         {
             type = "simulation", max_retries = 0, webhook_url = receiver.Url, webhook_events = new[] { "failed", "progress" },
             requirements = new { capabilities = new[] { capability } },
@@ -165,7 +165,7 @@ public sealed class WebhookTests
     [Test]
     public async Task The_delivery_log_of_an_unknown_job_or_workflow_is_404_and_of_a_job_without_webhook_is_empty()
     {
-        var id = await WebhookCalls.SubmitAsync(_silo, Key, new { type = "simulation" });
+        var id = await _silo.SubmitAsync(Key, new { type = "simulation" });
 
         using var unknown = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/jobs/no-such-job/webhooks", Key));
         using var unknownWorkflow = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/workflows/no-such-workflow/webhooks", Key));
@@ -225,7 +225,7 @@ public sealed class WebhookClusterTests
         for (var i = 0; i < jobs; i++)
         {
             var silo = i % 2 == 0 ? _a : _b;
-            var id = await WebhookCalls.SubmitAsync(silo, Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
+            var id = await silo.SubmitAsync(Key, new { type = "simulation", webhook_url = receiver.Url, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
             await WebhookCalls.CancelAsync(i % 3 == 0 ? _a : _b, Key, id);
             ids.Add(id);
         }
@@ -268,14 +268,6 @@ internal static class WebhookTestSettings
 /// <summary>The API calls and checks the webhook tests share.</summary>
 internal static class WebhookCalls
 {
-    public static async Task<string> SubmitAsync(SiloProcess silo, string key, object job)
-    {
-        using var response = await silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", key, JsonContent.Create(job)));
-        var body = await response.JsonAsync();
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
-        return body.GetProperty("job_id").GetString()!;
-    }
-
     public static async Task CancelAsync(SiloProcess silo, string key, string id)
     {
         using var response = await silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, $"/api/jobs/{id}/cancel", key));

@@ -20,14 +20,8 @@ public sealed class WorkerProtocolTests
 
     private static string UniqueCapability() => "cap-" + Guid.NewGuid().ToString("N")[..12];
 
-    private async Task<string> SubmitAsync(string capability, int priority = 50)
-    {
-        using var response = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key, JsonContent.Create(new
-        {
-            type = "simulation", priority, requirements = new { capabilities = new[] { capability } },
-        })));
-        return (await response.JsonAsync()).GetProperty("job_id").GetString()!;
-    }
+    private Task<string> SubmitAsync(string capability, int priority = 50) =>
+        _silo.SubmitAsync(Key, new { type = "simulation", priority, requirements = new { capabilities = new[] { capability } } });
 
     private async Task<JsonElement> StatusAsync(string id)
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Cluster.Testing;
@@ -58,10 +57,7 @@ public sealed class LocalHttpServer : IDisposable
         // A port can be taken between finding it free and binding it; try a few.
         for (var attempt = 0; ; attempt++)
         {
-            var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
+            var port = FreePort.Take();
             var listener = new HttpListener();
             var prefix = $"http://127.0.0.1:{port}/";
             listener.Prefixes.Add(prefix);

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Reflection;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Cluster.Testing;
@@ -171,6 +173,15 @@ public sealed partial class SiloProcess : IAsyncDisposable
         if (apiKey is not null) request.Headers.Add("x-api-key", apiKey);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         return request;
+    }
+
+    /// <summary>Submits a job through <c>POST /api/jobs/submit</c> and returns its id; a refusal throws with the silo's answer.</summary>
+    public async Task<string> SubmitAsync(string apiKey, object job)
+    {
+        using var response = await Http.SendAsync(Request(HttpMethod.Post, "/api/jobs/submit", apiKey, JsonContent.Create(job)));
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new HttpRequestException($"The submission was refused with {(int)response.StatusCode}: {body}");
+        return JsonNode.Parse(body)!["job_id"]!.GetValue<string>();
     }
 
     /// <summary>Everything the silo printed, for assertion messages.</summary>

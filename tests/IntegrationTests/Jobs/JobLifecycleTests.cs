@@ -21,15 +21,8 @@ public sealed class JobLifecycleTests : GrainTestBase
     private async Task<JobAssignment> ClaimAsync(string worker = "w1", WorkerCapabilities? caps = null) =>
         await Grains.Jobs.ClaimAsync(worker, "m1", caps ?? Sd, Lease) ?? throw new AssertionException("nothing was claimed");
 
-    private async Task<List<string>> EventTypesAsync(string jobId)
-    {
-        var events = await Redis.ExecuteAsync("XRANGE", "events:jobs", "-", "+");
-        return events.Items
-            .Select(e => e.Items[1].ToDictionary())
-            .Where(f => f["job_id"].ToString() == jobId)
-            .Select(f => f["type"].ToString())
-            .ToList();
-    }
+    private async Task<List<string>> EventTypesAsync(string jobId) =>
+        (await Redis.ReadStreamAsync("events:jobs")).Where(e => e["job_id"] == jobId).Select(e => e.Type).ToList();
 
     [Test]
     public async Task A_job_goes_from_submitted_to_completed_and_each_step_is_an_event()

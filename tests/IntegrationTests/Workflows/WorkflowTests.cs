@@ -6,6 +6,7 @@ using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Streams;
 using Cluster.IntegrationTests.Jobs;
+using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Workflows;
 
@@ -54,8 +55,7 @@ public sealed class WorkflowTests : GrainTestBase
         Assert.That(outcome, Is.EqualTo(JobFailureOutcome.Dead));
     }
 
-    private async Task<List<StreamEvent>> EventsAsync(string stream) =>
-        StreamTail.Parse(stream, await Redis.ExecuteAsync("XRANGE", stream, "-", "+")).ToList();
+    private Task<List<StreamEvent>> EventsAsync(string stream) => Redis.ReadStreamAsync(stream);
 
     private async Task<WorkflowView> ViewAsync(CreatedWorkflow wf) => (await Grains.Workflow(wf.WorkflowId).GetAsync())!;
 
