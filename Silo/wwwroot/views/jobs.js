@@ -3,6 +3,7 @@
 // patched in place at most once per animation frame.
 
 import { api } from '../api.js';
+import { CursorPages } from '../cursor-pages.js';
 import { h, KeyedList, setAttr, setText, show } from '../dom.js';
 import { formatNumber, percent, shortId, timeAgo } from '../format.js';
 import { applyJobEvent, JOB_STATUSES, snapshotTime } from '../job-events.js';
@@ -17,9 +18,7 @@ export class JobsView {
   #onSelect;
   #els;
   #filters = { status: '', type: '', limit: 25 };
-  #cursors = [];         // cursors of the pages before this one; [] on the first page
-  #cursor = null;        // this page's cursor
-  #nextCursor = null;
+  #pages = new CursorPages();
   #rows;                 // KeyedList: job ids on this page, newest first → <tr>
   #jobs = new Map();     // job id → job, this page only
   #cells = new WeakMap(); // <tr> → its cells
@@ -96,8 +95,7 @@ export class JobsView {
   }
 
   #firstPage() {
-    this.#cursors = [];
-    this.#cursor = null;
+    this.#pages.reset();
     this.#newElsewhere = 0;
     this.#load();
   }
@@ -115,12 +113,12 @@ export class JobsView {
     const seq = ++this.#loadSeq;
     this.#buffer = [];
     try {
-      const page = await api.jobs({ ...this.#filters, cursor: this.#cursor });
+      const page = await api.jobs({ ...this.#filters, cursor: this.#pages.cursor });
       if (seq !== this.#loadSeq) return;
       this.#error = null;
       this.#jobs = new Map(page.jobs.map((job) => [job.id, { ...job, at: snapshotTime(job) }]));
       this.#rows.keys = page.jobs.map((job) => job.id);
-      this.#nextCursor = page.next_cursor ?? null;
+      this.#pages.next = page.next_cursor ?? null;
       this.#rows.reorder();
       this.#rows.patchAll();
       const buffered = this.#buffer;
@@ -151,7 +149,7 @@ export class JobsView {
   #submitted(event, eventId) {
     const { status, type, limit } = this.#filters;
     if ((status && status !== event.status) || (type && type !== event.job_type)) return;
-    if (this.#cursors.length > 0) {
+    if (!this.#pages.isFirst) {
       this.#newElsewhere += 1;
       this.#rows.reorder();
       return;
@@ -169,7 +167,7 @@ export class JobsView {
     if (dropped.length && !this.#refreshTimer) {
       this.#refreshTimer = setTimeout(() => {
         this.#refreshTimer = 0;
-        if (this.#cursors.length === 0) this.#load();
+        if (this.#pages.isFirst) this.#load();
       }, CURSOR_REFRESH_MS);
     }
     this.#rows.reorder();
@@ -219,7 +217,7 @@ export class JobsView {
     const filtered = this.#filters.status || this.#filters.type;
     const message = this.#error ? `Jobs cannot be loaded: ${this.#error}`
       : this.#rows.keys.length ? ''
-        : this.#cursors.length ? 'No older jobs.'
+        : !this.#pages.isFirst ? 'No older jobs.'
           : filtered ? 'No jobs match these filters.' : 'No jobs yet — submit one and it appears here live.';
     setText(empty, message);
     empty.classList.toggle('error-text', Boolean(this.#error));
@@ -227,29 +225,16 @@ export class JobsView {
   }
 
   #renderPager() {
-    const page = this.#cursors.length + 1;
-    const prev = h('button', { type: 'button', class: 'button', disabled: page === 1, dataset: { testid: 'jobs-prev' }, onclick: () => this.#prev() }, '‹ Newer');
-    const next = h('button', { type: 'button', class: 'button', disabled: !this.#nextCursor, dataset: { testid: 'jobs-next' }, onclick: () => this.#next() }, 'Older ›');
     const fresh = this.#newElsewhere > 0
       ? h('button', { type: 'button', class: 'button ghost', onclick: () => this.#firstPage() }, `▲ ${formatNumber(this.#newElsewhere)} new`)
       : null;
     this.#els.pager.replaceChildren(...[
-      h('span', { class: 'muted', dataset: { testid: 'jobs-page' } }, `Page ${page}`), fresh, h('span', { class: 'spacer' }), prev, next,
+      h('span', { class: 'muted', dataset: { testid: 'jobs-page' } }, `Page ${this.#pages.number}`), fresh, h('span', { class: 'spacer' }),
+      ...this.#pages.buttons('jobs', ['‹ Newer', 'Older ›'], () => {
+        if (this.#pages.isFirst) this.#newElsewhere = 0;
+        this.#load();
+      }),
     ].filter(Boolean));
-  }
-
-  #next() {
-    if (!this.#nextCursor) return;
-    this.#cursors.push(this.#cursor);
-    this.#cursor = this.#nextCursor;
-    this.#load();
-  }
-
-  #prev() {
-    if (this.#cursors.length === 0) return;
-    this.#cursor = this.#cursors.pop();
-    if (this.#cursors.length === 0) this.#newElsewhere = 0;
-    this.#load();
   }
 
   #rowActivated(e) {

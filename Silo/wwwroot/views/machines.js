@@ -4,6 +4,7 @@
 // once per animation frame however many of its events arrive.
 
 import { api } from '../api.js';
+import { CursorPages } from '../cursor-pages.js';
 import { h, KeyedList, reconcile, setAttr, setText, show } from '../dom.js';
 import { percent, shortId, timeAgo } from '../format.js';
 
@@ -18,9 +19,7 @@ export class MachinesView {
   #els;
   #selection = [];        // machine ids being monitored; [] = all
   #limit = 12;
-  #cursors = [];
-  #cursor = null;
-  #nextCursor = null;
+  #pages = new CursorPages();
   #cards;                  // KeyedList: machine ids on this page → card element
   #machines = new Map();   // machine id → {id, status, host, gpu_count, last_seen, workers: Map}
   #workerMachine = new Map(); // worker id → machine id, this page only
@@ -73,8 +72,7 @@ export class MachinesView {
   monitor(ids) {
     this.#selection = [...new Set(ids)];
     this.#els.filter.value = this.#selection.join(', ');
-    this.#cursors = [];
-    this.#cursor = null;
+    this.#pages.reset();
     this.#resubscribe();
     this.#load();
   }
@@ -104,7 +102,7 @@ export class MachinesView {
     const seq = ++this.#loadSeq;
     this.#buffer = [];
     try {
-      const page = await api.machines({ cursor: this.#cursor, limit: this.#limit, ids: this.#selection.length ? this.#selection : undefined });
+      const page = await api.machines({ cursor: this.#pages.cursor, limit: this.#limit, ids: this.#selection.length ? this.#selection : undefined });
       if (seq !== this.#loadSeq) return;
       this.#error = null;
       this.#adopt(page);
@@ -138,7 +136,7 @@ export class MachinesView {
       this.#machines.set(m.id, { ...m, workers });
     }
     this.#cards.keys = page.machines.map((m) => m.id);
-    this.#nextCursor = page.next_cursor ?? null;
+    this.#pages.next = page.next_cursor ?? null;
     this.#cards.patchAll();
   }
 
@@ -258,7 +256,7 @@ export class MachinesView {
   #maybeNewMachine(machineId) {
     if (this.#machines.has(machineId)) return;
     if (this.#selection.length && !this.#selection.includes(machineId)) return;
-    if (this.#cards.keys.length >= this.#limit && this.#nextCursor) return; // a full page, more after it: it is elsewhere
+    if (this.#cards.keys.length >= this.#limit && this.#pages.next) return; // a full page, more after it: it is elsewhere
     clearTimeout(this.#reloadTimer);
     this.#reloadTimer = setTimeout(() => this.#load(), RELOAD_DEBOUNCE_MS);
   }
@@ -343,25 +341,11 @@ export class MachinesView {
   }
 
   #renderPager() {
-    const page = this.#cursors.length + 1;
     const scope = this.#selection.length ? `Monitoring ${this.#selection.length} selected` : 'All machines';
     this.#els.pager.replaceChildren(
-      h('span', { class: 'muted', dataset: { testid: 'machines-page' } }, `${scope} · page ${page}`),
+      h('span', { class: 'muted', dataset: { testid: 'machines-page' } }, `${scope} · page ${this.#pages.number}`),
       h('span', { class: 'spacer' }),
-      h('button', { type: 'button', class: 'button', disabled: page === 1, dataset: { testid: 'machines-prev' }, onclick: () => this.#turn(-1) }, '‹ Prev'),
-      h('button', { type: 'button', class: 'button', disabled: !this.#nextCursor, dataset: { testid: 'machines-next' }, onclick: () => this.#turn(1) }, 'Next ›'));
-  }
-
-  #turn(direction) {
-    if (direction > 0 && this.#nextCursor) {
-      this.#cursors.push(this.#cursor);
-      this.#cursor = this.#nextCursor;
-    } else if (direction < 0 && this.#cursors.length) {
-      this.#cursor = this.#cursors.pop();
-    } else {
-      return;
-    }
-    this.#load();
+      ...this.#pages.buttons('machines', ['‹ Prev', 'Next ›'], () => this.#load()));
   }
 
   #clicked(e) {
