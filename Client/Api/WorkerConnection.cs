@@ -246,42 +246,38 @@ public sealed class WorkerConnection : IAsyncDisposable
 
     private void Dispatch(ReadOnlySpan<byte> json)
     {
-        JsonObject frame;
-        string? type;
+        string? type, ack;
         try
         {
-            frame = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("not an object");
-            type = frame["type"]?.GetValue<string>();
+            (type, ack) = ReadEnvelope(json);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        catch (JsonException e)
         {
             _pushes.Writer.TryWrite(new ErrorFrame { Type = WorkerFrameTypes.Error, Error = new("INVALID_FRAME", $"The silo sent a frame that is not a JSON object: {e.Message}") });
             return;
         }
 
-        var ack = frame["ack"] is JsonValue ackValue && ackValue.TryGetValue<string>(out var a) ? a : null;
-        if (ack is not null && _awaitingReply.TryGetValue(ack, out var waiting))
-        {
-            if (type == WorkerFrameTypes.Error)
-            {
-                var error = frame["error"];
-                waiting.TrySetException(new WorkerProtocolException(
-                    error?["code"]?.GetValue<string>() ?? "ERROR", error?["message"]?.GetValue<string>() ?? "The silo refused the frame."));
-            }
-            else
-            {
-                waiting.TrySetResult(frame);
-            }
-            return;
-        }
-
         try
         {
+            if (ack is not null && _awaitingReply.TryGetValue(ack, out var waiting))
+            {
+                if (type == WorkerFrameTypes.Error)
+                {
+                    var error = JsonSerializer.Deserialize<ErrorFrame>(json, ClusterJson.Options)?.Error;
+                    waiting.TrySetException(new WorkerProtocolException(error?.Code ?? "ERROR", error?.Message ?? "The silo refused the frame."));
+                }
+                else
+                {
+                    waiting.TrySetResult(JsonNode.Parse(json)!.AsObject());
+                }
+                return;
+            }
+
             WorkerFrame? push = type switch
             {
-                WorkerFrameTypes.JobAssigned => ReadJobAssigned(frame),
-                WorkerFrameTypes.JobRevoked => frame.Deserialize<JobRevokedFrame>(ClusterJson.Options),
-                WorkerFrameTypes.Error => frame.Deserialize<ErrorFrame>(ClusterJson.Options),
+                WorkerFrameTypes.JobAssigned => ReadJobAssigned(json),
+                WorkerFrameTypes.JobRevoked => JsonSerializer.Deserialize<JobRevokedFrame>(json, ClusterJson.Options),
+                WorkerFrameTypes.Error => JsonSerializer.Deserialize<ErrorFrame>(json, ClusterJson.Options),
                 _ => null, // a reply to a command nobody awaits any more, or a frame of a newer silo: nothing to do
             };
             if (push is not null) _pushes.Writer.TryWrite(push);
@@ -292,11 +288,42 @@ public sealed class WorkerConnection : IAsyncDisposable
         }
     }
 
-    private static JobAssignedFrame? ReadJobAssigned(JsonObject frame)
+    /// <summary>The frame's <c>type</c> and <c>ack</c>, read without building the rest, which is then read once into its record.</summary>
+    private static (string? Type, string? Ack) ReadEnvelope(ReadOnlySpan<byte> json)
     {
-        // The job record requires a status; a silo that leaves it out of the push means the job it just assigned.
-        if (frame["job"] is JsonObject job && job["status"] is null) job["status"] = JobStatus.Assigned;
-        return frame.Deserialize<JobAssignedFrame>(ClusterJson.Options);
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new JsonException("not an object");
+        string? type = null, ack = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isType = reader.ValueTextEquals("type"u8);
+            var isAck = !isType && reader.ValueTextEquals("ack"u8);
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String && (isType || isAck))
+            {
+                if (isType) type = reader.GetString();
+                else ack = reader.GetString();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+        return (type, ack);
+    }
+
+    private static JobAssignedFrame? ReadJobAssigned(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<JobAssignedFrame>(json, ClusterJson.Options);
+        }
+        catch (JsonException) when (JsonNode.Parse(json) is JsonObject frame && frame["job"] is JsonObject job && job["status"] is null)
+        {
+            // The job record requires a status; a silo that leaves it out of the push means the job it just assigned.
+            job["status"] = JobStatus.Assigned;
+            return frame.Deserialize<JobAssignedFrame>(ClusterJson.Options);
+        }
     }
 
     private async Task HeartbeatLoopAsync(TimeSpan interval)

@@ -117,12 +117,15 @@ internal sealed class SiloSession(WebSocket socket, FakeSilo silo, Action dropCo
         return frames;
     }
 
-    public async Task SendAsync(JsonObject frame)
+    public Task SendAsync(JsonObject frame) => SendTextAsync(frame.ToJsonString());
+
+    /// <summary>Sends any text as a frame, well-formed or not.</summary>
+    public async Task SendTextAsync(string text)
     {
         await _sendLock.WaitAsync();
         try
         {
-            await socket.SendAsync(Encoding.UTF8.GetBytes(frame.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
+            await socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
         }
         finally
         {

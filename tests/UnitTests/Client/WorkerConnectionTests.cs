@@ -112,6 +112,24 @@ public class WorkerConnectionTests
     }
 
     [Test]
+    public async Task A_pushed_job_without_a_status_reads_as_assigned_and_a_frame_that_is_not_json_arrives_as_an_error()
+    {
+        await using var connection = new WorkerConnection(_silo.Address, FakeSilo.ApiKey);
+        await connection.ConnectAsync(Registration(), TestJobs.Deadline());
+        var session = await _silo.NextSessionAsync(TestJobs.Deadline());
+
+        var push = FakeSilo.JobAssigned("job-1");
+        push["job"]!.AsObject().Remove("status");
+        await session.SendAsync(push);
+        await session.SendTextAsync("{not json");
+        var assigned = (JobAssignedFrame)await connection.Pushes.ReadAsync(TestJobs.Deadline());
+        var error = (ErrorFrame)await connection.Pushes.ReadAsync(TestJobs.Deadline());
+
+        Assert.That((assigned.Job.Id, assigned.Job.Status, assigned.Job.Type), Is.EqualTo(("job-1", JobStatus.Assigned, "test-job")));
+        Assert.That(error.Error.Code, Is.EqualTo("INVALID_FRAME"));
+    }
+
+    [Test]
     public async Task A_revoked_job_arrives_as_a_revocation()
     {
         await using var connection = new WorkerConnection(_silo.Address, FakeSilo.ApiKey);
