@@ -6,6 +6,7 @@
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+const RESYNC_WAIT_MS = 1000; // the longest a resync waits for the other subscribes in flight
 
 /** Compares stream ids "ms-seq" numerically; null sorts first. */
 export function compareEventIds(a, b) {
@@ -38,6 +39,7 @@ export class GatewaySocket {
   #byServerId = new Map(); // server subscription id → subscription
   #pending = new Map();    // command id → {sub, resumed} awaiting `subscribed`
   #resyncs = new Set();    // listeners owed onResync once every subscribe in flight is answered
+  #resyncTimer = 0;
 
   /** @param {{url?: string, onState: (state: string, detail?: object) => void, onLagged?: (count: number) => void}} options */
   constructor({ url, onState, onLagged }) {
@@ -62,6 +64,8 @@ export class GatewaySocket {
     this.#byServerId.clear();
     this.#pending.clear();
     this.#resyncs.clear();
+    clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = 0;
     this.#onState('idle');
   }
 
@@ -183,12 +187,23 @@ export class GatewaySocket {
     this.#flushResyncs();
   }
 
-  /** A view subscribed to several topics reloads once, when the last of its subscribes is answered, not once per topic. */
-  #flushResyncs() {
-    if (this.#pending.size > 0) return;
-    const listeners = [...this.#resyncs];
+  /**
+   * A view subscribed to several topics reloads once, when the last of its subscribes is answered, not
+   * once per topic. A subscribe never answered (an error the server could not tie to it) holds them back
+   * for RESYNC_WAIT_MS at most. Listeners that have unsubscribed meanwhile are not called.
+   */
+  #flushResyncs(force = false) {
+    if (this.#resyncs.size === 0) return;
+    if (this.#pending.size > 0 && !force) {
+      this.#resyncTimer ||= setTimeout(() => this.#flushResyncs(true), RESYNC_WAIT_MS);
+      return;
+    }
+    clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = 0;
+    const subscribed = new Set([...this.#byKey.values()].flatMap((sub) => [...sub.listeners]));
+    const owed = [...this.#resyncs].filter((listener) => subscribed.has(listener));
     this.#resyncs.clear();
-    for (const listener of listeners) listener.onResync?.();
+    for (const listener of owed) listener.onResync?.();
   }
 
   #deliver(frame) {
