@@ -251,7 +251,7 @@ public sealed class WorkerConnection : IAsyncDisposable
         {
             (type, ack) = ReadEnvelope(json);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             _pushes.Writer.TryWrite(new ErrorFrame { Type = WorkerFrameTypes.Error, Error = new("INVALID_FRAME", $"The silo sent a frame that is not a JSON object: {e.Message}") });
             return;
@@ -263,8 +263,10 @@ public sealed class WorkerConnection : IAsyncDisposable
             {
                 if (type == WorkerFrameTypes.Error)
                 {
-                    var error = JsonSerializer.Deserialize<ErrorFrame>(json, ClusterJson.Options)?.Error;
-                    waiting.TrySetException(new WorkerProtocolException(error?.Code ?? "ERROR", error?.Message ?? "The silo refused the frame."));
+                    // Read loosely: a refusal without a well-formed error body still fails the command at once.
+                    var error = JsonNode.Parse(json)?["error"];
+                    waiting.TrySetException(new WorkerProtocolException(
+                        Text(error?["code"]) ?? "ERROR", Text(error?["message"]) ?? "The silo refused the frame."));
                 }
                 else
                 {
@@ -282,7 +284,7 @@ public sealed class WorkerConnection : IAsyncDisposable
             };
             if (push is not null) _pushes.Writer.TryWrite(push);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             _pushes.Writer.TryWrite(new ErrorFrame { Type = WorkerFrameTypes.Error, Error = new("INVALID_FRAME", $"The silo sent a {type} frame that could not be read: {e.Message}") });
         }
@@ -312,15 +314,18 @@ public sealed class WorkerConnection : IAsyncDisposable
         return (type, ack);
     }
 
+    private static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+
     private static JobAssignedFrame? ReadJobAssigned(ReadOnlySpan<byte> json)
     {
+        // The job record requires a status; a silo that leaves it out of the push means the job it just assigned.
         try
         {
-            return JsonSerializer.Deserialize<JobAssignedFrame>(json, ClusterJson.Options);
+            var frame = JsonSerializer.Deserialize<JobAssignedFrame>(json, ClusterJson.Options);
+            return frame is { Job.Status: null } ? frame with { Job = frame.Job with { Status = JobStatus.Assigned } } : frame;
         }
         catch (JsonException) when (JsonNode.Parse(json) is JsonObject frame && frame["job"] is JsonObject job && job["status"] is null)
         {
-            // The job record requires a status; a silo that leaves it out of the push means the job it just assigned.
             job["status"] = JobStatus.Assigned;
             return frame.Deserialize<JobAssignedFrame>(ClusterJson.Options);
         }

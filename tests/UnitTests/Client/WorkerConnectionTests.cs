@@ -112,21 +112,42 @@ public class WorkerConnectionTests
     }
 
     [Test]
-    public async Task A_pushed_job_without_a_status_reads_as_assigned_and_a_frame_that_is_not_json_arrives_as_an_error()
+    public async Task A_pushed_job_without_a_status_reads_as_assigned_and_unreadable_frames_arrive_as_errors_on_a_connection_that_goes_on()
     {
         await using var connection = new WorkerConnection(_silo.Address, FakeSilo.ApiKey);
         await connection.ConnectAsync(Registration(), TestJobs.Deadline());
         var session = await _silo.NextSessionAsync(TestJobs.Deadline());
 
-        var push = FakeSilo.JobAssigned("job-1");
-        push["job"]!.AsObject().Remove("status");
-        await session.SendAsync(push);
+        var withoutStatus = FakeSilo.JobAssigned("job-1");
+        withoutStatus["job"]!.AsObject().Remove("status");
+        var nullStatus = FakeSilo.JobAssigned("job-2");
+        nullStatus["job"]!["status"] = null;
+        await session.SendAsync(withoutStatus);
+        await session.SendAsync(nullStatus);
         await session.SendTextAsync("{not json");
-        var assigned = (JobAssignedFrame)await connection.Pushes.ReadAsync(TestJobs.Deadline());
-        var error = (ErrorFrame)await connection.Pushes.ReadAsync(TestJobs.Deadline());
+        await session.SendTextAsync("""{"v":1,"type":"\uD800"}"""); // valid UTF-8, but a lone surrogate no string can hold
+        await session.SendAsync(FakeSilo.JobAssigned("job-3"));
 
-        Assert.That((assigned.Job.Id, assigned.Job.Status, assigned.Job.Type), Is.EqualTo(("job-1", JobStatus.Assigned, "test-job")));
-        Assert.That(error.Error.Code, Is.EqualTo("INVALID_FRAME"));
+        var pushes = new List<WorkerFrame>();
+        for (var i = 0; i < 5; i++) pushes.Add(await connection.Pushes.ReadAsync(TestJobs.Deadline()));
+
+        var assigned = pushes.OfType<JobAssignedFrame>().Select(a => (a.Job.Id, a.Job.Status));
+        Assert.That(assigned, Is.EqualTo(new[] { ("job-1", JobStatus.Assigned), ("job-2", JobStatus.Assigned), ("job-3", JobStatus.Assigned) }));
+        Assert.That(pushes.OfType<ErrorFrame>().Select(e => e.Error.Code), Is.EqualTo(new[] { "INVALID_FRAME", "INVALID_FRAME" }));
+    }
+
+    [Test]
+    public async Task A_refusal_without_an_error_body_fails_the_command_at_once()
+    {
+        _silo.Reply = frame => frame["type"]?.GetValue<string>() == "complete"
+            ? new JsonObject { ["v"] = 1, ["type"] = "error", ["ack"] = frame["id"]!.GetValue<string>() }
+            : _silo.DefaultReply(frame);
+        await using var connection = new WorkerConnection(_silo.Address, FakeSilo.ApiKey);
+        await connection.ConnectAsync(Registration(), TestJobs.Deadline());
+
+        var refusal = Assert.ThrowsAsync<WorkerProtocolException>(() => connection.CompleteAsync("job-1", "lease", null, TestJobs.Deadline()));
+
+        Assert.That(refusal!.Code, Is.EqualTo("ERROR"));
     }
 
     [Test]
