@@ -6,6 +6,7 @@ return args.FirstOrDefault() switch
     "redis" => await RedisClientBenchmark.RunAsync(args[1..]),
     "claims" => await ClaimBenchmark.RunAsync(args[1..]),
     "throughput" => await ThroughputBenchmark.RunAsync(args[1..]),
+    "functions" => await FunctionsBenchmark.RunAsync(args[1..]),
     _ => Usage(),
 };
 
@@ -21,6 +22,8 @@ static int Usage()
                   [backlog …] (default 1000 100000 1000000)
           throughput  end to end submit → claim → complete with 32 WebSocket workers, against BullMQ
                   on the same redis-server with concurrency 32   [jobs 10000] [workers 32]
+          functions  redis-server's time per call of job_submit, job_claim and job_complete, against an
+                  empty function   [jobs 10000]
         """);
     return 2;
 }
