@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Cluster.Grains;
-using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
-using Cluster.Grains.Redis;
 
 namespace Cluster.Benchmarks;
 
@@ -22,11 +20,8 @@ public static class ClaimBenchmark
     {
         var backlogs = args.Length > 0 ? args.Select(int.Parse).ToArray() : [1_000, 100_000, 1_000_000];
         const int Claims = 2_000;
-        var directory = Path.Combine(Path.GetTempPath(), "cluster-bench-claims-" + Guid.NewGuid().ToString("N"));
-        await using var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
-        await using var redis = await RedisClient.ConnectAsync(server.ConnectionString + ",timeout=120000");
-        await FunctionLibrary.LoadAsync(redis);
-        var grains = new GrainFactory(redis, new ClusterGrainOptions());
+        await using var scratch = await ScratchRedis.StartAsync("claims");
+        var (redis, grains) = (scratch.Client, scratch.Grains);
 
         Console.WriteLine($"claim cost vs backlog: 1 % of the backlog matches, 20 requirement shapes, {Claims} timed claims each");
         Console.WriteLine($"{"backlog",10} {"p50 µs",10} {"p99 µs",10} {"p50 ratio",10} {"p99 ratio",10}");
@@ -50,7 +45,6 @@ public static class ClaimBenchmark
             baseline ??= (p50, p99);
             Console.WriteLine($"{backlog,10:N0} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
         }
-        try { Directory.Delete(directory, true); } catch (IOException) { }
         return 0;
     }
 

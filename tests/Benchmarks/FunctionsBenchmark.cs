@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Cluster.Grains;
-using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Redis;
@@ -20,11 +18,8 @@ public static class FunctionsBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         var jobs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
-        var directory = Path.Combine(Path.GetTempPath(), "cluster-bench-functions-" + Guid.NewGuid().ToString("N"));
-        await using var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
-        await using var redis = await RedisClient.ConnectAsync(server.ConnectionString + ",timeout=120000");
-        await FunctionLibrary.LoadAsync(redis);
-        var grains = new GrainFactory(redis, new ClusterGrainOptions());
+        await using var scratch = await ScratchRedis.StartAsync("functions");
+        var (redis, grains) = (scratch.Client, scratch.Grains);
         var job = new JobSubmission { Type = "simulation", Payload = new JsonObject { ["type"] = "simulation" }, Requirements = new JobRequirements { Capabilities = ["bench"] } };
 
         var floor = await MeasureAsync(redis, "fcall_ro", jobs, _ => redis.ExecuteAsync("FCALL_RO", "cluster_version", 0));
@@ -46,7 +41,6 @@ public static class FunctionsBenchmark
         foreach (var (name, usec) in new[] { ("empty function", floor), ("job_submit", submit), ("job_claim", claim), ("job_complete", complete) })
             Console.WriteLine($"{name,-16} {usec,8:F1} {usec / floor,13:F1}");
         Console.WriteLine($"{"a whole job",-16} {submit + claim + complete,8:F1}");
-        try { Directory.Delete(directory, true); } catch (IOException) { }
         return 0;
     }
 
