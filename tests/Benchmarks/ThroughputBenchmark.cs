@@ -14,6 +14,8 @@ namespace Cluster.Benchmarks;
 /// End to end, submit → claim → complete: N no-op jobs submitted over HTTP in batches of 1,000 to a real
 /// silo, pushed to 32 workers on WebSockets, each completing at once. The peer is BullMQ on the same
 /// redis-server with the same concurrency (32), its jobs added in bulk too. Prints jobs/s of both and the ratio.
+/// Each side first runs an untimed round of warm-up jobs the same way, so that the timed round measures
+/// running code rather than .NET's and V8's JIT compilers.
 /// </summary>
 public static class ThroughputBenchmark
 {
@@ -21,18 +23,17 @@ public static class ThroughputBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var jobs = args.Length > 0 ? int.Parse(args[0]) : 10_000;
-        var workers = args.Length > 1 ? int.Parse(args[1]) : 32;
+        var jobs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
+        var workers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
+        var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5_000;
         await using var redis = await RedisFixture.StartAsync();
-        var cpu = await RedisCpuSecondsAsync(redis);
-        await redis.Client.ExecuteAsync("CONFIG", "RESETSTAT");
-        var ours = await RunClusterAsync(redis, jobs, workers);
-        var ourCpu = await RedisCpuSecondsAsync(redis) - cpu;
+        var (ours, ourCpu) = await RunClusterAsync(redis, jobs, warmup, workers);
         var ourCommands = await CommandTimesAsync(redis);
         await redis.FlushAsync();
-        cpu = await RedisCpuSecondsAsync(redis);
-        var peer = await RunBullMqAsync(redis.Server.Port, jobs, workers);
-        var peerCpu = await RedisCpuSecondsAsync(redis) - cpu;
+        var cpu = await RedisCpuSecondsAsync(redis);
+        var peer = await RunBullMqAsync(redis.Server.Port, jobs, warmup, workers);
+        // BullMQ's warm-up runs in the same process, so its Redis CPU is averaged over both rounds.
+        var peerCpu = (await RedisCpuSecondsAsync(redis) - cpu) * jobs / (jobs + warmup);
         Console.WriteLine($"{"",-28} {"jobs",8} {"seconds",8} {"jobs/s",10} {"redis µs/job",13}");
         Console.WriteLine($"{"Cluster (HTTP + " + workers + " WS)",-28} {jobs,8} {ours,8:F2} {jobs / ours,10:N0} {ourCpu * 1e6 / jobs,13:F0}");
         if (peer is { } bull)
@@ -62,15 +63,15 @@ public static class ThroughputBenchmark
         return rows.OrderByDescending(r => r.Item3).ToList();
     }
 
-    private static async Task<double> RunClusterAsync(RedisFixture redis, int jobs, int workers)
+    /// <summary>The timed round's seconds and redis-server's CPU seconds in it (its command statistics are reset at its start).</summary>
+    private static async Task<(double Seconds, double RedisCpu)> RunClusterAsync(RedisFixture redis, int jobs, int warmup, int workers)
     {
         await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings
         {
             BootstrapApiKey = Key, RedisConnectionString = redis.ConnectionString,
             Environment = new Dictionary<string, string> { ["RateLimit__PermitsPerSecond"] = "0", ["Serilog__MinimumLevel__Default"] = "Warning" },
         });
-        var completed = 0;
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var round = new Round(0);
         using var stop = new CancellationTokenSource();
         var connections = new List<WorkerConnection>();
         var loops = new List<Task>();
@@ -85,7 +86,7 @@ public static class ThroughputBenchmark
                 {
                     if (frame is not JobAssignedFrame assigned) continue;
                     await connection.CompleteAsync(assigned.Job.Id, assigned.LeaseToken, null, stop.Token);
-                    if (Interlocked.Increment(ref completed) == jobs) done.TrySetResult();
+                    Volatile.Read(ref round).Completed();
                 }
             }));
         }
@@ -93,19 +94,42 @@ public static class ThroughputBenchmark
         using var http = new HttpClient { BaseAddress = silo.BaseAddress };
         http.DefaultRequestHeaders.Add("x-api-key", Key);
         var job = new JsonObject { ["type"] = "simulation", ["requirements"] = new JsonObject { ["capabilities"] = new JsonArray("bench") } };
-        var started = Stopwatch.StartNew();
-        for (var i = 0; i < jobs; i += 1000)
+        async Task RunRoundAsync(int count)
         {
-            var batch = new JsonArray(Enumerable.Range(0, Math.Min(1000, jobs - i)).Select(_ => (JsonNode)job.DeepClone()).ToArray());
-            using var response = await http.PostAsJsonAsync("/api/jobs/batch", new JsonObject { ["jobs"] = batch });
-            response.EnsureSuccessStatusCode();
+            Volatile.Write(ref round, new Round(count));
+            for (var i = 0; i < count; i += 1000)
+            {
+                var batch = new JsonArray(Enumerable.Range(0, Math.Min(1000, count - i)).Select(_ => (JsonNode)job.DeepClone()).ToArray());
+                using var response = await http.PostAsJsonAsync("/api/jobs/batch", new JsonObject { ["jobs"] = batch });
+                response.EnsureSuccessStatusCode();
+            }
+            await round.Done.Task.WaitAsync(TimeSpan.FromMinutes(10));
         }
-        await done.Task.WaitAsync(TimeSpan.FromMinutes(10));
+
+        if (warmup > 0) await RunRoundAsync(warmup);
+        var cpu = await RedisCpuSecondsAsync(redis);
+        await redis.Client.ExecuteAsync("CONFIG", "RESETSTAT");
+        var started = Stopwatch.StartNew();
+        await RunRoundAsync(jobs);
         var seconds = started.Elapsed.TotalSeconds;
+        var redisCpu = await RedisCpuSecondsAsync(redis) - cpu;
         await stop.CancelAsync();
         foreach (var connection in connections) await connection.DisposeAsync();
         try { await Task.WhenAll(loops); } catch (OperationCanceledException) { }
-        return seconds;
+        return (seconds, redisCpu);
+    }
+
+    /// <summary>One round of jobs: done when as many completions as jobs have come back.</summary>
+    private sealed class Round(int jobs)
+    {
+        private int _completed;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Completed()
+        {
+            if (Interlocked.Increment(ref _completed) == jobs) Done.TrySetResult();
+        }
     }
 
     /// <summary>CPU time redis-server has used so far (user + system), from INFO cpu.</summary>
@@ -117,7 +141,7 @@ public static class ThroughputBenchmark
     }
 
     /// <summary>Runs tests/Benchmarks/bullmq/throughput.mjs (installing bullmq from npm the first time); null if Node is missing.</summary>
-    private static async Task<double?> RunBullMqAsync(int port, int jobs, int concurrency)
+    private static async Task<double?> RunBullMqAsync(int port, int jobs, int warmup, int concurrency)
     {
         var folder = Path.Combine(RepositoryRoot.Path, "tests", "Benchmarks", "bullmq");
         if (!Directory.Exists(Path.Combine(folder, "node_modules", "bullmq")))
@@ -125,7 +149,7 @@ public static class ThroughputBenchmark
             Console.Error.WriteLine("installing bullmq for the peer run (npm install) …");
             if (await RunAsync("npm", folder, "install", "--no-audit", "--no-fund", "--silent") is null) return null;
         }
-        var output = await RunAsync("node", folder, "throughput.mjs", port.ToString(System.Globalization.CultureInfo.InvariantCulture), jobs.ToString(System.Globalization.CultureInfo.InvariantCulture), concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var output = await RunAsync("node", folder, ["throughput.mjs", .. new[] { port, jobs, concurrency, warmup }.Select(n => n.ToString(CultureInfo.InvariantCulture))]);
         return output is null ? null : JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("seconds").GetDouble();
     }
 

@@ -1,27 +1,31 @@
 // The peer of Cluster's end-to-end throughput benchmark: N no-op jobs added in bulk, processed by
-// workers with the same total concurrency, on the same redis-server. Prints one JSON line.
+// workers with the same total concurrency, on the same redis-server, after an untimed warm-up round of
+// the same kind. Prints one JSON line.
 import { Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 
-const [port, jobs, concurrency] = process.argv.slice(2).map(Number);
+const [port, jobs, concurrency, warmup = 0] = process.argv.slice(2).map(Number);
 // BullMQ wants its own connections: workers block, queues do not; maxRetriesPerRequest null as it documents.
 const clients = [];
 const client = () => { const c = new IORedis({ host: '127.0.0.1', port, maxRetriesPerRequest: null }); clients.push(c); return c; };
 const name = `bench-${Date.now()}`;
 const queue = new Queue(name, { connection: client() });
-let completed = 0;
-let resolveDone;
-const done = new Promise((resolve) => { resolveDone = resolve; });
-const worker = new Worker(name, async () => ({ ok: true }), { connection: client(), concurrency, autorun: false });
-worker.on('completed', () => { if (++completed === jobs) resolveDone(); });
+let round = null;
+const worker = new Worker(name, async () => ({ ok: true }), { connection: client(), concurrency });
+worker.on('completed', () => { if (++round.completed === round.jobs) round.resolve(); });
 
-const started = process.hrtime.bigint();
-for (let i = 0; i < jobs; i += 1000) {
-  const batch = Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({ name: 'noop', data: { n: i + k } }));
-  await queue.addBulk(batch);
+async function runRound(count) {
+  const done = new Promise((resolve) => { round = { jobs: count, completed: 0, resolve }; });
+  for (let i = 0; i < count; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({ name: 'noop', data: { n: i + k } }));
+    await queue.addBulk(batch);
+  }
+  await done;
 }
-worker.run();
-await done;
+
+if (warmup > 0) await runRound(warmup);
+const started = process.hrtime.bigint();
+await runRound(jobs);
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 console.log(JSON.stringify({ jobs, seconds, jobsPerSecond: jobs / seconds }));
 await worker.close();
