@@ -193,9 +193,8 @@ export class GatewaySocket {
    * for RESYNC_WAIT_MS at most. Listeners that have unsubscribed meanwhile are not called.
    */
   #flushResyncs(force = false) {
-    if (this.#resyncs.size === 0) return;
     if (this.#pending.size > 0 && !force) {
-      this.#resyncTimer ||= setTimeout(() => this.#flushResyncs(true), RESYNC_WAIT_MS);
+      if (this.#resyncs.size > 0) this.#resyncTimer ||= setTimeout(() => this.#flushResyncs(true), RESYNC_WAIT_MS);
       return;
     }
     clearTimeout(this.#resyncTimer);
