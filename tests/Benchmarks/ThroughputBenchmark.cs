@@ -27,7 +27,7 @@ public static class ThroughputBenchmark
         var workers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5_000;
         await using var redis = await RedisFixture.StartAsync();
-        var (ours, ourCpu) = await RunClusterAsync(redis, jobs, warmup, workers);
+        var (ours, ourCpu, siloCpu, clientCpu) = await RunClusterAsync(redis, jobs, warmup, workers);
         var ourCommands = await CommandTimesAsync(redis);
         await redis.FlushAsync();
         var cpu = await RedisCpuSecondsAsync(redis);
@@ -41,6 +41,8 @@ public static class ThroughputBenchmark
             Console.WriteLine($"{"BullMQ (same redis-server)",-28} {jobs,8} {bull,8:F2} {jobs / bull,10:N0} {peerCpu * 1e6 / jobs,13:F0}");
             Console.WriteLine($"ratio Cluster / BullMQ: {bull / ours:F2}");
         }
+        Console.WriteLine($"\nCPU per job in Cluster's timed round: redis-server {ourCpu * 1e6 / jobs:F0} µs, silo {siloCpu * 1e6 / jobs:F0} µs, " +
+            $"workers and HTTP client (this process) {clientCpu * 1e6 / jobs:F0} µs");
         // FCALL's time includes the commands our functions call, which Redis also counts under their own names.
         Console.WriteLine($"\nwhere redis-server's time went for Cluster (INFO commandstats), µs per job:");
         foreach (var (command, calls, usec) in ourCommands.Take(10))
@@ -63,8 +65,11 @@ public static class ThroughputBenchmark
         return rows.OrderByDescending(r => r.Item3).ToList();
     }
 
-    /// <summary>The timed round's seconds and redis-server's CPU seconds in it (its command statistics are reset at its start).</summary>
-    private static async Task<(double Seconds, double RedisCpu)> RunClusterAsync(RedisFixture redis, int jobs, int warmup, int workers)
+    /// <summary>
+    /// The timed round's seconds, and the CPU seconds redis-server, the silo and this process spent in it
+    /// (redis-server's command statistics are reset at its start).
+    /// </summary>
+    private static async Task<(double Seconds, double RedisCpu, double SiloCpu, double ClientCpu)> RunClusterAsync(RedisFixture redis, int jobs, int warmup, int workers)
     {
         await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings
         {
@@ -107,16 +112,22 @@ public static class ThroughputBenchmark
         }
 
         if (warmup > 0) await RunRoundAsync(warmup);
-        var cpu = await RedisCpuSecondsAsync(redis);
+        using var siloProcess = Process.GetProcessById(silo.ProcessId);
+        using var self = Process.GetCurrentProcess();
+        var (siloCpu, clientCpu, cpu) = (siloProcess.TotalProcessorTime, self.TotalProcessorTime, await RedisCpuSecondsAsync(redis));
         await redis.Client.ExecuteAsync("CONFIG", "RESETSTAT");
         var started = Stopwatch.StartNew();
         await RunRoundAsync(jobs);
         var seconds = started.Elapsed.TotalSeconds;
         var redisCpu = await RedisCpuSecondsAsync(redis) - cpu;
+        siloProcess.Refresh();
+        self.Refresh();
+        siloCpu = siloProcess.TotalProcessorTime - siloCpu;
+        clientCpu = self.TotalProcessorTime - clientCpu;
         await stop.CancelAsync();
         foreach (var connection in connections) await connection.DisposeAsync();
         try { await Task.WhenAll(loops); } catch (OperationCanceledException) { }
-        return (seconds, redisCpu);
+        return (seconds, redisCpu, siloCpu.TotalSeconds, clientCpu.TotalSeconds);
     }
 
     /// <summary>One round of jobs: done when as many completions as jobs have come back.</summary>
