@@ -21,7 +21,8 @@ static int Usage()
           claims  the cost of one claim at growing backlogs, 1 % of which match the worker
                   [backlog …] (default 1000 100000 1000000)
           throughput  end to end submit → claim → complete with 32 WebSocket workers, against BullMQ
-                  on the same redis-server with concurrency 32   [jobs 10000] [workers 32]
+                  on the same redis-server with concurrency 32, each after an untimed warm-up round
+                  [jobs 10000] [workers 32] [warm-up jobs 5000]
           functions  redis-server's time per call of job_submit, job_claim and job_complete, against an
                   empty function   [jobs 10000]
         """);

@@ -23,17 +23,29 @@ public sealed class ScratchRedis : IAsyncDisposable
     public static async Task<ScratchRedis> StartAsync(string name)
     {
         var directory = Path.Combine(Path.GetTempPath(), $"cluster-bench-{name}-{Guid.NewGuid():N}");
-        var server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
-        // Long timeouts: a benchmark fills millions of keys, and a slow reply is a result, not a failure.
-        var client = await RedisClient.ConnectAsync(server.ConnectionString + ",timeout=120000");
-        await FunctionLibrary.LoadAsync(client);
-        return new ScratchRedis(directory, server, client);
+        RedisServerProcess? server = null;
+        RedisClient? client = null;
+        try
+        {
+            server = await RedisServerProcess.StartAsync(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
+            // Long timeouts: a benchmark fills millions of keys, and a slow reply is a result, not a failure.
+            client = await RedisClient.ConnectAsync(server.ConnectionString + ",timeout=120000");
+            await FunctionLibrary.LoadAsync(client);
+            return new ScratchRedis(directory, server, client);
+        }
+        catch
+        {
+            await CleanUpAsync(directory, server, client);
+            throw;
+        }
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => CleanUpAsync(_directory, _server, Client);
+
+    private static async ValueTask CleanUpAsync(string directory, RedisServerProcess? server, RedisClient? client)
     {
-        await Client.DisposeAsync();
-        await _server.DisposeAsync();
-        try { Directory.Delete(_directory, true); } catch (IOException) { }
+        if (client is not null) await client.DisposeAsync();
+        if (server is not null) await server.DisposeAsync();
+        try { Directory.Delete(directory, true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 }

@@ -27,8 +27,8 @@ public static class ThroughputBenchmark
         var workers = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
         var warmup = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5_000;
         await using var redis = await RedisFixture.StartAsync();
-        var (ours, ourCpu, siloCpu, clientCpu) = await RunClusterAsync(redis, jobs, warmup, workers);
-        var ourCommands = await CommandTimesAsync(redis);
+        var run = await RunClusterAsync(redis, jobs, warmup, workers);
+        var (ours, ourCpu) = (run.Seconds, run.RedisCpu);
         await redis.FlushAsync();
         var cpu = await RedisCpuSecondsAsync(redis);
         var peer = await RunBullMqAsync(redis.Server.Port, jobs, warmup, workers);
@@ -41,11 +41,12 @@ public static class ThroughputBenchmark
             Console.WriteLine($"{"BullMQ (same redis-server)",-28} {jobs,8} {bull,8:F2} {jobs / bull,10:N0} {peerCpu * 1e6 / jobs,13:F0}");
             Console.WriteLine($"ratio Cluster / BullMQ: {bull / ours:F2}");
         }
-        Console.WriteLine($"\nCPU per job in Cluster's timed round: redis-server {ourCpu * 1e6 / jobs:F0} µs, silo {siloCpu * 1e6 / jobs:F0} µs, " +
-            $"workers and HTTP client (this process) {clientCpu * 1e6 / jobs:F0} µs");
+        Console.WriteLine($"\nCPU per job in Cluster's timed round: redis-server {ourCpu * 1e6 / jobs:F0} µs, silo {run.SiloCpu * 1e6 / jobs:F0} µs, " +
+            $"workers and HTTP client (this process) {run.ClientCpu * 1e6 / jobs:F0} µs");
         // FCALL's time includes the commands our functions call, which Redis also counts under their own names.
-        Console.WriteLine($"\nwhere redis-server's time went for Cluster (INFO commandstats), µs per job:");
-        foreach (var (command, calls, usec) in ourCommands.Take(10))
+        // Redis times commands by the clock, so on a busy machine these include time it was not running.
+        Console.WriteLine($"\ntime inside redis-server's commands in Cluster's timed round (INFO commandstats), µs per job:");
+        foreach (var (command, calls, usec) in run.Commands.Take(10))
             Console.WriteLine($"  {command,-14} {usec / jobs,8:F1}  ({calls:N0} calls)");
         return 0;
     }
@@ -65,11 +66,10 @@ public static class ThroughputBenchmark
         return rows.OrderByDescending(r => r.Item3).ToList();
     }
 
-    /// <summary>
-    /// The timed round's seconds, and the CPU seconds redis-server, the silo and this process spent in it
-    /// (redis-server's command statistics are reset at its start).
-    /// </summary>
-    private static async Task<(double Seconds, double RedisCpu, double SiloCpu, double ClientCpu)> RunClusterAsync(RedisFixture redis, int jobs, int warmup, int workers)
+    /// <summary>The timed round: its seconds, the CPU seconds redis-server, the silo and this process spent in it, and Redis's commands in it.</summary>
+    private sealed record ClusterRun(double Seconds, double RedisCpu, double SiloCpu, double ClientCpu, List<(string Command, long Calls, double Usec)> Commands);
+
+    private static async Task<ClusterRun> RunClusterAsync(RedisFixture redis, int jobs, int warmup, int workers)
     {
         await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings
         {
@@ -119,15 +119,12 @@ public static class ThroughputBenchmark
         var started = Stopwatch.StartNew();
         await RunRoundAsync(jobs);
         var seconds = started.Elapsed.TotalSeconds;
-        var redisCpu = await RedisCpuSecondsAsync(redis) - cpu;
-        siloProcess.Refresh();
-        self.Refresh();
-        siloCpu = siloProcess.TotalProcessorTime - siloCpu;
-        clientCpu = self.TotalProcessorTime - clientCpu;
+        var run = new ClusterRun(seconds, await RedisCpuSecondsAsync(redis) - cpu,
+            (siloProcess.TotalProcessorTime - siloCpu).TotalSeconds, (self.TotalProcessorTime - clientCpu).TotalSeconds, await CommandTimesAsync(redis));
         await stop.CancelAsync();
         foreach (var connection in connections) await connection.DisposeAsync();
         try { await Task.WhenAll(loops); } catch (OperationCanceledException) { }
-        return (seconds, redisCpu, siloCpu.TotalSeconds, clientCpu.TotalSeconds);
+        return run;
     }
 
     /// <summary>One round of jobs: done when as many completions as jobs have come back.</summary>
