@@ -22,7 +22,7 @@ static int Usage()
                   [backlog …] (default 1000 100000 1000000)
           throughput  end to end submit → claim → complete with 32 WebSocket workers, against BullMQ
                   on the same redis-server with concurrency 32, each after an untimed warm-up round
-                  [jobs 10000] [workers 32] [warm-up jobs 5000]
+                  [jobs 10000] [workers 32] [warm-up jobs 20000]
           functions  redis-server's time per call of job_submit, job_claim and job_complete, against an
                   empty function   [jobs 10000]
         """);
