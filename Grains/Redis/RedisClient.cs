@@ -50,30 +50,29 @@ public sealed class RedisClient : IRedis
     public async Task<RespValue[]> ExecutePipelineAsync(IReadOnlyList<RedisCommand> commands, CancellationToken cancellationToken = default)
     {
         var current = _connection;
-        if (current.IsCompletedSuccessfully && current.Result.IsHealthy)
-            return await current.Result.SendPipeline(commands, cancellationToken, null).ConfigureAwait(false);
-        try
-        {
-            var connection = await CurrentConnection().WaitAsync(Options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-            return await connection.SendPipeline(commands, cancellationToken, null).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new RedisConnectionException($"Redis at {Options} is unreachable; still reconnecting");
-        }
+        var connection = current.IsCompletedSuccessfully && current.Result.IsHealthy
+            ? current.Result
+            : await HealthyConnectionAsync(Environment.TickCount64 + (long)Options.CommandTimeout.TotalMilliseconds, Options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        return await connection.SendPipeline(commands, cancellationToken, null).ConfigureAwait(false);
     }
 
     private async Task<RespValue> ExecuteWhenConnectedAsync(string command, RedisArg[] args, CancellationToken cancellationToken, TimeSpan timeout)
     {
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var connection = await HealthyConnectionAsync(deadline, timeout, cancellationToken).ConfigureAwait(false);
+        return await connection.Send(command, args, cancellationToken, Remaining(deadline)).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for a live connection, through reconnections, until <paramref name="deadline"/> (a <see cref="Environment.TickCount64"/>).</summary>
+    private async Task<RedisConnection> HealthyConnectionAsync(long deadline, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         while (true)
         {
             ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-            var remaining = TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
             RedisConnection connection;
             try
             {
-                connection = await CurrentConnection().WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                connection = await CurrentConnection().WaitAsync(Remaining(deadline), cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -83,9 +82,11 @@ public sealed class RedisClient : IRedis
             {
                 throw new ObjectDisposedException(nameof(RedisClient));
             }
-            if (connection.IsHealthy) return await connection.Send(command, args, cancellationToken, remaining).ConfigureAwait(false);
+            if (connection.IsHealthy) return connection;
         }
     }
+
+    private static TimeSpan Remaining(long deadline) => TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64));
 
     /// <summary>The live connection, or the reconnection under way. Whoever first sees the link dead starts the reconnection.</summary>
     private Task<RedisConnection> CurrentConnection()
