@@ -409,11 +409,13 @@ end
 
 -- Makes a step claimable, with its dependencies' results as inputs. kind: the workflow event to append, if any.
 local function make_pending(wf_id, idx, id, job, ids, reason, kind, now)
+  local fields = { 'promoted_at', iso(now) }
   local deps = indexes(job.depends_on)
   if #deps > 0 then
-    redis.call('HSET', 'job:' .. id, 'payload', with_inputs(job.step_payload or job.payload or '{}', inputs_of(ids, deps)))
+    table.insert(fields, 'payload')
+    table.insert(fields, with_inputs(job.step_payload or job.payload or '{}', inputs_of(ids, deps)))
   end
-  requeue(id, job, reason, { 'promoted_at', iso(now) })
+  requeue(id, job, reason, fields)
   if kind then workflow_event(wf_id, kind, { 'step_index', idx, 'job_id', id }) end
 end
 
@@ -998,8 +1000,6 @@ local function machine_touch(machine_id, spec, now)
   if tonumber(spec.gpu_count) then redis.call('HSET', key, 'gpu_count', tonumber(spec.gpu_count)) end
 end
 
--- ARGV: worker JSON {worker_id, machine_id, host, gpu_count, gpu_index, concurrency, capabilities{…}, silo_id}.
--- Re-registering (a restart) keeps the machine association and returns the worker's old leases to the queue.
 -- Hands back every job a worker holds, each as a failed attempt (retried, or dead when out of retries).
 -- Returns how many it handed back.
 local function return_leases(worker_id, code, message, now)
@@ -1016,6 +1016,8 @@ local function return_leases(worker_id, code, message, now)
   return returned
 end
 
+-- ARGV: worker JSON {worker_id, machine_id, host, gpu_count, gpu_index, concurrency, capabilities{…}, silo_id}.
+-- Re-registering (a restart) keeps the machine association and returns the worker's old leases to the queue.
 local function worker_register(keys, args)
   local spec = decode(args[1], 'worker')
   local id, machine_id = str(spec.worker_id), str(spec.machine_id)
