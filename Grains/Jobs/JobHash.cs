@@ -14,36 +14,35 @@ internal static class JobHash
     {
         if (reply.IsNull || reply.Items.Count == 0) return null;
         var f = HashFields.Of(reply);
-        string? Text(string name) => f.Text(name);
         int Int(string name) => (int)f.Number(name);
         return new JobState
         {
-            Id = Text("id") ?? "",
-            Type = Text("type") ?? "",
-            Status = Text("status") ?? "",
+            Id = f.Text("id") ?? "",
+            Type = f.Text("type") ?? "",
+            Status = f.Text("status") ?? "",
             Priority = Int("priority"),
-            Payload = Json(Text("payload")),
-            Requirements = Json(Text("requirements")) is JsonObject req ? req.Deserialize<JobRequirements>(ClusterJson.Options) : null,
+            Payload = Json(f.Text("payload")),
+            Requirements = Json(f.Text("requirements")) is JsonObject req ? req.Deserialize<JobRequirements>(ClusterJson.Options) : null,
             Progress = f.Number("progress"),
-            ProgressMessage = Text("progress_message"),
-            Result = Json(Text("result")),
-            Error = Json(Text("error")) is JsonObject e
+            ProgressMessage = f.Text("progress_message"),
+            Result = Json(f.Text("result")),
+            Error = Json(f.Text("error")) is JsonObject e
                 ? new JobError(e["code"]?.ToString() ?? "ERROR", e["message"]?.ToString() ?? "")
-                : Text("error") is { } raw ? new JobError("ERROR", raw) : null,
-            WorkerId = Text("worker_id"),
-            MachineId = Text("machine_id"),
-            WorkflowId = Text("workflow_id"),
-            StepIndex = Text("step_index") is { } step && int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : null,
+                : f.Text("error") is { } raw ? new JobError("ERROR", raw) : null,
+            WorkerId = f.Text("worker_id"),
+            MachineId = f.Text("machine_id"),
+            WorkflowId = f.Text("workflow_id"),
+            StepIndex = f.Text("step_index") is { } step && int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index : null,
             RetryCount = Int("retry_count"),
             MaxRetries = Int("max_retries"),
             Attempts = Int("attempts"),
             TimeoutMs = (long)f.Number("timeout_ms"),
-            CreatedAt = Text("created_at"),
-            AssignedAt = Text("assigned_at"),
-            StartedAt = Text("started_at"),
-            CompletedAt = Text("completed_at"),
-            FailedAt = Text("failed_at"),
-            WebhookUrl = Text("webhook_url"),
+            CreatedAt = f.Text("created_at"),
+            AssignedAt = f.Text("assigned_at"),
+            StartedAt = f.Text("started_at"),
+            CompletedAt = f.Text("completed_at"),
+            FailedAt = f.Text("failed_at"),
+            WebhookUrl = f.Text("webhook_url"),
         };
     }
 

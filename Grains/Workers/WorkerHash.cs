@@ -11,20 +11,18 @@ internal static class WorkerHash
     {
         if (reply.IsNull || reply.Items.Count == 0) return null;
         var f = HashFields.Of(reply);
-        string? Text(string name) => f.Text(name);
-        int? Int(string name) => f.Int(name);
         return new WorkerState
         {
-            Id = Text("id") ?? "",
-            MachineId = Text("machine_id") ?? "",
-            Status = Text("status") ?? WorkerStatus.Offline,
-            Concurrency = Int("concurrency") ?? 1,
-            Active = Int("active") ?? 0,
-            CurrentJobId = Text("current_job_id"),
-            Capabilities = Text("capabilities") is { } caps ? JsonSerializer.Deserialize<WorkerCapabilities>(caps, ClusterJson.Options) : null,
-            GpuIndex = Int("gpu_index"),
-            RegisteredAt = Text("registered_at"),
-            LastHeartbeat = Text("last_heartbeat"),
+            Id = f.Text("id") ?? "",
+            MachineId = f.Text("machine_id") ?? "",
+            Status = f.Text("status") ?? WorkerStatus.Offline,
+            Concurrency = f.Int("concurrency") ?? 1,
+            Active = f.Int("active") ?? 0,
+            CurrentJobId = f.Text("current_job_id"),
+            Capabilities = f.Text("capabilities") is { } caps ? JsonSerializer.Deserialize<WorkerCapabilities>(caps, ClusterJson.Options) : null,
+            GpuIndex = f.Int("gpu_index"),
+            RegisteredAt = f.Text("registered_at"),
+            LastHeartbeat = f.Text("last_heartbeat"),
         };
     }
 }

@@ -9,21 +9,20 @@ internal static class WorkflowHash
     public static WorkflowState Read(RespValue reply)
     {
         var f = HashFields.Of(reply);
-        string? Text(string name) => f.Text(name);
         int Int(string name) => (int)f.Number(name);
         return new WorkflowState
         {
-            Id = Text("id") ?? "",
-            Name = Text("name"),
-            Description = Text("description"),
-            Status = Text("status") ?? "",
+            Id = f.Text("id") ?? "",
+            Name = f.Text("name"),
+            Description = f.Text("description"),
+            Status = f.Text("status") ?? "",
             TotalSteps = Int("total_steps"),
             CompletedSteps = Int("completed_steps"),
             FailedSteps = Int("failed_steps"),
-            FailurePolicy = Text("failure_policy"),
-            WebhookUrl = Text("webhook_url"),
-            CreatedAt = Text("created_at"),
-            CompletedAt = Text("completed_at"),
+            FailurePolicy = f.Text("failure_policy"),
+            WebhookUrl = f.Text("webhook_url"),
+            CreatedAt = f.Text("created_at"),
+            CompletedAt = f.Text("completed_at"),
         };
     }
 }
