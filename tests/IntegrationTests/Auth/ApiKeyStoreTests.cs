@@ -1,26 +1,18 @@
 using Cluster.Grains.Interfaces;
 using Cluster.Silo.Auth;
-using Cluster.Testing;
 using Microsoft.Extensions.Options;
 
 namespace Cluster.IntegrationTests.Auth;
 
-public sealed class ApiKeyStoreTests
+public sealed class ApiKeyStoreTests : RedisServerTest
 {
-    private RedisFixture _redis = null!;
     private ApiKeyStore _store = null!;
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopRedis() => await _redis.DisposeAsync();
 
     [SetUp]
     public async Task FreshStore()
     {
-        await _redis.FlushAsync();
-        _store = new ApiKeyStore(_redis.Client, Options.Create(new AuthOptions()));
+        await RedisServer.FlushAsync();
+        _store = new ApiKeyStore(RedisServer.Client, Options.Create(new AuthOptions()));
     }
 
     [TearDown]
@@ -48,12 +40,12 @@ public sealed class ApiKeyStoreTests
     {
         var (key, _) = await _store.CreateAsync("secretive", [ApiScopes.Admin]);
 
-        var names = (await _redis.Client.ExecuteAsync("KEYS", "*")).Items.Select(k => k.ToString()).ToList();
+        var names = (await RedisServer.Client.ExecuteAsync("KEYS", "*")).Items.Select(k => k.ToString()).ToList();
         var values = new List<string>();
         foreach (var name in names)
         {
-            var type = (await _redis.Client.ExecuteAsync("TYPE", name)).ToString();
-            var content = type == "hash" ? await _redis.Client.ExecuteAsync("HGETALL", name) : await _redis.Client.ExecuteAsync("SMEMBERS", name);
+            var type = (await RedisServer.Client.ExecuteAsync("TYPE", name)).ToString();
+            var content = type == "hash" ? await RedisServer.Client.ExecuteAsync("HGETALL", name) : await RedisServer.Client.ExecuteAsync("SMEMBERS", name);
             values.Add(content.ToString());
         }
 

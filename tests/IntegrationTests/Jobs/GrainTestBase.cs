@@ -1,16 +1,13 @@
 using Cluster.Grains;
 using Cluster.Grains.Functions;
 using Cluster.Grains.Redis;
-using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Jobs;
 
 /// <summary>One real redis-server per fixture, emptied and given the function library before each test.</summary>
-public abstract class GrainTestBase
+public abstract class GrainTestBase : RedisServerTest
 {
-    private RedisFixture _redis = null!;
-
-    protected IRedis Redis => _redis.Client;
+    protected IRedis Redis => RedisServer.Client;
     protected GrainFactory Grains { get; private set; } = null!;
 
     protected virtual ClusterGrainOptions Options => new()
@@ -19,16 +16,10 @@ public abstract class GrainTestBase
         RetryBackoff = TimeSpan.FromMilliseconds(50),
     };
 
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopRedis() => await _redis.DisposeAsync();
-
     [SetUp]
     public async Task ResetState()
     {
-        await _redis.FlushAsync();
+        await RedisServer.FlushAsync();
         await FunctionLibrary.LoadAsync(Redis);
         Grains = new GrainFactory(Redis, Options);
     }

@@ -3,24 +3,17 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Redis;
 
-public sealed class BlockingCommandTests
+public sealed class BlockingCommandTests : RedisServerTest
 {
-    private RedisFixture _redis = null!;
     private RedisClient _client = null!;
     private string _name = "";
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public ValueTask StopRedis() => _redis.DisposeAsync();
 
     [SetUp]
     public async Task ConnectClientOfItsOwn()
     {
         // Each test counts the blocking connections of a client nobody else used.
         _name = "test-" + Guid.NewGuid().ToString("N")[..8];
-        _client = await _redis.ConnectAsync(o => o with { ClientName = _name });
+        _client = await RedisServer.ConnectAsync(o => o with { ClientName = _name });
     }
 
     [TearDown]
@@ -32,8 +25,8 @@ public sealed class BlockingCommandTests
         var read = _client.ExecuteBlockingAsync("XREAD", ["BLOCK", 0, "STREAMS", "events", "$"], CancellationToken.None);
         await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 1, "the read blocks on the server");
 
-        Assert.That((await _redis.Client.ExecuteAsync("PING")).ToString(), Is.EqualTo("PONG"), "the main connection is not held up");
-        await _redis.Client.ExecuteAsync("XADD", "events", "*", "kind", "started");
+        Assert.That((await RedisServer.Client.ExecuteAsync("PING")).ToString(), Is.EqualTo("PONG"), "the main connection is not held up");
+        await RedisServer.Client.ExecuteAsync("XADD", "events", "*", "kind", "started");
 
         var reply = await read;
         Assert.That(reply.ToString(), Does.Contain("events").And.Contain("started"));
@@ -56,7 +49,7 @@ public sealed class BlockingCommandTests
     [Test]
     public async Task A_finished_blocking_connection_is_reused_for_the_next_blocking_read()
     {
-        await _redis.Client.ExecuteAsync("RPUSH", "jobs", "a", "b");
+        await RedisServer.Client.ExecuteAsync("RPUSH", "jobs", "a", "b");
 
         var first = await _client.ExecuteBlockingAsync("BLPOP", ["jobs", 1], CancellationToken.None);
         var second = await _client.ExecuteBlockingAsync("BLPOP", ["jobs", 1], CancellationToken.None);
@@ -71,7 +64,7 @@ public sealed class BlockingCommandTests
         var reads = Enumerable.Range(0, 5).Select(i => _client.ExecuteBlockingAsync("BLPOP", [$"queue:{i}", 0], CancellationToken.None)).ToArray();
         await Eventually.UntilAsync(async () => await BlockedClientsAsync() == 5, "all five reads block on the server");
 
-        for (var i = 0; i < 5; i++) await _redis.Client.ExecuteAsync("RPUSH", $"queue:{i}", $"item-{i}");
+        for (var i = 0; i < 5; i++) await RedisServer.Client.ExecuteAsync("RPUSH", $"queue:{i}", $"item-{i}");
 
         var replies = await Task.WhenAll(reads);
         Assert.That(replies.Select(r => r.Items[1].ToString()), Is.EqualTo(Enumerable.Range(0, 5).Select(i => $"item-{i}")));
@@ -80,7 +73,7 @@ public sealed class BlockingCommandTests
     [Test]
     public async Task A_server_error_from_a_blocking_command_is_a_server_exception()
     {
-        await _redis.Client.ExecuteAsync("SET", "plain", "text");
+        await RedisServer.Client.ExecuteAsync("SET", "plain", "text");
 
         Assert.That(() => _client.ExecuteBlockingAsync("BLPOP", ["plain", 1], CancellationToken.None),
             Throws.TypeOf<RedisServerException>().With.Property(nameof(RedisServerException.Code)).EqualTo("WRONGTYPE"));
@@ -88,14 +81,14 @@ public sealed class BlockingCommandTests
 
     private async Task<long> BlockedClientsAsync()
     {
-        var info = (await _redis.Client.ExecuteAsync("INFO", "clients")).ToString();
+        var info = (await RedisServer.Client.ExecuteAsync("INFO", "clients")).ToString();
         var line = info.Split("\r\n").Single(l => l.StartsWith("blocked_clients:", StringComparison.Ordinal));
         return long.Parse(line["blocked_clients:".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private async Task<int> BlockingConnectionsAsync()
     {
-        var list = (await _redis.Client.ExecuteAsync("CLIENT", "LIST")).ToString();
+        var list = (await RedisServer.Client.ExecuteAsync("CLIENT", "LIST")).ToString();
         return list.Split('\n').Count(l => l.Contains($"name={_name}-blocking ", StringComparison.Ordinal));
     }
 }

@@ -1,38 +1,29 @@
 using System.Diagnostics.Metrics;
 using Cluster.Grains.Redis;
-using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Redis;
 
-public sealed class MultiplexingTests
+public sealed class MultiplexingTests : RedisServerTest
 {
-    private RedisFixture _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public ValueTask StopRedis() => _redis.DisposeAsync();
-
     [Test]
     public async Task Ten_thousand_concurrent_calls_each_get_their_own_reply()
     {
-        var id = (await _redis.Client.ExecuteAsync("CLIENT", "ID")).Integer;
+        var id = (await RedisServer.Client.ExecuteAsync("CLIENT", "ID")).Integer;
 
         var calls = Enumerable.Range(0, 10_000)
-            .Select(i => Task.Run(() => _redis.Client.ExecuteAsync("ECHO", $"caller-{i}-" + new string('x', i % 97))))
+            .Select(i => Task.Run(() => RedisServer.Client.ExecuteAsync("ECHO", $"caller-{i}-" + new string('x', i % 97))))
             .ToArray();
         var replies = await Task.WhenAll(calls);
 
         Assert.That(replies.Select(r => r.ToString()), Is.EqualTo(Enumerable.Range(0, 10_000).Select(i => $"caller-{i}-" + new string('x', i % 97))));
-        Assert.That((await _redis.Client.ExecuteAsync("CLIENT", "ID")).Integer, Is.EqualTo(id), "all calls shared the one connection");
+        Assert.That((await RedisServer.Client.ExecuteAsync("CLIENT", "ID")).Integer, Is.EqualTo(id), "all calls shared the one connection");
     }
 
     [Test]
     public async Task Commands_issued_together_go_out_in_a_few_batched_writes()
     {
         var name = "batching-" + Guid.NewGuid().ToString("N")[..8];
-        await using var client = await _redis.ConnectAsync(o => o with { ClientName = name });
+        await using var client = await RedisServer.ConnectAsync(o => o with { ClientName = name });
         long commands = 0, writes = 0;
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
@@ -59,7 +50,7 @@ public sealed class MultiplexingTests
     public async Task Concurrent_increments_of_distinct_keys_each_see_their_own_count()
     {
         var calls = Enumerable.Range(0, 10_000)
-            .Select(i => Task.Run(() => _redis.Client.ExecuteAsync("INCRBY", $"counter:{i}", i)))
+            .Select(i => Task.Run(() => RedisServer.Client.ExecuteAsync("INCRBY", $"counter:{i}", i)))
             .ToArray();
         var replies = await Task.WhenAll(calls);
 
@@ -69,11 +60,11 @@ public sealed class MultiplexingTests
     [Test]
     public async Task An_error_reply_in_the_middle_of_a_pipeline_fails_only_its_own_caller()
     {
-        await _redis.Client.ExecuteAsync("SET", "text", "value");
+        await RedisServer.Client.ExecuteAsync("SET", "text", "value");
 
-        var before = _redis.Client.ExecuteAsync("ECHO", "before");
-        var failing = _redis.Client.ExecuteAsync("INCR", "text");
-        var after = _redis.Client.ExecuteAsync("ECHO", "after");
+        var before = RedisServer.Client.ExecuteAsync("ECHO", "before");
+        var failing = RedisServer.Client.ExecuteAsync("INCR", "text");
+        var after = RedisServer.Client.ExecuteAsync("ECHO", "after");
 
         Assert.That((await before).ToString(), Is.EqualTo("before"));
         Assert.That(async () => await failing, Throws.TypeOf<RedisServerException>().With.Property(nameof(RedisServerException.Code)).EqualTo("ERR"));
@@ -83,7 +74,7 @@ public sealed class MultiplexingTests
     [Test]
     public void An_unknown_command_becomes_a_server_exception()
     {
-        Assert.That(() => _redis.Client.ExecuteAsync("NOSUCHCOMMAND"),
+        Assert.That(() => RedisServer.Client.ExecuteAsync("NOSUCHCOMMAND"),
             Throws.TypeOf<RedisServerException>().With.Message.Contains("unknown command"));
     }
 }

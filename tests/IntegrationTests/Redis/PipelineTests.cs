@@ -3,22 +3,14 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Redis;
 
-public sealed class PipelineTests
+public sealed class PipelineTests : RedisServerTest
 {
-    private RedisFixture _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public ValueTask StopRedis() => _redis.DisposeAsync();
-
     [Test]
     public async Task A_pipeline_returns_every_reply_in_order_with_errors_in_place()
     {
-        await _redis.Client.ExecuteAsync("DEL", "pipe:list", "pipe:n");
+        await RedisServer.Client.ExecuteAsync("DEL", "pipe:list", "pipe:n");
 
-        var replies = await _redis.Client.ExecutePipelineAsync(
+        var replies = await RedisServer.Client.ExecutePipelineAsync(
         [
             new RedisCommand("INCR", "pipe:n"),
             new RedisCommand("RPUSH", "pipe:list", "a", "b"),
@@ -39,9 +31,9 @@ public sealed class PipelineTests
     [Test]
     public async Task Pipelines_and_single_calls_interleaved_from_many_callers_each_get_their_own_replies()
     {
-        var pipelines = Enumerable.Range(0, 200).Select(p => Task.Run(() => _redis.Client.ExecutePipelineAsync(
+        var pipelines = Enumerable.Range(0, 200).Select(p => Task.Run(() => RedisServer.Client.ExecutePipelineAsync(
             Enumerable.Range(0, 10).Select(i => new RedisCommand("ECHO", $"p{p}-{i}")).ToArray()))).ToArray();
-        var singles = Enumerable.Range(0, 500).Select(i => Task.Run(() => _redis.Client.ExecuteAsync("ECHO", $"s{i}"))).ToArray();
+        var singles = Enumerable.Range(0, 500).Select(i => Task.Run(() => RedisServer.Client.ExecuteAsync("ECHO", $"s{i}"))).ToArray();
 
         var pipelineReplies = await Task.WhenAll(pipelines);
         var singleReplies = await Task.WhenAll(singles);
@@ -54,11 +46,11 @@ public sealed class PipelineTests
     [Test]
     public async Task A_pipeline_in_flight_when_the_link_dies_fails_with_a_connection_exception_and_the_next_one_works()
     {
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
         var id = (await client.ExecuteAsync("CLIENT", "ID")).Integer;
 
         var blocked = client.ExecutePipelineAsync([new RedisCommand("PING"), new RedisCommand("BLPOP", "pipe:never", 0)]);
-        await _redis.Client.ExecuteAsync("CLIENT", "KILL", "ID", id);
+        await RedisServer.Client.ExecuteAsync("CLIENT", "KILL", "ID", id);
 
         Assert.ThrowsAsync<RedisConnectionException>(() => blocked);
         var after = await Eventually.HoldsAsync(async () =>
@@ -73,7 +65,7 @@ public sealed class PipelineTests
     public async Task A_cancelled_pipeline_ends_cancelled_and_the_connection_stays_usable()
     {
         using var cancel = new CancellationTokenSource();
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
         // The server holds the reply for a second, so the cancellation always comes first.
         var slow = client.ExecutePipelineAsync([new RedisCommand("PING"), new RedisCommand("BLPOP", "pipe:nothing", 1)], cancel.Token);
         await cancel.CancelAsync();

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Cluster.Grains.Redis;
-using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Redis;
 
@@ -9,22 +8,15 @@ namespace Cluster.IntegrationTests.Redis;
 /// The last caller completed by a read resumes on the connection's reader thread. These are the ways a
 /// caller can misuse that thread, and what the connection does about each.
 /// </summary>
-public sealed class ReaderThreadTests
+public sealed class ReaderThreadTests : RedisServerTest
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
-    private RedisFixture _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public ValueTask StopRedis() => _redis.DisposeAsync();
 
     [Test]
     public async Task A_caller_resumed_on_the_reader_that_waits_synchronously_for_another_reply_gets_it_after_a_handoff()
     {
         var name = "blocker-" + Guid.NewGuid().ToString("N")[..8];
-        await using var client = await _redis.ConnectAsync(o => o with { ClientName = name });
+        await using var client = await RedisServer.ConnectAsync(o => o with { ClientName = name });
         using var handoffs = new HandoffCounter(name);
 
         var blocking = Task.Run(async () =>
@@ -43,7 +35,7 @@ public sealed class ReaderThreadTests
     [Test]
     public async Task A_caller_resumed_on_the_reader_that_waits_synchronously_for_a_later_reply_of_the_same_read_gets_it()
     {
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
 
         var blocking = Task.Run(async () =>
         {
@@ -63,7 +55,7 @@ public sealed class ReaderThreadTests
     public async Task A_pipeline_caller_that_blocks_on_the_reader_does_not_lose_other_callers_replies()
     {
         var name = "pipeline-blocker-" + Guid.NewGuid().ToString("N")[..8];
-        await using var client = await _redis.ConnectAsync(o => o with { ClientName = name });
+        await using var client = await RedisServer.ConnectAsync(o => o with { ClientName = name });
 
         var blocking = Task.Run(async () =>
         {
@@ -80,7 +72,7 @@ public sealed class ReaderThreadTests
     [Test]
     public async Task Disposing_the_client_from_a_caller_resumed_on_its_reader_does_not_hang()
     {
-        var client = await _redis.ConnectAsync();
+        var client = await RedisServer.ConnectAsync();
 
         var disposed = Task.Run(async () =>
         {
@@ -95,7 +87,7 @@ public sealed class ReaderThreadTests
     [Test]
     public async Task A_caller_that_throws_on_the_reader_leaves_the_connection_working()
     {
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
         var id = (await client.ExecuteAsync("CLIENT", "ID")).Integer;
 
         var throwing = Task.Run(async () =>
@@ -111,7 +103,7 @@ public sealed class ReaderThreadTests
     [Test]
     public async Task Callers_that_take_long_are_spread_over_the_thread_pool_instead_of_queueing_on_the_reader()
     {
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
 
         // Sent together, so their replies arrive together; each caller then works for a millisecond,
         // twice the reader's budget for all callers of a read.
@@ -131,7 +123,7 @@ public sealed class ReaderThreadTests
     public async Task A_caller_holding_the_reader_does_not_hold_back_what_other_threads_send()
     {
         // No handoff in this test's lifetime: only the other thread itself can get its command out.
-        await using var client = await _redis.ConnectAsync(o => o with { ReaderHandoffAfter = TimeSpan.FromHours(1) });
+        await using var client = await RedisServer.ConnectAsync(o => o with { ReaderHandoffAfter = TimeSpan.FromHours(1) });
         var key = "held:" + Guid.NewGuid().ToString("N");
         using var seenByOthers = new ManualResetEventSlim();
         var pushedWhileHeld = false;
@@ -155,7 +147,7 @@ public sealed class ReaderThreadTests
                 Assert.That(attempt, Is.LessThan(20), "the caller never resumed on the reader");
                 continue;
             }
-            var watcher = _redis.Client.ExecuteBlockingAsync("BLPOP", [key, 30], CancellationToken.None);
+            var watcher = RedisServer.Client.ExecuteBlockingAsync("BLPOP", [key, 30], CancellationToken.None);
             _ = client.ExecuteAsync("RPUSH", key, "x");
             await watcher.WaitAsync(Patience);
             seenByOthers.Set();
@@ -169,7 +161,7 @@ public sealed class ReaderThreadTests
     [Test]
     public async Task A_pipeline_with_a_missing_command_name_is_refused_and_the_connection_goes_on()
     {
-        await using var client = await _redis.ConnectAsync();
+        await using var client = await RedisServer.ConnectAsync();
 
         Assert.That(() => client.ExecutePipelineAsync([new RedisCommand("PING"), new RedisCommand(null!)]), Throws.InstanceOf<ArgumentException>());
         Assert.That((await client.ExecutePipelineAsync([new RedisCommand("SET", "empty", default(RedisArg)), new RedisCommand("STRLEN", "empty")]))[1].Integer,
@@ -187,7 +179,7 @@ public sealed class ReaderThreadTests
         Ambient.Value = "request-42";
         try
         {
-            subscription = await _redis.Client.SubscribeAsync(["ambient"], (_, _) => seen.TrySetResult(Ambient.Value));
+            subscription = await RedisServer.Client.SubscribeAsync(["ambient"], (_, _) => seen.TrySetResult(Ambient.Value));
         }
         finally
         {
@@ -195,7 +187,7 @@ public sealed class ReaderThreadTests
         }
         await using (subscription)
         {
-            await _redis.Client.ExecuteAsync("PUBLISH", "ambient", "x");
+            await RedisServer.Client.ExecuteAsync("PUBLISH", "ambient", "x");
             Assert.That(await seen.Task.WaitAsync(Patience), Is.Null, "the reader thread kept the subscriber's AsyncLocals");
         }
     }

@@ -4,21 +4,13 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Redis;
 
-public sealed class SubscriptionTests
+public sealed class SubscriptionTests : RedisServerTest
 {
-    private RedisFixture _redis = null!;
-
-    [OneTimeSetUp]
-    public async Task StartRedis() => _redis = await RedisFixture.StartAsync();
-
-    [OneTimeTearDown]
-    public ValueTask StopRedis() => _redis.DisposeAsync();
-
     [TestCase(2)]
     [TestCase(3)]
     public async Task Messages_on_every_subscribed_channel_arrive_in_order(int protocol)
     {
-        await using var client = await _redis.ConnectAsync(o => o with { Protocol = protocol });
+        await using var client = await RedisServer.ConnectAsync(o => o with { Protocol = protocol });
         var received = new BlockingCollection<string>();
 
         await using var subscription = await client.SubscribeAsync(["news", "alerts"], (channel, message) => received.Add($"{channel}:{message}"));
@@ -35,9 +27,9 @@ public sealed class SubscriptionTests
     {
         var received = new BlockingCollection<string>();
 
-        await using var subscription = await _redis.Client.SubscribeToPatternsAsync(["job:*"], (channel, message) => received.Add($"{channel}:{message}"));
-        await _redis.Client.ExecuteAsync("PUBLISH", "worker:1", "ignored");
-        await _redis.Client.ExecuteAsync("PUBLISH", "job:42", "done");
+        await using var subscription = await RedisServer.Client.SubscribeToPatternsAsync(["job:*"], (channel, message) => received.Add($"{channel}:{message}"));
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "worker:1", "ignored");
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "job:42", "done");
 
         Assert.That(Take(received, 1), Is.EqualTo(new[] { "job:42:done" }));
     }
@@ -46,13 +38,13 @@ public sealed class SubscriptionTests
     public async Task A_subscription_subscribes_again_after_its_connection_is_killed()
     {
         var received = new BlockingCollection<string>();
-        await using var subscription = (RedisSubscription)await _redis.Client.SubscribeAsync(["resilient"], (_, message) => received.Add(message.ToString()));
-        await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "before");
+        await using var subscription = (RedisSubscription)await RedisServer.Client.SubscribeAsync(["resilient"], (_, message) => received.Add(message.ToString()));
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "resilient", "before");
         Assert.That(Take(received, 1), Is.EqualTo(new[] { "before" }));
 
-        await _redis.Client.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
-        await Eventually.UntilAsync(async () => (await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "probe")).Integer == 1, "the subscriber is back");
-        await _redis.Client.ExecuteAsync("PUBLISH", "resilient", "after");
+        await RedisServer.Client.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        await Eventually.UntilAsync(async () => (await RedisServer.Client.ExecuteAsync("PUBLISH", "resilient", "probe")).Integer == 1, "the subscriber is back");
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "resilient", "after");
 
         Assert.That(Take(received, 2), Is.EqualTo(new[] { "probe", "after" }), "only the probe published after the resubscription arrives");
         Assert.That(subscription.Resubscriptions, Is.EqualTo(1));
@@ -61,7 +53,7 @@ public sealed class SubscriptionTests
     [Test]
     public async Task Disposing_a_subscription_unsubscribes()
     {
-        var subscription = await _redis.Client.SubscribeAsync(["short-lived"], (_, _) => { });
+        var subscription = await RedisServer.Client.SubscribeAsync(["short-lived"], (_, _) => { });
         Assert.That(await SubscribersAsync("short-lived"), Is.EqualTo(1));
 
         await subscription.DisposeAsync();
@@ -73,20 +65,20 @@ public sealed class SubscriptionTests
     public async Task A_handler_that_throws_does_not_end_the_subscription()
     {
         var received = new BlockingCollection<string>();
-        await using var subscription = await _redis.Client.SubscribeAsync(["fragile"], (_, message) =>
+        await using var subscription = await RedisServer.Client.SubscribeAsync(["fragile"], (_, message) =>
         {
             if (message.ToString() == "bad") throw new InvalidOperationException("handler bug");
             received.Add(message.ToString());
         });
 
-        await _redis.Client.ExecuteAsync("PUBLISH", "fragile", "bad");
-        await _redis.Client.ExecuteAsync("PUBLISH", "fragile", "good");
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "fragile", "bad");
+        await RedisServer.Client.ExecuteAsync("PUBLISH", "fragile", "good");
 
         Assert.That(Take(received, 1), Is.EqualTo(new[] { "good" }));
     }
 
     private async Task<long> SubscribersAsync(string channel) =>
-        (await _redis.Client.ExecuteAsync("PUBSUB", "NUMSUB", channel)).Items[1].Integer;
+        (await RedisServer.Client.ExecuteAsync("PUBSUB", "NUMSUB", channel)).Items[1].Integer;
 
     private static List<string> Take(BlockingCollection<string> received, int count)
     {
