@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Cluster.Testing;
 
@@ -48,9 +47,7 @@ public sealed class MultiSiloTests
         await using var worker = await RawWorker.ConnectAsync(_b, Key);
         await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability));
 
-        using var submitted = await _a.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key,
-            JsonContent.Create(new { type = "simulation", requirements = new { capabilities = new[] { capability } } })));
-        var id = (await submitted.JsonAsync()).GetProperty("job_id").GetString();
+        var id = await _a.SubmitAsync(Key, new { type = "simulation", requirements = new { capabilities = new[] { capability } } });
         var assigned = await worker.NextAssignmentAsync();
         await worker.CommandAsync(new JsonObject { ["type"] = "complete", ["job_id"] = id, ["lease_token"] = assigned["lease_token"]!.DeepClone(), ["result"] = 42 });
         var completed = await subscriber.ReceiveAsync(f => ProtocolClient.Text(f["type"]) == "event");
