@@ -29,18 +29,23 @@ public sealed record RedisServerSettings
 /// </summary>
 public sealed class RedisServerProcess : IAsyncDisposable
 {
+    private const string PidFileName = "redis-server.pid";
+    private const string PortFileName = "redis-server.port";
+
     public const string InstallHint =
         "redis-server was not found on PATH. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server) " +
         "or point the silo at a running server with Redis__ConnectionString=host:port.";
 
     private readonly Process _process;
+    private readonly bool _isChild;
     private readonly ILogger? _logger;
     private readonly string? _password;
     private bool _disposed;
 
-    private RedisServerProcess(Process process, int port, string dataDirectory, string? password, ILogger? logger)
+    private RedisServerProcess(Process process, bool isChild, int port, string dataDirectory, string? password, ILogger? logger)
     {
         _process = process;
+        _isChild = isChild;
         Port = port;
         DataDirectory = dataDirectory;
         _password = password;
@@ -59,8 +64,12 @@ public sealed class RedisServerProcess : IAsyncDisposable
         var executable = FindOnPath("redis-server") ?? throw new RedisConfigurationException(InstallHint);
         var directory = Path.GetFullPath(settings.DataDirectory);
         Directory.CreateDirectory(directory);
-        var pidFile = Path.Combine(directory, "redis-server.pid");
-        await StopOrphanAsync(pidFile, logger).ConfigureAwait(false);
+        var pidFile = Path.Combine(directory, PidFileName);
+        if (RunningServerPid(pidFile) is { } orphan)
+        {
+            logger?.LogWarning("Stopping redis-server (pid {Pid}) left running by a silo that did not shut down", orphan);
+            await StopAsync(orphan).ConfigureAwait(false);
+        }
 
         var port = settings.Port == 0 ? FreeLoopbackPort() : settings.Port;
         var start = new ProcessStartInfo(executable)
@@ -88,10 +97,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisServerProcess(process, port, directory, settings.Password, logger);
+        var server = new RedisServerProcess(process, isChild: true, port, directory, settings.Password, logger);
         try
         {
             await server.WaitUntilReadyAsync(settings.StartTimeout, cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(directory, PortFileName), port.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -100,6 +110,39 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
         logger?.LogInformation("Embedded redis-server (pid {Pid}) listening on 127.0.0.1:{Port}, data in {Directory}", process.Id, port, directory);
         return server;
+    }
+
+    /// <summary>
+    /// The server another process started in <paramref name="dataDirectory"/>, if it still runs and answers, so
+    /// that several silos of one machine share one embedded server; null when there is none to share.
+    /// </summary>
+    public static async Task<RedisServerProcess?> AttachAsync(string dataDirectory, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        var directory = Path.GetFullPath(dataDirectory);
+        if (RunningServerPid(Path.Combine(directory, PidFileName)) is not { } pid) return null;
+        var portFile = Path.Combine(directory, PortFileName);
+        if (!File.Exists(portFile)
+            || !int.TryParse((await File.ReadAllTextAsync(portFile, cancellationToken).ConfigureAwait(false)).Trim(), out var port)) return null;
+        Process process;
+        try
+        {
+            process = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        var server = new RedisServerProcess(process, isChild: false, port, directory, password: null, logger);
+        try
+        {
+            await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+            return server;
+        }
+        catch (RedisException)
+        {
+            process.Dispose();
+            return null;
+        }
     }
 
     private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
@@ -133,7 +176,11 @@ public sealed class RedisServerProcess : IAsyncDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        if (!_process.HasExited)
+        if (!_isChild)
+        {
+            await StopAsync(_process.Id).ConfigureAwait(false);
+        }
+        else if (!_process.HasExited)
         {
             _ = SendSigterm(_process.Id);
             using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -151,32 +198,52 @@ public sealed class RedisServerProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static async Task StopOrphanAsync(string pidFile, ILogger? logger)
+    /// <summary>Lets go of a server this process attached to without stopping it: another silo still uses it.</summary>
+    public void Detach()
     {
-        if (!File.Exists(pidFile)) return;
-        if (!int.TryParse((await File.ReadAllTextAsync(pidFile).ConfigureAwait(false)).Trim(), out var pid)) return;
-        Process orphan;
+        _disposed = true;
+        _process.Dispose();
+    }
+
+    /// <summary>The pid in the pid file when that process is a live redis-server.</summary>
+    private static int? RunningServerPid(string pidFile)
+    {
+        if (!File.Exists(pidFile)) return null;
+        if (!int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid)) return null;
         try
         {
-            orphan = Process.GetProcessById(pid);
+            using var process = Process.GetProcessById(pid);
+            if (!process.ProcessName.StartsWith("redis-server", StringComparison.Ordinal)) return null; // the pid was reused
         }
         catch (ArgumentException)
         {
-            return; // long gone
+            return null; // long gone
         }
-        using (orphan)
+        return IsZombie(pid) ? null : pid; // a zombie is dead, waiting for a parent that is gone to reap it
+    }
+
+    /// <summary>Stops a redis-server that is not this process's child (SIGTERM, then SIGKILL after 5 s).</summary>
+    private static async Task StopAsync(int pid)
+    {
+        Process process;
+        try
         {
-            if (!orphan.ProcessName.StartsWith("redis-server", StringComparison.Ordinal)) return; // the pid was reused
-            if (IsZombie(pid)) return; // already dead, waiting for a parent that is gone to reap it
-            logger?.LogWarning("Stopping redis-server (pid {Pid}) left running by a silo that did not shut down", pid);
+            process = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return;
+        }
+        using (process)
+        {
             SendSigterm(pid);
-            // Not WaitForExitAsync: the orphan is not our child, and once dead it may linger as a zombie forever.
+            // Not WaitForExitAsync: the server is not our child, and once dead it may linger as a zombie forever.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-            while (!orphan.HasExited && !IsZombie(pid))
+            while (!process.HasExited && !IsZombie(pid))
             {
                 if (DateTime.UtcNow > deadline)
                 {
-                    orphan.Kill();
+                    process.Kill();
                     return;
                 }
                 await Task.Delay(20).ConfigureAwait(false);
@@ -184,7 +251,10 @@ public sealed class RedisServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>True when the process has exited but not been reaped (state Z in /proc/{pid}/stat).</summary>
+    /// <summary>True while the process runs: it exists and is not a zombie (exited, not yet reaped).</summary>
+    public static bool IsRunning(int pid) => !IsZombie(pid);
+
+    /// <summary>True when the process has exited but not been reaped (state Z in /proc/{pid}/stat), or is gone.</summary>
     private static bool IsZombie(int pid)
     {
         try

@@ -38,8 +38,8 @@ public static class FleetApi
             }, ClusterJson.Options);
         }).RequireScope(ApiScopes.Monitor);
 
-        app.MapGet("/api/silos", async (Cluster.Grains.Redis.IRedis redis, CancellationToken ct) =>
-            Results.Json(new { success = true, silos = await Membership.SiloMembership.ListAsync(redis, ct) }))
+        app.MapGet("/api/silos", async (IGrainFactory grains) =>
+            Results.Json(new { success = true, silos = await Membership.SiloList.ReadAsync(grains) }))
             .RequireScope(ApiScopes.Monitor);
 
         app.MapGet("/api/machines/{id}", async (string id, GrainFactory grains, CancellationToken ct) =>

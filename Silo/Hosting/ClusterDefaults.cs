@@ -31,7 +31,10 @@ public static class ClusterDefaults
         }
 
         services.AddSingleton<SiloRedis>();
+        // Before the services that call grains, so that the silo has started when they start.
+        builder.AddClusterOrleans();
         services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
+        services.AddSingleton(sp => sp.GetRequiredService<SiloRedis>().Multiplexer);
         services.AddSingleton<SiloStartup>();
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration[OpenTelemetryExport.EndpointVariable]))

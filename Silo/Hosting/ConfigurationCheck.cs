@@ -18,12 +18,13 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster)
             configuration.GetSection(RedisHostOptions.Section).Get<RedisHostOptions>();
             var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
             var rate = configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+            var orleans = configuration.GetSection(OrleansHostOptions.Section).Get<OrleansHostOptions>() ?? new OrleansHostOptions();
             var problem =
                 cluster.MaxRequestBytes <= 0 ? "Cluster:MaxRequestBytes must be a positive number of bytes"
                 : string.IsNullOrWhiteSpace(cluster.DataDir) ? "Cluster:DataDir must not be empty"
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
-                : null;
+                : OrleansProblem(orleans);
             return new ConfigurationCheck(problem, problem is null ? cluster : new ClusterOptions());
         }
         catch (InvalidOperationException e)
@@ -31,6 +32,13 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster)
             return new ConfigurationCheck($"invalid configuration: {e.Message}", new ClusterOptions());
         }
     }
+
+    private static string? OrleansProblem(OrleansHostOptions orleans) =>
+        string.IsNullOrWhiteSpace(orleans.ClusterId) || string.IsNullOrWhiteSpace(orleans.ServiceId) ? "Orleans:ClusterId and Orleans:ServiceId must not be empty"
+        : orleans.SiloPort is < 0 or > 65535 || orleans.GatewayPort is < 0 or > 65535 ? "Orleans:SiloPort and Orleans:GatewayPort must be 0 (a free port) or a port from 1 to 65535"
+        : !string.IsNullOrWhiteSpace(orleans.AdvertisedIPAddress) && !System.Net.IPAddress.TryParse(orleans.AdvertisedIPAddress, out _)
+            ? $"Orleans:AdvertisedIPAddress '{orleans.AdvertisedIPAddress}' is not an IP address"
+        : null;
 
     public void ThrowIfInvalid()
     {

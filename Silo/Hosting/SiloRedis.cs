@@ -1,25 +1,34 @@
 using System.Net.Sockets;
 using Cluster.Grains.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using IRedis = Cluster.Grains.Redis.IRedis;
+using RedisException = Cluster.Grains.Redis.RedisException;
+using RedisConnectionException = Cluster.Grains.Redis.RedisConnectionException;
 
 namespace Cluster.Silo.Hosting;
 
 /// <summary>
 /// Owns the silo's link to Redis: the client every component shares (this class is what DI hands out as
 /// <see cref="IRedis"/>, so that components can be constructed before Redis is up and use it once it is),
-/// and, when no connection string is configured, the embedded redis-server it runs on. Disposing it (at host
-/// shutdown) closes the client and then stops that server.
+/// the StackExchange.Redis multiplexer that Orleans' clustering, storage, reminders and streams share, and,
+/// when no connection string is configured, the embedded redis-server it runs on. Disposing it (at host
+/// shutdown) closes both connections and then stops that server unless another silo still uses it.
 /// </summary>
 public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, IOptions<ClusterOptions> clusterOptions, ILogger<SiloRedis> logger) : IRedis
 {
     private const string Advice = "Set Redis__ConnectionString=host:port or unset it to use the embedded server.";
     private RedisClient? _client;
+    private ConnectionMultiplexer? _multiplexer;
     private int _disposed;
 
     /// <summary>The shared client; available once <see cref="StartAsync"/> has returned.</summary>
     public IRedis Client => _client ?? throw new InvalidOperationException("Redis is not connected yet: SiloStartup connects it before the web server starts");
 
     public RedisOptions Options => Client.Options;
+
+    /// <summary>The multiplexer every Orleans provider shares; available once <see cref="StartAsync"/> has returned.</summary>
+    public IConnectionMultiplexer Multiplexer => _multiplexer ?? throw new InvalidOperationException("Redis is not connected yet: SiloStartup connects it before Orleans starts");
 
     public Task<RespValue> ExecuteAsync(string command, params ReadOnlySpan<RedisArg> args) => Client.ExecuteAsync(command, args);
 
@@ -39,7 +48,7 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
         Client.SubscribeToPatternsAsync(patterns, onMessage, cancellationToken);
 
     /// <summary>The embedded server, or null when the silo uses a configured one.</summary>
-    public RedisServerProcess? EmbeddedServer { get; private set; }
+    public EmbeddedRedis? EmbeddedServer { get; private set; }
 
     /// <summary>Starts the embedded server if there is no connection string, then connects; failures are <see cref="SiloStartupException"/>.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -48,7 +57,9 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
         if (options.UsesEmbeddedServer)
         {
             EmbeddedServer = await StartEmbeddedServerAsync(cancellationToken).ConfigureAwait(false);
-            _client = await ConnectAsync(RedisOptions.Parse(EmbeddedServer.ConnectionString) with { ClientName = "cluster-silo" }, cancellationToken).ConfigureAwait(false);
+            var embedded = RedisOptions.Parse(EmbeddedServer.Server.ConnectionString) with { ClientName = "cluster-silo" };
+            _client = await ConnectAsync(embedded, cancellationToken).ConfigureAwait(false);
+            _multiplexer = await ConnectMultiplexerAsync(embedded).ConfigureAwait(false);
             return;
         }
 
@@ -62,15 +73,43 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
             throw new SiloStartupException($"invalid Redis__ConnectionString: {e.Message}. {Advice}", e);
         }
         _client = await ConnectAsync(parsed, cancellationToken).ConfigureAwait(false);
+        _multiplexer = await ConnectMultiplexerAsync(parsed).ConfigureAwait(false);
     }
 
-    private async Task<RedisServerProcess> StartEmbeddedServerAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The same server through StackExchange.Redis. It reconnects by itself after Redis restarts
+    /// (<c>AbortOnConnectFail = false</c>), so Orleans' providers recover without a silo restart.
+    /// </summary>
+    private static async Task<ConnectionMultiplexer> ConnectMultiplexerAsync(RedisOptions options)
+    {
+        var configuration = new ConfigurationOptions
+        {
+            EndPoints = { { options.Host, options.Port } },
+            User = options.User,
+            Password = options.Password,
+            DefaultDatabase = options.Database,
+            ClientName = options.ClientName + "-orleans",
+            AbortOnConnectFail = false,
+            ConnectTimeout = (int)options.ConnectTimeout.TotalMilliseconds,
+            SyncTimeout = (int)options.CommandTimeout.TotalMilliseconds,
+            AsyncTimeout = (int)options.CommandTimeout.TotalMilliseconds,
+        };
+        try
+        {
+            return await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        }
+        catch (StackExchange.Redis.RedisException e)
+        {
+            throw new SiloStartupException($"cannot connect to Redis at {options}: {e.Message}. {Advice}", e);
+        }
+    }
+
+    private async Task<EmbeddedRedis> StartEmbeddedServerAsync(CancellationToken cancellationToken)
     {
         var directory = clusterOptions.Value.EmbeddedRedisDir;
         try
         {
-            return await RedisServerProcess.StartAsync(
-                new RedisServerSettings { DataDirectory = directory, AppendOnly = true }, logger, cancellationToken).ConfigureAwait(false);
+            return await EmbeddedRedis.StartAsync(directory, logger, cancellationToken).ConfigureAwait(false);
         }
         catch (RedisConfigurationException e)
         {
@@ -108,17 +147,18 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
         // DI knows this instance as both SiloRedis and IRedis, so it may be disposed twice.
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         if (_client is not null) await _client.DisposeAsync().ConfigureAwait(false);
+        if (_multiplexer is not null) await _multiplexer.DisposeAsync().ConfigureAwait(false);
         if (EmbeddedServer is not null)
         {
-            var pid = EmbeddedServer.ProcessId;
+            var pid = EmbeddedServer.Server.ProcessId;
             await EmbeddedServer.DisposeAsync().ConfigureAwait(false);
-            LogEmbeddedStopped(logger, pid);
+            LogEmbeddedReleased(logger, pid);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to Redis at {Endpoint}")]
     private static partial void LogConnected(ILogger logger, string endpoint);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded redis-server (pid {Pid}) stopped")]
-    private static partial void LogEmbeddedStopped(ILogger logger, int pid);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Embedded redis-server (pid {Pid}) released: stopped, unless another silo still uses it")]
+    private static partial void LogEmbeddedReleased(ILogger logger, int pid);
 }

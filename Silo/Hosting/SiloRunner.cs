@@ -31,6 +31,7 @@ public static partial class SiloRunner
             if (e is SiloStartupException or RedisException or IOException) LogCannotStart(logger, message);
             else LogCannotStartUnexpectedly(logger, e, message);
             signals.Dispose();
+            await StopWhatStartedAsync(app).ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
             await Console.Error.WriteLineAsync("cluster-silo: " + message).ConfigureAwait(false);
             return 1;
@@ -41,6 +42,23 @@ public static partial class SiloRunner
         await app.WaitForShutdownAsync().ConfigureAwait(false);
         await app.DisposeAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// The Orleans silo starts before the web server binds its port; when the bind fails, stopping it gracefully
+    /// here keeps its shutdown quiet, where disposing the host would cut it short and log every interrupted stage.
+    /// </summary>
+    private static async Task StopWhatStartedAsync(WebApplication app)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await app.StopAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or AggregateException)
+        {
+            // Stopping is best effort on this path: the reason the silo did not start has been said.
+        }
     }
 
     private static string Describe(Exception e) => e switch

@@ -1,5 +1,6 @@
 using Cluster.Grains.Functions;
 using Cluster.Silo.Auth;
+using Microsoft.Extensions.Options;
 
 namespace Cluster.Silo.Hosting;
 
@@ -7,11 +8,13 @@ namespace Cluster.Silo.Hosting;
 /// What must be true before the silo accepts a request: Redis is up, holds this silo's function library,
 /// and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
 /// </summary>
-public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstrapKey, IConfiguration configuration, ILogger<SiloStartup> logger)
+public sealed partial class SiloStartup(
+    SiloRedis redis, BootstrapApiKey bootstrapKey, IConfiguration configuration, IOptions<OrleansHostOptions> orleans, ILogger<SiloStartup> logger)
 {
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await redis.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (redis.EmbeddedServer is { StartedHere: true }) await ForgetEarlierMembersAsync(cancellationToken).ConfigureAwait(false);
 
         var version = await FunctionLibrary.LoadAsync(redis.Client, cancellationToken).ConfigureAwait(false);
         if (version != FunctionLibrary.Version)
@@ -27,6 +30,21 @@ public sealed partial class SiloStartup(SiloRedis redis, BootstrapApiKey bootstr
 
         await bootstrapKey.EnsureAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// An embedded server this silo started is reachable from this machine's silos only, and none of them runs:
+    /// every member its membership table lists was killed. Orleans would spend minutes proving each one dead
+    /// before it let this silo join; a new table says at once what is true.
+    /// </summary>
+    private async Task ForgetEarlierMembersAsync(CancellationToken cancellationToken)
+    {
+        var table = $"{orleans.Value.ServiceId}/members/{orleans.Value.ClusterId}";
+        var removed = await redis.Client.ExecuteAsync("DEL", [table], cancellationToken).ConfigureAwait(false);
+        if (removed.Integer > 0) LogMembershipForgotten(logger, table);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed the membership table {Table} of silos that ran on this embedded Redis before it restarted")]
+    private static partial void LogMembershipForgotten(ILogger logger, string table);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Function library {Library} version {Version} loaded")]
     private static partial void LogLibraryLoaded(ILogger logger, string library, string version);

@@ -12,7 +12,7 @@ public static class WorkerServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<JobDispatcher>());
         services.AddHostedService<LeaseSweeper>();
         services.AddSingleton<WorkerGateway>();
-        services.AddHostedService<Membership.SiloMembership>();
+        services.AddHostedService<Membership.SiloReporter>();
         return services;
     }
 }

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+using Cluster.Grains.Redis;
+using Microsoft.Extensions.Options;
+using Orleans.Clustering.Redis;
+using Orleans.Configuration;
+using Orleans.Persistence;
+using Orleans.Serialization;
+using Orleans.Storage;
+using StackExchange.Redis;
+using OrleansClusterOptions = Orleans.Configuration.ClusterOptions;
+
+namespace Cluster.Silo.Hosting;
+
+/// <summary>
+/// The Orleans silo inside the web host: membership, grain state, pub-sub state and reminders all in the
+/// silo's Redis, through the one multiplexer <see cref="SiloRedis"/> opens before Orleans starts.
+/// </summary>
+public static class OrleansHosting
+{
+    /// <summary>Pub-sub state of Orleans streams: who subscribes to which topic.</summary>
+    public const string PubSubStore = "PubSubStore";
+
+    public static WebApplicationBuilder AddClusterOrleans(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OrleansHostOptions>().BindConfiguration(OrleansHostOptions.Section);
+        builder.UseOrleans(silo =>
+        {
+            silo.Services.AddOptions<OrleansClusterOptions>().Configure<IOptions<OrleansHostOptions>>((cluster, host) =>
+            {
+                cluster.ClusterId = host.Value.ClusterId;
+                cluster.ServiceId = host.Value.ServiceId;
+            });
+            silo.Configure<SiloOptions>(options => options.SiloName = SiloName);
+            silo.Services.AddOptions<EndpointOptions>().Configure<IOptions<OrleansHostOptions>, IOptions<RedisHostOptions>>(ConfigureEndpoints);
+
+            silo.UseClusterRedis();
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Membership, reminders, grain state and pub-sub state in Redis, all through the <see cref="IConnectionMultiplexer"/>
+    /// registered in the container (the silo's, or a test's), which the providers share and do not dispose.
+    /// </summary>
+    public static ISiloBuilder UseClusterRedis(this ISiloBuilder silo)
+    {
+        silo.UseRedisClustering(_ => { });
+        silo.Services.AddOptions<RedisClusteringOptions>().Configure<IConnectionMultiplexer>((options, redis) =>
+        {
+            options.ConfigurationOptions = SharedConfiguration(redis);
+            options.CreateMultiplexer = _ => Shared(redis);
+        });
+
+        silo.UseRedisReminderService(_ => { });
+        silo.Services.AddOptions<RedisReminderTableOptions>().Configure<IConnectionMultiplexer>((options, redis) =>
+        {
+            options.ConfigurationOptions = SharedConfiguration(redis);
+            options.CreateMultiplexer = _ => Shared(redis);
+        });
+
+        silo.AddRedisGrainStorageAsDefault(ConfigureStorage);
+        silo.AddRedisGrainStorage(PubSubStore, ConfigureStorage);
+        return silo;
+    }
+
+    /// <summary>
+    /// Grain state is written with Orleans' own serializer rather than the provider's default, Newtonsoft JSON
+    /// with CLR type names: it is several times faster and smaller, and its <c>[Id]</c>-numbered fields keep
+    /// stored state readable across renames and added fields, where a renamed type breaks the JSON form.
+    /// </summary>
+    private static void ConfigureStorage(OptionsBuilder<RedisStorageOptions> storage) =>
+        storage.Configure<IConnectionMultiplexer, Serializer>((options, redis, serializer) =>
+        {
+            options.ConfigurationOptions = SharedConfiguration(redis);
+            options.CreateMultiplexer = _ => Shared(redis);
+            options.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        });
+
+    /// <summary>Orleans' providers insist on a configuration even when they are handed a multiplexer.</summary>
+    private static ConfigurationOptions SharedConfiguration(IConnectionMultiplexer redis) => ConfigurationOptions.Parse(redis.Configuration);
+
+    private static Task<(IConnectionMultiplexer Multiplexer, bool IsShared)> Shared(IConnectionMultiplexer redis) => Task.FromResult((redis, true));
+
+    /// <summary>This silo's name in membership, the id <c>/api/silos</c> lists: host, pid and a few random characters.</summary>
+    public static readonly string SiloName =
+        $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}".ToLowerInvariant();
+
+    private static void ConfigureEndpoints(EndpointOptions endpoints, IOptions<OrleansHostOptions> host, IOptions<RedisHostOptions> redis)
+    {
+        var options = host.Value;
+        endpoints.SiloPort = options.SiloPort == 0 ? FreePort() : options.SiloPort;
+        endpoints.GatewayPort = options.GatewayPort == 0 ? FreePort() : options.GatewayPort;
+        if (!string.IsNullOrWhiteSpace(options.AdvertisedIPAddress)) endpoints.AdvertisedIPAddress = IPAddress.Parse(options.AdvertisedIPAddress);
+        else if (RedisIsOnThisMachine(redis.Value)) endpoints.AdvertisedIPAddress = IPAddress.Loopback;
+    }
+
+    private static bool RedisIsOnThisMachine(RedisHostOptions redis)
+    {
+        if (redis.UsesEmbeddedServer) return true;
+        try
+        {
+            var host = RedisOptions.Parse(redis.ConnectionString!).Host;
+            return host == "localhost" || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+        }
+        catch (RedisConfigurationException)
+        {
+            return false; // SiloRedis has already refused to start with it
+        }
+    }
+
+    /// <summary>
+    /// A port nothing listens on now. Orleans needs its ports before it binds them (they go into membership),
+    /// so it cannot bind port 0 itself; a port taken in between makes the start fail with a clear error.
+    /// </summary>
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Any, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

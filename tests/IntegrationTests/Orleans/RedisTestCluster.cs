@@ -1,0 +1,46 @@
+using Cluster.Silo.Hosting;
+using Cluster.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.TestingHost;
+using StackExchange.Redis;
+
+namespace Cluster.IntegrationTests.Orleans;
+
+/// <summary>
+/// An in-process Orleans cluster whose membership, grain state, pub-sub state and reminders are in a real
+/// redis-server, configured exactly as a silo configures them (<see cref="OrleansHosting.UseClusterRedis"/>).
+/// </summary>
+public static class RedisTestCluster
+{
+    private const string ConnectionKey = "Test:RedisConnectionString";
+
+    /// <summary>Deploys <paramref name="silos"/> silos on <paramref name="redis"/>; a new service id unless one is given (to restart a service).</summary>
+    public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null)
+    {
+        var builder = new TestClusterBuilder(silos);
+        builder.Options.UseTestClusterMembership = false;
+        builder.Options.ConfigureFileLogging = false;
+        builder.Options.ServiceId = serviceId ?? "test-" + Guid.NewGuid().ToString("N")[..8];
+        builder.Properties[ConnectionKey] = redis.ConnectionString;
+        builder.AddSiloBuilderConfigurator<Configurator>();
+        builder.AddClientBuilderConfigurator<Configurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    private sealed class Configurator : ISiloConfigurator, IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder client) =>
+            client.UseRedisClustering(configuration[ConnectionKey]!);
+
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.AddSingleton<IConnectionMultiplexer>(sp =>
+                ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
+            silo.UseClusterRedis();
+        }
+    }
+}
