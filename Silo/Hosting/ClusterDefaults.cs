@@ -47,9 +47,10 @@ public static class ClusterDefaults
         return builder;
     }
 
-    /// <summary>The middleware, in the order it must run: errors outermost, then files, routing, who is calling, how often, and whether they may.</summary>
+    /// <summary>The middleware, in the order it must run: request logging and errors outermost (so the log has the status the caller got), then files, routing, who is calling, how often, and whether they may.</summary>
     public static WebApplication UseClusterDefaults(this WebApplication app)
     {
+        app.UseClusterRequestLogging();
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseApiStatusCodePages();
         app.UseDefaultFiles();
