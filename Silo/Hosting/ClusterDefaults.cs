@@ -34,8 +34,7 @@ public static class ClusterDefaults
         services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
         services.AddSingleton<SiloStartup>();
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration[OpenTelemetryExport.EndpointVariable]))
-            services.AddHostedService<OpenTelemetryExport>();
+        builder.AddClusterTelemetry();
 
         services.AddClusterGrains(builder.Configuration);
         services.AddWorkerGateway();
