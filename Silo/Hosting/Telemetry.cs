@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Cluster.Grains.Interfaces;
+using Cluster.Silo.Auth;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -8,9 +10,9 @@ using Orleans.Diagnostics;
 namespace Cluster.Silo.Hosting;
 
 /// <summary>
-/// The silo's metrics and traces: its own meter and activity source, what is collected, and OTLP export when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Anything named <c>Cluster.*</c> is collected, so a new component
-/// only needs a name under that prefix.
+/// The silo's metrics and traces: its own meter and activity source, what is collected, Prometheus on
+/// <c>/metrics</c>, and OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Anything named
+/// <c>Cluster.*</c> is collected, so a new component only needs a name under that prefix.
 /// </summary>
 public static class Telemetry
 {
@@ -20,6 +22,9 @@ public static class Telemetry
     public const string SiloName = "Cluster.Silo";
 
     public const string ServiceName = "cluster-silo";
+
+    /// <summary>Where Prometheus scrapes: an admin key, or a caller on this machine without a key.</summary>
+    public const string MetricsPath = "/metrics";
 
     /// <summary>The standard OTLP variable; the exporter reads it and the other <c>OTEL_EXPORTER_OTLP_*</c> itself.</summary>
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -44,10 +49,11 @@ public static class Telemetry
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddRuntimeInstrumentation()
-                    .AddMeter(Wildcard, OrleansMeter);
+                    .AddMeter(Wildcard, OrleansMeter)
+                    .AddPrometheusExporter();
                 if (otlp) metrics.AddOtlpExporter();
             });
-        // Only with an exporter: recording spans nobody receives costs every request.
+        // Only with an exporter: Prometheus takes no spans, and recording spans nobody receives costs every request.
         if (otlp)
         {
             telemetry.WithTracing(tracing => tracing
@@ -57,5 +63,12 @@ public static class Telemetry
                 .AddOtlpExporter());
         }
         return builder;
+    }
+
+    /// <summary>Prometheus text at <see cref="MetricsPath"/> for an admin key, or for a caller on a loopback address that presents no key.</summary>
+    public static IEndpointRouteBuilder MapClusterMetrics(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPrometheusScrapingEndpoint(MetricsPath).RequireScopeOrLoopback(ApiScopes.Admin);
+        return endpoints;
     }
 }
