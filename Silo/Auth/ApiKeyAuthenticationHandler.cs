@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace Cluster.Silo.Auth;
 
@@ -39,6 +40,12 @@ public sealed class ApiKeyAuthenticationHandler(
         }
         return AuthenticateResult.NoResult();
     }
+
+    /// <summary>True if the request carries any of the credentials this handler reads, valid or not.</summary>
+    public static bool PresentsCredential(HttpRequest request) =>
+        !StringValues.IsNullOrEmpty(request.Headers[HeaderName])
+        || !StringValues.IsNullOrEmpty(request.Query[QueryName])
+        || !string.IsNullOrEmpty(request.Cookies[SessionCookieName]);
 
     private async Task<AuthenticateResult> ByKeyAsync(string presented, string via, CancellationToken ct)
     {

@@ -37,8 +37,7 @@ public static class ClusterDefaults
         services.AddSingleton(sp => sp.GetRequiredService<SiloRedis>().Multiplexer);
         services.AddSingleton<SiloStartup>();
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration[OpenTelemetryExport.EndpointVariable]))
-            services.AddHostedService<OpenTelemetryExport>();
+        builder.AddClusterTelemetry();
 
         services.AddClusterGrains(builder.Configuration);
         services.AddWorkerGateway();
@@ -50,9 +49,10 @@ public static class ClusterDefaults
         return builder;
     }
 
-    /// <summary>The middleware, in the order it must run: errors outermost, then files, routing, who is calling, how often, and whether they may.</summary>
+    /// <summary>The middleware, in the order it must run: request logging and errors outermost (so the log has the status the caller got), then files, routing, who is calling, how often, and whether they may.</summary>
     public static WebApplication UseClusterDefaults(this WebApplication app)
     {
+        app.UseClusterRequestLogging();
         app.UseMiddleware<ApiErrorMiddleware>();
         app.UseApiStatusCodePages();
         app.UseDefaultFiles();

@@ -15,6 +15,7 @@ public static class ClusterEndpoints
     public static WebApplication MapClusterEndpoints(this WebApplication app)
     {
         app.MapClusterHealth();
+        app.MapClusterMetrics();
         app.MapApiKeyEndpoints();
         app.MapSessionEndpoints();
         app.MapWhoAmI();

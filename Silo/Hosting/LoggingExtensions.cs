@@ -1,3 +1,4 @@
+using System.Globalization;
 using Serilog;
 using Serilog.Events;
 
@@ -14,26 +15,38 @@ public static class LoggingExtensions
     public static WebApplicationBuilder AddClusterLogging(this WebApplicationBuilder builder, ConfigurationCheck check)
     {
         var cluster = check.Cluster;
-        var configuration = new LoggerConfiguration().MinimumLevel.Information();
-        if (check.Problem is null) configuration.ReadFrom.Configuration(builder.Configuration);
-        var logger = configuration
-            .Filter.ByExcluding(IsTheHostsStartFailure)
-            .Enrich.With<SecretRedactingEnricher>()
-            .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
-            .WriteTo.File(
-                Path.Combine(cluster.LogDir, "silo-.log"),
-                rollingInterval: RollingInterval.Day,
-                retainedFileCountLimit: 14,
-                outputTemplate: OutputTemplate,
-                formatProvider: System.Globalization.CultureInfo.InvariantCulture,
-                restrictedToMinimumLevel: LogEventLevel.Verbose)
-            .CreateLogger();
-
+        var configuration = builder.Configuration;
+        // Serilog is the only sink: no second console logger from the host's defaults.
         builder.Logging.ClearProviders();
-        // Serilog's own levels decide; the Microsoft filter would otherwise drop Debug before Serilog saw it.
-        builder.Logging.SetMinimumLevel(LogLevel.Trace);
-        builder.Logging.AddSerilog(logger, dispose: true);
+        builder.Services.AddSerilog(logger =>
+        {
+            logger.MinimumLevel.Information();
+            // A bad Serilog section must not stop the silo from logging why it will not start.
+            if (check.Problem is null) logger.ReadFrom.Configuration(configuration);
+            logger
+                .Filter.ByExcluding(IsTheHostsStartFailure)
+                .Enrich.With<SecretRedactingEnricher>()
+                .WriteTo.Console(outputTemplate: OutputTemplate, formatProvider: CultureInfo.InvariantCulture)
+                .WriteTo.File(
+                    Path.Combine(cluster.LogDir, "silo-.log"),
+                    rollingInterval: RollingInterval.Day,
+                    retainedFileCountLimit: 14,
+                    outputTemplate: OutputTemplate,
+                    formatProvider: CultureInfo.InvariantCulture);
+        });
         return builder;
+    }
+
+    /// <summary>
+    /// One Debug event per request (method, path without the query, status, time), written when the response is
+    /// done. Debug, because at Information a busy silo would log every job submission and worker call; turn it on
+    /// with <c>Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Debug</c>. Failures are
+    /// not raised above Debug here: <see cref="Api.ApiErrorMiddleware"/> already logs them once.
+    /// </summary>
+    public static WebApplication UseClusterRequestLogging(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging(options => options.GetLevel = (_, _, _) => LogEventLevel.Debug);
+        return app;
     }
 
     /// <summary>

@@ -7,7 +7,9 @@ namespace Cluster.Silo.Hosting;
 
 /// <summary>
 /// A token bucket per API key (per client address for requests without one), using ASP.NET Core's limiter.
-/// Health probes are never limited. Runs after authentication so that it knows the key.
+/// Health probes and metrics scrapes are never limited: a probe or scrape refused under load would hide the
+/// very load it should show, and keyless ones from this machine would share one bucket with every other local caller.
+/// Runs after authentication so that it knows the key.
 /// </summary>
 public static class RateLimiting
 {
@@ -21,7 +23,8 @@ public static class RateLimiting
             limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
             {
                 var options = context.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
-                if (options.PermitsPerSecond == 0 || context.Request.Path.StartsWithSegments("/health"))
+                if (options.PermitsPerSecond == 0 || context.Request.Path.StartsWithSegments("/health")
+                    || context.Request.Path.StartsWithSegments(Telemetry.MetricsPath))
                     return RateLimitPartition.GetNoLimiter("unlimited");
                 var partition = context.User.KeyIdOf() is { } keyId ? "key:" + keyId : "ip:" + context.Connection.RemoteIpAddress;
                 return RateLimitPartition.GetTokenBucketLimiter(partition, _ => new TokenBucketRateLimiterOptions
