@@ -1,0 +1,133 @@
+using Cluster.Grains.Redis;
+using Cluster.Grains.Streaming;
+using Cluster.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.TestingHost;
+
+namespace Cluster.IntegrationTests.Streaming;
+
+/// <summary>The Redis Streams provider on one silo and a real redis-server, one cluster for all the tests of the class.</summary>
+public sealed class RedisStreamsTests : RedisServerTest
+{
+    private const string Prefix = "events"; // the default, so keys read as in production: events:{topic}
+    private const string Group = StreamTestCluster.Provider; // the consumer group defaults to the provider's name
+    private const int Pending = 5;
+    private static readonly string[] Topics = ["test-order", "test-batch", "test-replay", "plain"];
+
+    private TestCluster _cluster = null!;
+    private readonly string _replayKey = Guid.NewGuid().ToString("N");
+    private string[] _pendingIds = [];
+
+    [OneTimeSetUp]
+    public async Task StartCluster()
+    {
+        _pendingIds = await LeaveEntriesPendingAsAReaderThatDiedWould();
+        _cluster = await StreamTestCluster.StartAsync(RedisServer, Prefix, Topics);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null) await _cluster.DisposeAsync();
+    }
+
+    private IStreamPublisherGrain Publisher => _cluster.GrainFactory.GetGrain<IStreamPublisherGrain>(Guid.NewGuid());
+
+    [Test]
+    public async Task Events_published_on_a_topic_arrive_in_publish_order_exactly_once_and_their_tokens_carry_the_redis_ids()
+    {
+        const int count = 200;
+        var key = Guid.NewGuid().ToString("N");
+
+        await Publisher.PublishAsync(StreamTestCluster.Provider, "test-order", key, 0, count);
+        // One more event after the others: once it is in, every delivery of the others is (a topic is delivered in order).
+        await Publisher.PublishAsync(StreamTestCluster.Provider, "test-order", key, count, 1);
+        var received = await StreamSink.WaitForAsync(key, count + 1);
+
+        Assert.That(received.Select(d => d.Number), Is.EqualTo(Enumerable.Range(0, count + 1)), "each event once, in publish order");
+        Assert.That(received.Select(d => d.Namespace), Is.All.EqualTo("test-order"));
+        Assert.That(received.Zip(received.Skip(1)).All(pair => pair.First.Token.CompareTo(pair.Second.Token) < 0), Is.True, "tokens increase");
+        Assert.That(received.Select(d => d.Token.EntryId), Is.EqualTo(await EntryIdsAsync("events:test-order")),
+            "each token names its entry of the topic's key, in the key's order");
+        Assert.That(received.Select(d => d.Token.EventIndex), Is.All.EqualTo(0));
+        await Eventually.UntilAsync(async () => await PendingCountAsync("events:test-order") == 0, "every delivered entry is acknowledged");
+    }
+
+    [Test]
+    public async Task A_batch_published_in_one_call_is_one_redis_entry_whose_events_share_its_id()
+    {
+        var key = Guid.NewGuid().ToString("N");
+
+        await Publisher.PublishBatchAsync(StreamTestCluster.Provider, "test-batch", key, [7, 8, 9]);
+        var received = await StreamSink.WaitForAsync(key, 3);
+
+        Assert.That(received.Select(d => d.Number), Is.EqualTo(new[] { 7, 8, 9 }));
+        Assert.That(received.Select(d => d.Token.EventIndex), Is.EqualTo(new[] { 0, 1, 2 }));
+        Assert.That(received.Select(d => d.Token.EntryId).Distinct(), Is.EqualTo(await EntryIdsAsync("events:test-batch")));
+    }
+
+    [Test]
+    public async Task Entries_a_reader_took_and_never_acknowledged_are_delivered_by_the_silo_that_owns_the_topic_next()
+    {
+        // Arranged before the cluster started: a consumer named after the topic read them, as the owner of the topic does,
+        // and died before acknowledging. This silo's receiver reads that pending list first.
+        var received = await StreamSink.WaitForAsync(_replayKey, Pending);
+
+        Assert.That(received.Select(d => d.Number), Is.EqualTo(Enumerable.Range(0, Pending)));
+        Assert.That(received.Select(d => d.Token.EntryId), Is.EqualTo(_pendingIds));
+        await Eventually.UntilAsync(async () => await PendingCountAsync("events:test-replay") == 0, "the redelivered entries are acknowledged");
+    }
+
+    [Test]
+    public async Task A_capped_topic_stays_within_its_max_length_and_the_trimming_slack_of_redis()
+    {
+        const int published = 1000;
+        const int nodeSlack = 100; // Redis trims whole nodes of stream-node-max-entries (100) entries under MAXLEN ~
+
+        await Publisher.PublishAsync(StreamTestCluster.CappedProvider, "plain", Guid.NewGuid().ToString("N"), 0, published);
+        var length = (await Redis.ExecuteAsync("XLEN", "events-capped:plain")).Integer;
+
+        Assert.That(length, Is.InRange(StreamTestCluster.CappedLength, StreamTestCluster.CappedLength + nodeSlack));
+    }
+
+    [Test]
+    public async Task Publishing_on_a_namespace_that_is_not_a_topic_fails_names_the_topics_and_writes_nothing()
+    {
+        var error = Assert.ThrowsAsync<ArgumentException>(() => Publisher.PublishAsync(StreamTestCluster.Provider, "nope", "1", 0, 1));
+
+        Assert.That(error!.Message, Does.Contain("not on a topic").And.Contain("test-order"));
+        Assert.That((await Redis.ExecuteAsync("EXISTS", "events:nope")).Integer, Is.Zero);
+    }
+
+    private RedisClient Redis => RedisServer.Client;
+
+    private async Task<string[]> EntryIdsAsync(string key) =>
+        [.. (await Redis.ExecuteAsync("XRANGE", key, "-", "+")).Items.Select(entry => entry.Items[0].ToString())];
+
+    private async Task<long> PendingCountAsync(string key) => (await Redis.ExecuteAsync("XPENDING", key, Group)).Items[0].Integer;
+
+    /// <summary>
+    /// Writes entries as the format's encoder makes them (as a Lua script would, with the same fields) and reads them
+    /// with the provider's group under the topic's consumer name without acknowledging them.
+    /// </summary>
+    private async Task<string[]> LeaveEntriesPendingAsAReaderThatDiedWould()
+    {
+        await using var services = new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(StreamTestEvent).Assembly)).BuildServiceProvider();
+        var serializer = services.GetRequiredService<Serializer>();
+        const string key = "events:test-replay";
+        var streamId = StreamId.Create("test-replay", _replayKey);
+        for (var i = 0; i < Pending; i++)
+        {
+            await Redis.ExecuteAsync("XADD", key, "*",
+                RedisStreamEntryFormat.StreamIdFieldName, RedisStreamEntryFormat.EncodeStreamId(streamId),
+                RedisStreamEntryFormat.EventsFieldName, RedisStreamEntryFormat.EncodeEvents([new StreamTestEvent(i)], serializer));
+        }
+        await Redis.ExecuteAsync("XGROUP", "CREATE", key, Group, "0", "MKSTREAM");
+        var read = await Redis.ExecuteAsync("XREADGROUP", "GROUP", Group, "test-replay", "COUNT", 100, "STREAMS", key, ">");
+        var ids = read.Items[0].Items[1].Items.Select(entry => entry.Items[0].ToString()).ToArray();
+        Assert.That(await PendingCountAsync(key), Is.EqualTo(Pending), "arranged: read, not acknowledged");
+        return ids;
+    }
+}
