@@ -1,3 +1,5 @@
+using Cluster.Grains.Storage;
+using Cluster.Grains.Streaming;
 using Cluster.Silo.Hosting;
 using Cluster.Testing;
 using Microsoft.Extensions.Configuration;
@@ -10,11 +12,16 @@ namespace Cluster.IntegrationTests.Orleans;
 
 /// <summary>
 /// An in-process Orleans cluster whose membership, grain state, pub-sub state and reminders are in a real
-/// redis-server, configured exactly as a silo configures them (<see cref="OrleansHosting.UseClusterRedis"/>).
+/// redis-server, configured exactly as a silo configures them (<see cref="OrleansHosting.UseClusterRedis"/>),
+/// with the Redis stream provider and the outbox grain storage the grains will move onto.
 /// </summary>
 public static class RedisTestCluster
 {
     private const string ConnectionKey = "Test:RedisConnectionString";
+
+    /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
+    public const string StreamProvider = "events";
+    public const string OutboxStorage = "outbox";
 
     /// <summary>Deploys <paramref name="silos"/> silos on <paramref name="redis"/>; a new service id unless one is given (to restart a service).</summary>
     public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null)
@@ -41,6 +48,8 @@ public static class RedisTestCluster
             silo.Services.AddSingleton<IConnectionMultiplexer>(sp =>
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
+            silo.AddRedisStreams(StreamProvider);
+            silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);
         }
     }
 }
