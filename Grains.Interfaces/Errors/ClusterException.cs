@@ -4,9 +4,10 @@ namespace Cluster.Grains.Interfaces.Errors;
 /// A request the cluster refuses, with a stable machine-readable code (the HTTP API's <c>error.code</c>,
 /// the protocol's error frame) and a message for people.
 /// </summary>
+[GenerateSerializer, Alias("Cluster.ClusterException")]
 public sealed class ClusterException(string code, string message) : Exception(message)
 {
-    public string Code { get; } = code;
+    [Id(0)] public string Code { get; } = code;
 }
 
 /// <summary>The codes clients can rely on.</summary>

@@ -7,22 +7,30 @@ namespace Cluster.Grains.Interfaces.Jobs;
 /// take the lease token it was given, and a token that is no longer current is refused with STALE_LEASE.
 /// An empty token is seed 001's unfenced internal API.
 /// </summary>
-public interface IJobGrain
+[Alias("Cluster.IJobGrain")]
+public interface IJobGrain : IGrainWithStringKey
 {
-    string Id { get; }
+    [Alias("GetAsync")]
     Task<JobState?> GetAsync(CancellationToken cancellationToken = default);
+    [Alias("ReportProgressAsync")]
     Task ReportProgressAsync(string leaseToken, double progress, string? message = null, CancellationToken cancellationToken = default);
     /// <summary>Returns false when the job had already completed (the call is idempotent).</summary>
+    [Alias("CompleteAsync")]
     Task<bool> CompleteAsync(string leaseToken, JsonNode? result, CancellationToken cancellationToken = default);
     /// <summary>Fails this attempt; a retryable failure with retries left is tried again after an exponential backoff.</summary>
+    [Alias("FailAsync")]
     Task<JobFailureOutcome> FailAsync(string leaseToken, JobError error, bool retryable = true, CancellationToken cancellationToken = default);
     /// <summary>The job's last 200 events, oldest first, each with its <c>event_id</c> and <c>type</c>.</summary>
+    [Alias("HistoryAsync")]
     Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default);
+    [Alias("CancelAsync")]
     Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default);
     /// <summary>Puts a dead, cancelled or delayed job back in line now, its retry count reset.</summary>
+    [Alias("RetryAsync")]
     Task RetryAsync(CancellationToken cancellationToken = default);
 }
 
+[GenerateSerializer, Alias("Cluster.JobFailureOutcome")]
 public enum JobFailureOutcome { Retrying, Dead }
 
 /// <summary>The queue as a whole: submission, claims and listings.</summary>

@@ -1,21 +1,26 @@
 namespace Cluster.Grains.Interfaces.Workers;
 
 /// <summary>One worker (one GPU of a machine), addressed by its id.</summary>
-public interface IWorkerGrain
+[Alias("Cluster.IWorkerGrain")]
+public interface IWorkerGrain : IGrainWithStringKey
 {
-    string Id { get; }
     /// <summary>Registers or re-registers; returns how many jobs it held from before were put back in line.</summary>
+    [Alias("RegisterAsync")]
     Task<int> RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken = default);
     /// <summary>Renews the worker and all its leases; returns the ids of the jobs it still holds.</summary>
+    [Alias("HeartbeatAsync")]
     Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default);
     /// <summary>Takes the worker offline; its jobs go back in line at once.</summary>
+    [Alias("UnregisterAsync")]
     Task UnregisterAsync(string reason, CancellationToken cancellationToken = default);
+    [Alias("GetAsync")]
     Task<WorkerState?> GetAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>One machine, addressed by its machine_id; its state is derived from its workers'.</summary>
-public interface IMachineGrain
+[Alias("Cluster.IMachineGrain")]
+public interface IMachineGrain : IGrainWithStringKey
 {
-    string Id { get; }
+    [Alias("GetAsync")]
     Task<MachineState?> GetAsync(CancellationToken cancellationToken = default);
 }

@@ -1,27 +1,29 @@
 namespace Cluster.Grains.Interfaces.Workers;
 
 /// <summary>What a worker can run (seed 001).</summary>
+[GenerateSerializer, Alias("Cluster.WorkerCapabilities")]
 public sealed record WorkerCapabilities
 {
-    public double GpuMemory { get; init; }
-    public IReadOnlyList<string> ModelTypes { get; init; } = [];
-    public IReadOnlyList<string> Capabilities { get; init; } = [];
+    [Id(0)] public double GpuMemory { get; init; }
+    [Id(1)] public IReadOnlyList<string> ModelTypes { get; init; } = [];
+    [Id(2)] public IReadOnlyList<string> Capabilities { get; init; } = [];
     /// <summary><c>fast-lane</c>, <c>standard</c> (the default) or <c>heavy</c>.</summary>
-    public string? PoolType { get; init; }
+    [Id(3)] public string? PoolType { get; init; }
 }
 
 /// <summary>A worker announcing itself: one per GPU, each tied to its machine (seed 002).</summary>
+[GenerateSerializer, Alias("Cluster.WorkerRegistration")]
 public sealed record WorkerRegistration
 {
-    public required string WorkerId { get; init; }
-    public required string MachineId { get; init; }
-    public string? Host { get; init; }
-    public int? GpuCount { get; init; }
-    public int? GpuIndex { get; init; }
+    [Id(0)] public required string WorkerId { get; init; }
+    [Id(1)] public required string MachineId { get; init; }
+    [Id(2)] public string? Host { get; init; }
+    [Id(3)] public int? GpuCount { get; init; }
+    [Id(4)] public int? GpuIndex { get; init; }
     /// <summary>How many jobs it may hold at once.</summary>
-    public int Concurrency { get; init; } = 1;
-    public WorkerCapabilities Capabilities { get; init; } = new();
-    public string? SiloId { get; init; }
+    [Id(5)] public int Concurrency { get; init; } = 1;
+    [Id(6)] public WorkerCapabilities Capabilities { get; init; } = new();
+    [Id(7)] public string? SiloId { get; init; }
 }
 
 public static class WorkerStatus
@@ -31,18 +33,19 @@ public static class WorkerStatus
     public const string Offline = "offline";
 }
 
+[GenerateSerializer, Alias("Cluster.WorkerState")]
 public sealed record WorkerState
 {
-    public required string Id { get; init; }
-    public required string MachineId { get; init; }
-    public required string Status { get; init; }
-    public int Concurrency { get; init; }
-    public int Active { get; init; }
-    public string? CurrentJobId { get; init; }
-    public WorkerCapabilities? Capabilities { get; init; }
-    public int? GpuIndex { get; init; }
-    public string? RegisteredAt { get; init; }
-    public string? LastHeartbeat { get; init; }
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public required string MachineId { get; init; }
+    [Id(2)] public required string Status { get; init; }
+    [Id(3)] public int Concurrency { get; init; }
+    [Id(4)] public int Active { get; init; }
+    [Id(5)] public string? CurrentJobId { get; init; }
+    [Id(6)] public WorkerCapabilities? Capabilities { get; init; }
+    [Id(7)] public int? GpuIndex { get; init; }
+    [Id(8)] public string? RegisteredAt { get; init; }
+    [Id(9)] public string? LastHeartbeat { get; init; }
 }
 
 public static class MachineStatus
@@ -61,13 +64,14 @@ public static class MachineStatus
     }
 }
 
+[GenerateSerializer, Alias("Cluster.MachineState")]
 public sealed record MachineState
 {
-    public required string Id { get; init; }
-    public required string Status { get; init; }
-    public string? Host { get; init; }
-    public int? GpuCount { get; init; }
-    public string? CreatedAt { get; init; }
-    public string? LastSeen { get; init; }
-    public IReadOnlyList<WorkerState> Workers { get; init; } = [];
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public required string Status { get; init; }
+    [Id(2)] public string? Host { get; init; }
+    [Id(3)] public int? GpuCount { get; init; }
+    [Id(4)] public string? CreatedAt { get; init; }
+    [Id(5)] public string? LastSeen { get; init; }
+    [Id(6)] public IReadOnlyList<WorkerState> Workers { get; init; } = [];
 }

@@ -33,62 +33,69 @@ public static class WorkflowLimits
 }
 
 /// <summary>Bounds on workflows. Bound to the <c>Workflows</c> configuration section.</summary>
+[GenerateSerializer, Alias("Cluster.WorkflowOptions")]
 public sealed record WorkflowOptions
 {
     /// <summary>The most steps one workflow may have.</summary>
-    public int MaxSteps { get; init; } = WorkflowLimits.DefaultMaxSteps;
+    [Id(0)] public int MaxSteps { get; init; } = WorkflowLimits.DefaultMaxSteps;
 }
 
 /// <summary>One step: the job it runs and the indexes of the steps whose results it needs.</summary>
+[GenerateSerializer, Alias("Cluster.WorkflowStepDefinition")]
 public sealed record WorkflowStepDefinition
 {
-    public required JobSubmission Job { get; init; }
-    public IReadOnlyList<int> DependsOn { get; init; } = [];
+    [Id(0)] public required JobSubmission Job { get; init; }
+    [Id(1)] public IReadOnlyList<int> DependsOn { get; init; } = [];
 }
 
 /// <summary>A validated request to create a workflow; its steps form a DAG.</summary>
+[GenerateSerializer, Alias("Cluster.WorkflowDefinition")]
 public sealed record WorkflowDefinition
 {
-    public required string Name { get; init; }
-    public string? Description { get; init; }
-    public required IReadOnlyList<WorkflowStepDefinition> Steps { get; init; }
-    public string FailurePolicy { get; init; } = WorkflowFailurePolicy.FailFast;
-    public string? WebhookUrl { get; init; }
+    [Id(0)] public required string Name { get; init; }
+    [Id(1)] public string? Description { get; init; }
+    [Id(2)] public required IReadOnlyList<WorkflowStepDefinition> Steps { get; init; }
+    [Id(3)] public string FailurePolicy { get; init; } = WorkflowFailurePolicy.FailFast;
+    [Id(4)] public string? WebhookUrl { get; init; }
     /// <summary>The steps as submitted, kept verbatim as the workflow's <c>steps</c> field (seed 001).</summary>
-    public required JsonArray StepsJson { get; init; }
+    [Id(5)] public required JsonArray StepsJson { get; init; }
 }
 
-public sealed record CreatedWorkflow(string WorkflowId, IReadOnlyList<string> JobIds);
+[GenerateSerializer, Alias("Cluster.CreatedWorkflow")]
+public sealed record CreatedWorkflow([property: Id(0)] string WorkflowId, [property: Id(1)] IReadOnlyList<string> JobIds);
 
 /// <summary>A workflow as stored in <c>workflow:{id}</c>.</summary>
+[GenerateSerializer, Alias("Cluster.WorkflowState")]
 public sealed record WorkflowState
 {
-    public required string Id { get; init; }
-    public string? Name { get; init; }
-    public string? Description { get; init; }
-    public required string Status { get; init; }
-    public int TotalSteps { get; init; }
-    public int CompletedSteps { get; init; }
-    public int FailedSteps { get; init; }
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public string? Name { get; init; }
+    [Id(2)] public string? Description { get; init; }
+    [Id(3)] public required string Status { get; init; }
+    [Id(4)] public int TotalSteps { get; init; }
+    [Id(5)] public int CompletedSteps { get; init; }
+    [Id(6)] public int FailedSteps { get; init; }
     public double ProgressPercentage => TotalSteps == 0 ? 0 : Math.Round(100.0 * CompletedSteps / TotalSteps, 2);
-    public string? FailurePolicy { get; init; }
-    public string? WebhookUrl { get; init; }
-    public string? CreatedAt { get; init; }
-    public string? CompletedAt { get; init; }
+    [Id(7)] public string? FailurePolicy { get; init; }
+    [Id(8)] public string? WebhookUrl { get; init; }
+    [Id(9)] public string? CreatedAt { get; init; }
+    [Id(10)] public string? CompletedAt { get; init; }
 }
 
 /// <summary>One step of a workflow as its status shows it (seed 001's shape).</summary>
+[GenerateSerializer, Alias("Cluster.WorkflowStep")]
 public sealed record WorkflowStep
 {
-    public required string JobId { get; init; }
-    public int StepIndex { get; init; }
-    public string? Type { get; init; }
-    public required string Status { get; init; }
-    public double Progress { get; init; }
-    public JsonNode? Result { get; init; }
-    public JobError? Error { get; init; }
-    public IReadOnlyList<int> DependsOn { get; init; } = [];
+    [Id(0)] public required string JobId { get; init; }
+    [Id(1)] public int StepIndex { get; init; }
+    [Id(2)] public string? Type { get; init; }
+    [Id(3)] public required string Status { get; init; }
+    [Id(4)] public double Progress { get; init; }
+    [Id(5)] public JsonNode? Result { get; init; }
+    [Id(6)] public JobError? Error { get; init; }
+    [Id(7)] public IReadOnlyList<int> DependsOn { get; init; } = [];
 }
 
 /// <summary>A workflow and its steps, by step index.</summary>
-public sealed record WorkflowView(WorkflowState Workflow, IReadOnlyList<WorkflowStep> Steps);
+[GenerateSerializer, Alias("Cluster.WorkflowView")]
+public sealed record WorkflowView([property: Id(0)] WorkflowState Workflow, [property: Id(1)] IReadOnlyList<WorkflowStep> Steps);

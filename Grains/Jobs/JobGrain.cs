@@ -13,7 +13,7 @@ internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string
     public string Id { get; } = id;
 
     public async Task<JobState?> GetAsync(CancellationToken cancellationToken = default) =>
-        JobHash.Read(await redis.ExecuteAsync("HGETALL", ["job:" + Id], cancellationToken).ConfigureAwait(false));
+        JobHash.Read(await redis.ExecuteAsync("HGETALL", ["job:" + Id], cancellationToken));
 
     public Task ReportProgressAsync(string leaseToken, double progress, string? message = null, CancellationToken cancellationToken = default) =>
         redis.CallAsync("job_progress",
@@ -22,7 +22,7 @@ internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string
     public async Task<bool> CompleteAsync(string leaseToken, JsonNode? result, CancellationToken cancellationToken = default)
     {
         var reply = await redis.CallAsync("job_complete",
-            [Id, leaseToken, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken).ConfigureAwait(false);
+            [Id, leaseToken, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken);
         return reply.ToString() == "OK";
     }
 
@@ -32,13 +32,13 @@ internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string
         [
             Id, leaseToken, JsonSerializer.Serialize(error, ClusterJson.Options), retryable ? 1 : 0,
             (long)options.RetryBackoff.TotalMilliseconds,
-        ], cancellationToken).ConfigureAwait(false);
+        ], cancellationToken);
         return reply.ToString() == "DEAD" ? JobFailureOutcome.Dead : JobFailureOutcome.Retrying;
     }
 
     public async Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default)
     {
-        var entries = await redis.ExecuteAsync("LRANGE", ["job:" + Id + ":events", 0, -1], cancellationToken).ConfigureAwait(false);
+        var entries = await redis.ExecuteAsync("LRANGE", ["job:" + Id + ":events", 0, -1], cancellationToken);
         return entries.Items
             .Select(e => JsonSerializer.Deserialize<Dictionary<string, string>>(e.ToString()) ?? [])
             .Select(fields => Streams.EventJson.ToJson(fields))

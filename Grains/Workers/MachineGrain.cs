@@ -11,10 +11,10 @@ internal sealed class MachineGrain(IRedis redis, string id) : IMachineGrain
     {
         var hash = redis.ExecuteAsync("HGETALL", ["machine:" + Id], cancellationToken);
         var members = redis.ExecuteAsync("SMEMBERS", ["machine:" + Id + ":workers"], cancellationToken);
-        var reply = await hash.ConfigureAwait(false);
+        var reply = await hash;
         if (reply.Items.Count == 0) return null;
-        var ids = (await members.ConfigureAwait(false)).Items.Select(i => i.ToString()).Order(StringComparer.Ordinal).ToArray();
-        var workers = await Task.WhenAll(ids.Select(w => new WorkerGrain(redis, w).GetAsync(cancellationToken))).ConfigureAwait(false);
+        var ids = (await members).Items.Select(i => i.ToString()).Order(StringComparer.Ordinal).ToArray();
+        var workers = await Task.WhenAll(ids.Select(w => new WorkerGrain(redis, w).GetAsync(cancellationToken)));
         var f = HashFields.Of(reply);
         var present = workers.OfType<WorkerState>().ToArray();
         return new MachineState

@@ -15,12 +15,12 @@ internal sealed class WorkerGrain(IRedis redis, string id) : IWorkerGrain
         var spec = JsonSerializer.SerializeToNode(registration with { WorkerId = Id }, ClusterJson.Options)!.AsObject();
         spec["capabilities"] = JsonSerializer.Serialize(registration.Capabilities, ClusterJson.Options);
         var json = spec.ToJsonString();
-        return (int)(await redis.CallAsync("worker_register", [json], cancellationToken).ConfigureAwait(false)).Integer;
+        return (int)(await redis.CallAsync("worker_register", [json], cancellationToken)).Integer;
     }
 
     public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default)
     {
-        var reply = await redis.CallAsync("worker_heartbeat", [Id, (long)lease.TotalMilliseconds], cancellationToken).ConfigureAwait(false);
+        var reply = await redis.CallAsync("worker_heartbeat", [Id, (long)lease.TotalMilliseconds], cancellationToken);
         return reply.Items.Select(i => i.ToString()).ToArray();
     }
 
@@ -28,5 +28,5 @@ internal sealed class WorkerGrain(IRedis redis, string id) : IWorkerGrain
         redis.CallAsync("worker_unregister", [Id, reason], cancellationToken);
 
     public async Task<WorkerState?> GetAsync(CancellationToken cancellationToken = default) =>
-        WorkerHash.Read(await redis.ExecuteAsync("HGETALL", ["worker:" + Id], cancellationToken).ConfigureAwait(false));
+        WorkerHash.Read(await redis.ExecuteAsync("HGETALL", ["worker:" + Id], cancellationToken));
 }

@@ -18,12 +18,12 @@ internal sealed class WorkflowGrain(IRedis redis, string id) : IWorkflowGrain
 
     public async Task<WorkflowView?> GetAsync(CancellationToken cancellationToken = default)
     {
-        var reply = await redis.CallAsync("workflow_get", [Id], cancellationToken).ConfigureAwait(false);
+        var reply = await redis.CallAsync("workflow_get", [Id], cancellationToken);
         if (reply.IsNull || reply.Items.Count == 0) return null;
         var workflow = WorkflowHash.Read(reply.Items[0]) with { Id = Id };
         IReadOnlyList<RespValue> hashes = reply.Items.Skip(1).Where(h => !h.IsNull && h.Items.Count > 0).ToArray();
         // Seed 001 writes workflow:{id} and its jobs with HMSET, without the list of step jobs.
-        if (hashes.Count == 0 && workflow.TotalSteps > 0) hashes = await SeedEraJobsAsync(cancellationToken).ConfigureAwait(false);
+        if (hashes.Count == 0 && workflow.TotalSteps > 0) hashes = await SeedEraJobsAsync(cancellationToken);
         var steps = hashes
             .Select((hash, position) => (Job: JobHash.Read(hash)!, DependsOn: DependsOn(hash), Position: position))
             .Select(s => new WorkflowStep
@@ -44,7 +44,7 @@ internal sealed class WorkflowGrain(IRedis redis, string id) : IWorkflowGrain
     public async Task<bool> JobCompletedAsync(string jobId, JsonNode? result, CancellationToken cancellationToken = default)
     {
         var reply = await redis.CallAsync("workflow_job_completed",
-            [Id, jobId, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken).ConfigureAwait(false);
+            [Id, jobId, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken);
         return reply.ToString() == "OK";
     }
 
@@ -64,13 +64,13 @@ internal sealed class WorkflowGrain(IRedis redis, string id) : IWorkflowGrain
         var cursor = "0";
         do
         {
-            var page = await redis.ExecuteAsync("SCAN", [cursor, "MATCH", "job:*", "COUNT", ScanCount, "TYPE", "hash"], cancellationToken).ConfigureAwait(false);
+            var page = await redis.ExecuteAsync("SCAN", [cursor, "MATCH", "job:*", "COUNT", ScanCount, "TYPE", "hash"], cancellationToken);
             cursor = page.Items[0].ToString();
             foreach (var key in page.Items[1].Items)
             {
-                var owner = await redis.ExecuteAsync("HGET", [key.ToString(), "workflow_id"], cancellationToken).ConfigureAwait(false);
+                var owner = await redis.ExecuteAsync("HGET", [key.ToString(), "workflow_id"], cancellationToken);
                 if (owner.IsNull || owner.ToString() != Id) continue;
-                var hash = await redis.ExecuteAsync("HGETALL", [key.ToString()], cancellationToken).ConfigureAwait(false);
+                var hash = await redis.ExecuteAsync("HGETALL", [key.ToString()], cancellationToken);
                 if (JobHash.Read(hash) is { } job) jobs.Add((job, hash));
             }
         }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json.Nodes;
 using Cluster.Grains.Redis;
 using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
@@ -38,6 +39,7 @@ public static class OrleansHosting
             silo.Services.AddOptions<EndpointOptions>().Configure<IOptions<OrleansHostOptions>, IOptions<RedisHostOptions>>(ConfigureEndpoints);
 
             silo.UseClusterRedis();
+            silo.AddClusterSerializers();
         });
         return builder;
     }
@@ -52,6 +54,16 @@ public static class OrleansHosting
     {
         membership.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
         membership.NumMissedTableIAmAliveLimit = 2;
+    }
+
+    /// <summary>
+    /// The system's records carry JSON documents (a job's payload and result) as <see cref="JsonNode"/>s; Orleans'
+    /// System.Text.Json codec carries those, and only those: everything else uses the generated serializers.
+    /// </summary>
+    public static ISiloBuilder AddClusterSerializers(this ISiloBuilder silo)
+    {
+        silo.Services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: null));
+        return silo;
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Silos;
 using Cluster.Testing;
 using Orleans.TestingHost;
@@ -60,6 +62,32 @@ public sealed class ClusterRedisTests : RedisServerTest
     }
 
     [Test]
+    public async Task Records_with_JSON_documents_cross_grain_calls_intact()
+    {
+        var cluster = await RedisTestCluster.DeployAsync(RedisServer, silos: 1);
+        try
+        {
+            var job = new JobState
+            {
+                Id = "j1", Type = "img2img", Status = JobStatus.Pending,
+                Payload = new JsonObject { ["prompt"] = "a lighthouse", ["sizes"] = new JsonArray(512, 1024), ["empty"] = new JsonArray() },
+                Result = JsonValue.Create(42), Requirements = new JobRequirements { Capabilities = ["img2img"] },
+            };
+
+            var echoed = await cluster.Client.GetGrain<IProbeGrain>("echo").EchoAsync(job);
+
+            Assert.That(echoed.Payload!.ToJsonString(), Is.EqualTo(job.Payload.ToJsonString()), "an empty array stays an array");
+            Assert.That(echoed with { Payload = null, Result = null, Requirements = null }, Is.EqualTo(job with { Payload = null, Result = null, Requirements = null }));
+            Assert.That(echoed.Result!.GetValue<int>(), Is.EqualTo(42));
+            Assert.That(echoed.Requirements!.Capabilities, Is.EqualTo(new[] { "img2img" }));
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task The_silo_directory_lists_recent_reports_and_forgets_stale_ones()
     {
         var cluster = await RedisTestCluster.DeployAsync(RedisServer, silos: 1);
@@ -86,6 +114,7 @@ public interface IProbeGrain : IGrainWithStringKey
 {
     Task SetAsync(ProbeState state);
     Task<ProbeState> GetAsync();
+    Task<JobState> EchoAsync(JobState job);
 }
 
 [GenerateSerializer]
@@ -104,4 +133,6 @@ public sealed class ProbeGrain([PersistentState("probe")] IPersistentState<Probe
     }
 
     public Task<ProbeState> GetAsync() => Task.FromResult(state.State);
+
+    public Task<JobState> EchoAsync(JobState job) => Task.FromResult(job);
 }

@@ -5,6 +5,7 @@ using Cluster.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Serialization;
 using Orleans.TestingHost;
 using StackExchange.Redis;
 
@@ -40,14 +41,18 @@ public static class RedisTestCluster
 
     private sealed class Configurator : ISiloConfigurator, IClientBuilderConfigurator
     {
-        public void Configure(IConfiguration configuration, IClientBuilder client) =>
+        public void Configure(IConfiguration configuration, IClientBuilder client)
+        {
             client.UseRedisClustering(configuration[ConnectionKey]!);
+            client.Services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: null));
+        }
 
         public void Configure(ISiloBuilder silo)
         {
             silo.Services.AddSingleton<IConnectionMultiplexer>(sp =>
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
+            silo.AddClusterSerializers();
             silo.AddRedisStreams(StreamProvider);
             silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);
         }
