@@ -2,6 +2,7 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
+using Cluster.Grains.Lua;
 using Cluster.Grains.Redis;
 using Cluster.Grains.Workers;
 using Cluster.Grains.Workflows;
@@ -23,7 +24,7 @@ public sealed class GrainFactory(IRedis redis, ClusterGrainOptions options)
     public Fleet Fleet { get; } = new(redis);
     public JobStats Stats { get; } = new(redis);
 
-    public IJobGrain Job(string id) => new JobGrain(redis, Options, id);
+    public IJobGrain Job(string id) => new LuaJobGrain(redis, Options, id);
     public IWorkerGrain Worker(string id) => new WorkerGrain(redis, id);
     public IMachineGrain Machine(string id) => new MachineGrain(redis, id);
     public IWorkflowGrain Workflow(string id) => new WorkflowGrain(redis, id);

@@ -1,55 +1,392 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces;
+using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
-using Cluster.Grains.Redis;
+using Cluster.Grains.Interfaces.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
 
-internal sealed class JobGrain(IRedis redis, ClusterGrainOptions options, string id) : IJobGrain
+/// <summary>
+/// One job on the Orleans runtime: the single writer of its record. Every transition is one write of the outbox
+/// storage, carrying the transition's event (topic <c>jobs</c> and the job's history) and the listing-index
+/// changes it implies, so none of them can be lost without the others. The rules are those the Lua functions
+/// had, which the tests of both engines pin.
+/// </summary>
+public sealed class JobGrain(
+    [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> state,
+    ClusterGrainOptions options, IServiceProvider services) : Grain, IJobGrain, IJobControlGrain
 {
-    public string Id { get; } = id;
+    /// <summary>The outbox storage provider the job grains are written through.</summary>
+    public const string Storage = "outbox";
+    public const string Topic = "jobs";
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(1);
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
+    private static readonly TimeSpan StatsKept = TimeSpan.FromHours(2);
+    private static long _lastSequence;
+    private IGrainTimer? _timer;
+    private long _storedLeaseExpiresAtMs;
 
-    public async Task<JobState?> GetAsync(CancellationToken cancellationToken = default) =>
-        JobHash.Read(await redis.ExecuteAsync("HGETALL", ["job:" + Id], cancellationToken));
+    private JobRecord Job => state.State;
+    private string Id => this.GetPrimaryKeyString();
+    private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public Task ReportProgressAsync(string leaseToken, double progress, string? message = null, CancellationToken cancellationToken = default) =>
-        redis.CallAsync("job_progress",
-            [Id, leaseToken, progress, message ?? "", (long)options.Lease.TotalMilliseconds], cancellationToken);
+    // ---- what people and workers do -------------------------------------------------------------------
+
+    public Task<JobState?> GetAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Job.Exists ? View(Job) : null);
+
+    public async Task ReportProgressAsync(string leaseToken, double progress, string? message = null, CancellationToken cancellationToken = default)
+    {
+        CheckLease(leaseToken);
+        if (double.IsNaN(progress) || progress is < 0 or > 100)
+            throw new ClusterException(ErrorCodes.ValidationError, "progress must be a number from 0 to 100");
+        var now = NowMs;
+        if (Job.Status == JobStatus.Assigned)
+        {
+            Move(JobStatus.Running);
+            Job.StartedMs = now;
+            Publish("job_started");
+        }
+        Job.Progress = progress;
+        Job.ProgressMessage = message ?? "";
+        if (Job.LeaseToken is { Length: > 0 }) ExtendLease(now + (long)options.Lease.TotalMilliseconds);
+        Publish("job_progress", ("progress", Number(progress)), ("message", message ?? ""));
+        await WriteAsync(cancellationToken);
+    }
 
     public async Task<bool> CompleteAsync(string leaseToken, JsonNode? result, CancellationToken cancellationToken = default)
     {
-        var reply = await redis.CallAsync("job_complete",
-            [Id, leaseToken, result?.ToJsonString(ClusterJson.Options) ?? "null"], cancellationToken);
-        return reply.ToString() == "OK";
+        if (Job.Status == JobStatus.Completed) return false;
+        CheckLease(leaseToken);
+        var now = NowMs;
+        Release();
+        Move(JobStatus.Completed);
+        if (Job.StartedMs == 0) Job.StartedMs = now;
+        Job.Progress = 100;
+        Job.Result = result?.ToJsonString(ClusterJson.Options) ?? "null";
+        Job.CompletedMs = now;
+        Count("completed", now);
+        Publish("job_completed", ("result", Job.Result));
+        await WriteAsync(cancellationToken);
+        return true;
     }
 
     public async Task<JobFailureOutcome> FailAsync(string leaseToken, JobError error, bool retryable = true, CancellationToken cancellationToken = default)
     {
-        var reply = await redis.CallAsync("job_fail",
-        [
-            Id, leaseToken, JsonSerializer.Serialize(error, ClusterJson.Options), retryable ? 1 : 0,
-            (long)options.RetryBackoff.TotalMilliseconds,
-        ], cancellationToken);
-        return reply.ToString() == "DEAD" ? JobFailureOutcome.Dead : JobFailureOutcome.Retrying;
+        ArgumentNullException.ThrowIfNull(error);
+        CheckLease(leaseToken);
+        var outcome = FailAttempt(error, retryable, options.RetryBackoff);
+        await WriteAsync(cancellationToken);
+        return outcome;
     }
 
     public async Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default)
     {
-        var entries = await redis.ExecuteAsync("LRANGE", ["job:" + Id + ":events", 0, -1], cancellationToken);
-        return entries.Items
-            .Select(e => JsonSerializer.Deserialize<Dictionary<string, string>>(e.ToString()) ?? [])
-            .Select(fields => Streams.EventJson.ToJson(fields))
-            .ToArray();
+        var entries = await services.GetRequiredService<IConnectionMultiplexer>().GetDatabase().ListRangeAsync(HistoryKey(Id));
+        var history = new List<JsonObject>(entries.Length);
+        foreach (var entry in entries)
+        {
+            var text = (string)entry!;
+            var space = text.IndexOf(' ', StringComparison.Ordinal);
+            if (space < 0 || JsonNode.Parse(text[(space + 1)..]) is not JsonObject item) continue;
+            var withId = new JsonObject { ["event_id"] = text[..space] };
+            foreach (var (name, value) in item) withId[name] = value?.DeepClone();
+            history.Add(withId);
+        }
+        return history;
     }
 
-    public Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default) =>
-        redis.CallAsync("job_cancel", [Id, reason ?? ""], cancellationToken);
+    public async Task CancelAsync(string? reason = null, CancellationToken cancellationToken = default)
+    {
+        if (!Job.Exists) throw NotFound();
+        if (JobStatus.IsTerminal(Job.Status)) throw new ClusterException(ErrorCodes.InvalidState, $"job {Id} is already {Job.Status}");
+        var now = NowMs;
+        Unqueue();
+        Release();
+        Move(JobStatus.Cancelled);
+        Job.CompletedMs = now;
+        Job.CancelReason = reason ?? "";
+        Publish("job_cancelled", ("reason", reason ?? ""));
+        await WriteAsync(cancellationToken);
+    }
 
-    public Task RetryAsync(CancellationToken cancellationToken = default) =>
-        redis.CallAsync("job_retry", [Id], cancellationToken);
+    public async Task RetryAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Job.Exists) throw NotFound();
+        if (Job.Status is not (JobStatus.Dead or JobStatus.Cancelled or JobStatus.Delayed))
+            throw new ClusterException(ErrorCodes.InvalidState, $"job {Id} is {Job.Status}; only dead, failed, cancelled or delayed jobs can be retried");
+        Job.RetryCount = 0;
+        Job.Progress = 0;
+        Job.CompletedMs = 0;
+        Job.Result = null;
+        Requeue("manual_retry");
+        await WriteAsync(cancellationToken);
+    }
 
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"job:{Id}");
+    // ---- what the cluster's grains do ------------------------------------------------------------------
+
+    public async Task<bool> CreateAsync(JobSubmission submission, JobPlacement placement)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        ArgumentNullException.ThrowIfNull(placement);
+        if (Job.Exists) return false;
+        var now = NowMs;
+        Job.Id = Id;
+        Job.Type = submission.Type;
+        Job.Priority = submission.Priority;
+        Job.Payload = submission.Payload.ToJsonString(ClusterJson.Options);
+        Job.Requirements = submission.Requirements;
+        Job.MaxRetries = submission.MaxRetries;
+        Job.TimeoutMs = submission.TimeoutMs;
+        Job.IdempotencyKey = submission.IdempotencyKey;
+        Job.WebhookUrl = submission.WebhookUrl;
+        Job.WebhookEvents = submission.WebhookEvents;
+        Job.WorkflowId = placement.WorkflowId;
+        Job.StepIndex = placement.StepIndex;
+        Job.Sequence = NextSequence();
+        Job.CreatedMs = now;
+        Index("jobs:all");
+        Index("jobs:type:" + Job.Type);
+        if (Job.WorkflowId is { } workflow) Index("jobs:workflow:" + workflow);
+        Move(placement.Waiting ? JobStatus.Waiting : JobStatus.Pending);
+        if (Job.IdempotencyKey is { } key) Job.Outbox.StringSet("idempotency:" + key, Id, IdempotencyWindow);
+        Count("submitted", now);
+        Publish("job_submitted");
+        await WriteAsync();
+        return true;
+    }
+
+    public async Task<JobAssignment?> AssignAsync(string workerId, string machineId, string leaseToken, TimeSpan lease)
+    {
+        if (Job.Status != JobStatus.Pending) return null;
+        var now = NowMs;
+        Move(JobStatus.Assigned);
+        Job.WorkerId = workerId;
+        Job.MachineId = machineId;
+        Job.LeaseToken = leaseToken;
+        Job.AssignedMs = now;
+        Job.Attempts++;
+        ExtendLease(now + (long)lease.TotalMilliseconds);
+        if (Job.TimeoutMs > 0) Job.Outbox.SortedSetAdd("jobs:deadlines", Id, now + Job.TimeoutMs);
+        if (workerId.Length > 0) Index("jobs:worker:" + workerId);
+        if (machineId.Length > 0) Index("jobs:machine:" + machineId);
+        Publish("job_assigned", ("lease_expires_at", Job.LeaseExpiresAtMs.ToString(CultureInfo.InvariantCulture)));
+        await WriteAsync();
+        return new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs);
+    }
+
+    public async Task<bool> WakeAsync()
+    {
+        var now = NowMs;
+        if (Job.Status == JobStatus.Delayed && Job.RetryAtMs <= now) Requeue("retry");
+        else if (Job.IsHeld && Job.LeaseExpiresAtMs <= now)
+            FailAttempt(new JobError("LEASE_EXPIRED", "the worker stopped renewing its lease"), retryable: true, TimeSpan.Zero);
+        else if (Job.IsHeld && Job.TimeoutMs > 0 && Job.AssignedMs + Job.TimeoutMs <= now)
+            FailAttempt(new JobError("TIMEOUT", $"the job ran longer than its timeout of {Job.TimeoutMs} ms"), retryable: true, TimeSpan.FromSeconds(1));
+        else
+        {
+            ArmTimer(); // a timer may fire a little early, or the lease was renewed since it was armed
+            return false;
+        }
+        await WriteAsync();
+        return true;
+    }
+
+    /// <summary>
+    /// Heartbeats renew leases in memory; the stored expiry (and <c>jobs:leases</c>, which the sweeper reads for jobs
+    /// whose silo died) is written only once it lags by half a lease, so a running job costs Redis a write per half
+    /// lease rather than one per heartbeat.
+    /// </summary>
+    public async Task<bool> RenewLeaseAsync(string leaseToken, TimeSpan lease)
+    {
+        if (!Job.IsHeld || Job.LeaseToken != leaseToken) return false;
+        var expires = NowMs + (long)lease.TotalMilliseconds;
+        if (expires - _storedLeaseExpiresAtMs < (long)lease.TotalMilliseconds / 2)
+        {
+            Job.LeaseExpiresAtMs = Math.Max(Job.LeaseExpiresAtMs, expires);
+            ArmTimer();
+            return true;
+        }
+        ExtendLease(expires);
+        await WriteAsync();
+        return true;
+    }
+
+    // ---- transitions ------------------------------------------------------------------------------------
+
+    /// <summary>A job read back after its silo died may be due already, or soon: its timer starts with the activation.</summary>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
+        ArmTimer();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Writes the record with its outbox, then arms the timer for the next moment time makes something due.</summary>
+    private async Task WriteAsync(CancellationToken cancellationToken = default)
+    {
+        await state.WriteStateAsync(cancellationToken);
+        _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
+        ArmTimer();
+    }
+
+    private void ArmTimer()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        var due = Job.Status == JobStatus.Delayed ? Job.RetryAtMs
+            : Job.IsHeld ? Math.Min(Job.LeaseExpiresAtMs, Job.TimeoutMs > 0 ? Job.AssignedMs + Job.TimeoutMs : long.MaxValue)
+            : 0;
+        if (due == 0) return;
+        var wait = TimeSpan.FromMilliseconds(Math.Max(due - NowMs, 0));
+        _timer = this.RegisterGrainTimer(static (grain, _) => grain.WakeAsync(), this,
+            new GrainTimerCreationOptions(wait, Timeout.InfiniteTimeSpan) { Interleave = false });
+    }
+
+    /// <summary>A failed attempt (or a lost lease, or a timeout): retried after an exponential backoff while retries are left, else dead.</summary>
+    private JobFailureOutcome FailAttempt(JobError error, bool retryable, TimeSpan backoff)
+    {
+        var now = NowMs;
+        Release();
+        Job.RetryCount++;
+        Job.Error = error;
+        Job.FailedMs = now;
+        Count("failed", now);
+        var errorJson = JsonSerializer.Serialize(error, ClusterJson.Options);
+        if (retryable && Job.RetryCount <= Job.MaxRetries)
+        {
+            var delay = TimeSpan.FromTicks(Math.Min(backoff.Ticks * (1L << Math.Min(Job.RetryCount - 1, 30)), MaxBackoff.Ticks));
+            Job.RetryAtMs = now + (long)delay.TotalMilliseconds;
+            Job.Progress = 0;
+            Move(JobStatus.Delayed);
+            Job.Outbox.SortedSetAdd("jobs:delayed", Id, Job.RetryAtMs);
+            Publish("job_failed", ("error", errorJson), ("will_retry", "1"), ("retry_at", Job.RetryAtMs.ToString(CultureInfo.InvariantCulture)));
+            return JobFailureOutcome.Retrying;
+        }
+        Move(JobStatus.Dead);
+        Job.CompletedMs = now;
+        Count("dead", now);
+        Publish("job_failed", ("error", errorJson), ("will_retry", "0"));
+        Publish("job_dead", ("error", errorJson));
+        return JobFailureOutcome.Dead;
+    }
+
+    /// <summary>Makes the job claimable again, with a <c>job_pending</c> event giving the reason.</summary>
+    private void Requeue(string reason)
+    {
+        Job.Outbox.SortedSetRemove("jobs:delayed", Id);
+        Move(JobStatus.Pending);
+        Publish("job_pending", ("reason", reason));
+    }
+
+    /// <summary>Ends the worker's hold on the job: no lease, no deadline.</summary>
+    private void Release()
+    {
+        Job.LeaseToken = null;
+        Job.LeaseExpiresAtMs = 0;
+        Job.Outbox.SortedSetRemove("jobs:leases", Id);
+        Job.Outbox.SortedSetRemove("jobs:deadlines", Id);
+    }
+
+    private void Unqueue() => Job.Outbox.SortedSetRemove("jobs:delayed", Id);
+
+    private void ExtendLease(long expiresAtMs)
+    {
+        Job.LeaseExpiresAtMs = expiresAtMs;
+        Job.Outbox.SortedSetAdd("jobs:leases", Id, expiresAtMs);
+    }
+
+    /// <summary>Changes the status and moves the job between the status indexes in the same write.</summary>
+    private void Move(string status)
+    {
+        if (Job.Status.Length > 0) Job.Outbox.SortedSetRemove("jobs:status:" + Job.Status, Id);
+        Job.Status = status;
+        Index("jobs:status:" + status);
+    }
+
+    private void Index(string key) => Job.Outbox.SortedSetAdd(key, Id, Job.Sequence);
+
+    /// <summary>Counts the transition in the per-minute statistics (<c>stats:{kind}:{minute}</c>, kept two hours).</summary>
+    private void Count(string kind, long nowMs) =>
+        Job.Outbox.Increment(string.Create(CultureInfo.InvariantCulture, $"stats:{kind}:{nowMs / 60_000}"), 1, StatsKept);
+
+    /// <summary>Refuses a caller that does not hold the lease; an empty token is seed 001's unfenced internal API.</summary>
+    private void CheckLease(string leaseToken)
+    {
+        if (!Job.Exists) throw NotFound();
+        if (leaseToken.Length > 0 && Job.LeaseToken != leaseToken)
+            throw new ClusterException(ErrorCodes.StaleLease, $"the lease on job {Id} is no longer yours");
+        if (!Job.IsHeld)
+            throw new ClusterException(ErrorCodes.InvalidState, $"job {Id} is {Job.Status}, not assigned or running");
+    }
+
+    private ClusterException NotFound() => new(ErrorCodes.JobNotFound, "Job not found: " + Id);
+
+    /// <summary>The event of a transition, with the fields every job event carries, to the topic and the job's history.</summary>
+    private void Publish(string type, params ReadOnlySpan<(string Name, string Value)> extra)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["job_id"] = Id, ["status"] = Job.Status, ["job_type"] = Job.Type };
+        fields["priority"] = Job.Priority.ToString(CultureInfo.InvariantCulture);
+        if (Job.WorkerId is { Length: > 0 } worker) fields["worker_id"] = worker;
+        if (Job.MachineId is { Length: > 0 } machine) fields["machine_id"] = machine;
+        if (Job.WorkflowId is { } workflow) fields["workflow_id"] = workflow;
+        if (Job.StepIndex is { } step) fields["step_index"] = step.ToString(CultureInfo.InvariantCulture);
+        fields["retry_count"] = Job.RetryCount.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, value) in extra)
+            if (value.Length > 0) fields[name] = value;
+        var history = Streams.EventJson.ToJson(fields.Prepend(new("type", type)));
+        Job.Outbox.Publish(Topic, Id, new TopicEvent(type, fields), (HistoryKey(Id), history.ToJsonString()));
+    }
+
+    private static string HistoryKey(string id) => "job:" + id + ":events";
+
+    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Microseconds since 1970, never the same twice in this process: orders jobs of equal priority and pages listings.</summary>
+    private static long NextSequence()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
+        while (true)
+        {
+            var last = Interlocked.Read(ref _lastSequence);
+            var next = Math.Max(now, last + 1);
+            if (Interlocked.CompareExchange(ref _lastSequence, next, last) == last) return next;
+        }
+    }
+
+    private static string? Iso(long ms) => ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
+
+    private static JobState View(JobRecord job) => new()
+    {
+        Id = job.Id,
+        Type = job.Type,
+        Status = job.Status,
+        Priority = job.Priority,
+        Payload = Json(job.Payload),
+        Requirements = job.Requirements,
+        Progress = job.Progress,
+        ProgressMessage = job.ProgressMessage,
+        Result = Json(job.Result),
+        Error = job.Error,
+        WorkerId = job.WorkerId,
+        MachineId = job.MachineId,
+        WorkflowId = job.WorkflowId,
+        StepIndex = job.StepIndex,
+        RetryCount = job.RetryCount,
+        MaxRetries = job.MaxRetries,
+        Attempts = job.Attempts,
+        TimeoutMs = job.TimeoutMs,
+        CreatedAt = Iso(job.CreatedMs),
+        AssignedAt = Iso(job.AssignedMs),
+        StartedAt = Iso(job.StartedMs),
+        CompletedAt = Iso(job.CompletedMs),
+        FailedAt = Iso(job.FailedMs),
+        WebhookUrl = job.WebhookUrl,
+    };
 }

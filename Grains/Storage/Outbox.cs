@@ -19,11 +19,19 @@ public interface IOutboxState
 /// <summary>The events and index changes that go with a grain's next state write.</summary>
 public sealed class Outbox
 {
-    private readonly List<(string Topic, string Key, object Event)> _events = [];
+    private readonly List<OutboxEvent> _events = [];
     private readonly List<RedisValue[]> _commands = [];
 
-    /// <summary>Publishes <paramref name="event"/> on the stream <c>{topic}/{key}</c> of the outbox storage's stream provider.</summary>
-    public void Publish(string topic, string key, object @event) => _events.Add((topic, key, @event));
+    /// <summary>
+    /// Publishes <paramref name="event"/> on the stream <c>{topic}/{key}</c> of the outbox storage's stream provider and,
+    /// when <paramref name="history"/> is given, appends <c>"{event id} {text}"</c> to that list, which keeps its last
+    /// <see cref="HistoryLength"/> entries: an entity's own history, with the ids only Redis can give.
+    /// </summary>
+    public void Publish(string topic, string key, object @event, (string Key, string Text)? history = null) =>
+        _events.Add(new OutboxEvent(topic, key, @event, history?.Key, history?.Text));
+
+    /// <summary>How many entries a history list keeps.</summary>
+    public const int HistoryLength = 200;
 
     /// <summary>Adds or moves <paramref name="member"/> in the sorted set <paramref name="key"/>.</summary>
     public void SortedSetAdd(string key, string member, double score) => _commands.Add(["ZADD", key, score, member]);
@@ -52,7 +60,7 @@ public sealed class Outbox
     /// <summary>The Redis stream ids of the events the last write published, in the order they were published.</summary>
     public IReadOnlyList<string> Published { get; internal set; } = [];
 
-    internal IReadOnlyList<(string Topic, string Key, object Event)> Events => _events;
+    internal IReadOnlyList<OutboxEvent> Events => _events;
     internal IReadOnlyList<RedisValue[]> Commands => _commands;
 
     internal void Clear()
@@ -61,3 +69,5 @@ public sealed class Outbox
         _commands.Clear();
     }
 }
+
+internal sealed record OutboxEvent(string Topic, string Key, object Event, string? HistoryKey, string? HistoryText);

@@ -13,7 +13,8 @@ namespace Cluster.Grains.Storage;
 /// <summary>
 /// Grain storage in Redis whose every write is one script: the state (refused when another writer got there
 /// first), the events of the state's <see cref="Outbox"/> appended to their topics in the stream provider's
-/// entry format (<see cref="RedisStreamEntryFormat"/>), and the outbox's index changes. So no event is lost or
+/// entry format (<see cref="RedisStreamEntryFormat"/>) and, where asked, to a history list with their ids, and the
+/// outbox's index changes. So no event is lost or
 /// invented when a silo dies between writing a transition and publishing it, and a transition costs one round
 /// trip. The state is a hash <c>{ServiceId}/state/{grainId}</c> of a version number <c>v</c> (the ETag) and the
 /// state <c>d</c> in Orleans' binary serialization.
@@ -26,7 +27,7 @@ public sealed partial class OutboxGrainStorage(
         local version = redis.call('HGET', KEYS[1], 'v')
         if (version or '') ~= ARGV[1] then return redis.error_reply('VERSION_CONFLICT stored version ' .. (version or 'none')) end
         local events = tonumber(ARGV[4])
-        local i = 5 + events * 3
+        local i = 6 + events * 5
         local allowed = { ZADD = true, ZREM = true, SET = true, DEL = true, HSET = true, HDEL = true, INCRBY = true, PEXPIRE = true }
         local j = i + 1
         for _ = 1, tonumber(ARGV[i]) do
@@ -36,14 +37,20 @@ public sealed partial class OutboxGrainStorage(
         local written = (tonumber(version) or 0) + 1
         redis.call('HSET', KEYS[1], 'v', written, 'd', ARGV[2])
         local ids = { tostring(written) }
-        local e = 5
+        local e = 6
         for _ = 1, events do
+          local id
           if ARGV[3] == '0' then
-            ids[#ids + 1] = redis.call('XADD', ARGV[e], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
+            id = redis.call('XADD', ARGV[e], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
           else
-            ids[#ids + 1] = redis.call('XADD', ARGV[e], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
+            id = redis.call('XADD', ARGV[e], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
           end
-          e = e + 3
+          ids[#ids + 1] = id
+          if ARGV[e + 3] ~= '' then
+            redis.call('RPUSH', ARGV[e + 3], id .. ' ' .. ARGV[e + 4])
+            redis.call('LTRIM', ARGV[e + 3], -tonumber(ARGV[5]), -1)
+          end
+          e = e + 5
         end
         j = i + 1
         for _ = 1, tonumber(ARGV[i]) do
@@ -95,12 +102,15 @@ public sealed partial class OutboxGrainStorage(
             serializer.SerializeToArray(grainState.State),
             Streams.MaxLength ?? 0,
             outbox?.Events.Count ?? 0,
+            Outbox.HistoryLength,
         };
-        foreach (var (topic, key, @event) in outbox?.Events ?? [])
+        foreach (var e in outbox?.Events ?? [])
         {
-            args.Add(StreamKey(topic));
-            args.Add(RedisStreamEntryFormat.EncodeStreamId(StreamId.Create(topic, key)));
-            args.Add(RedisStreamEntryFormat.EncodeEvents([@event], serializer));
+            args.Add(StreamKey(e.Topic));
+            args.Add(RedisStreamEntryFormat.EncodeStreamId(StreamId.Create(e.Topic, e.Key)));
+            args.Add(RedisStreamEntryFormat.EncodeEvents([e.Event], serializer));
+            args.Add(e.HistoryKey ?? "");
+            args.Add(e.HistoryText ?? "");
         }
         args.Add(outbox?.Commands.Count ?? 0);
         foreach (var command in outbox?.Commands ?? [])

@@ -1,3 +1,4 @@
+using Cluster.Grains;
 using Cluster.Grains.Storage;
 using Cluster.Grains.Streaming;
 using Cluster.Silo.Hosting;
@@ -23,6 +24,9 @@ public static class RedisTestCluster
     /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
     public const string StreamProvider = "events";
     public const string OutboxStorage = "outbox";
+
+    /// <summary>Job timings short enough for tests to watch backoffs and leases run out.</summary>
+    public static readonly ClusterGrainOptions Timings = new() { RetryBackoff = TimeSpan.FromMilliseconds(200), Lease = TimeSpan.FromSeconds(2) };
 
     /// <summary>Deploys <paramref name="silos"/> silos on <paramref name="redis"/>; a new service id unless one is given (to restart a service).</summary>
     public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null)
@@ -53,6 +57,7 @@ public static class RedisTestCluster
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
             silo.AddClusterSerializers();
+            silo.Services.AddSingleton(Timings);
             silo.AddRedisStreams(StreamProvider);
             silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);
         }
