@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "redis" => await RedisClientBenchmark.RunAsync(args[1..]),
     "claims" => await ClaimBenchmark.RunAsync(args[1..]),
+    "pending-index" => await PendingIndexBenchmark.RunAsync(args[1..]),
     "throughput" => await ThroughputBenchmark.RunAsync(args[1..]),
     "functions" => await FunctionsBenchmark.RunAsync(args[1..]),
     _ => Usage(),
@@ -19,6 +20,8 @@ static int Usage()
           redis   the RESP client against redis-benchmark: SET and GET, same connections and pipeline depth
                   [--connections 4] [--pipeline 32] [--requests 1000000] [--rounds 3]
           claims  the cost of one claim at growing backlogs, 1 % of which match the worker
+                  [backlog …] (default 1000 100000 1000000)
+          pending-index  the same question of the in-memory index a job queue grain will hold, no Redis
                   [backlog …] (default 1000 100000 1000000)
           throughput  end to end submit → claim → complete with 32 WebSocket workers, against BullMQ
                   on the same redis-server with concurrency 32, each after an untimed warm-up round
