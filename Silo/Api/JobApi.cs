@@ -40,8 +40,8 @@ public static class JobApi
 
     private static async Task<IResult> SubmitAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
+        var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (body is null) return error!;
         var submission = JobSubmissionReader.Read(body, catalog, out var problem, request.Headers["Idempotency-Key"]);
         if (submission is null) return ApiError.Validation(problem!);
         // Webhooks: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
@@ -58,9 +58,9 @@ public static class JobApi
 
     private static async Task<IResult> SubmitBatchAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
-        if (body?["jobs"] is not JsonArray list || list.Count is 0 or > MaxBatch)
+        var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (body is null) return error!;
+        if (body["jobs"] is not JsonArray list || list.Count is 0 or > MaxBatch)
             return ApiError.Validation($"Validation failed: 'jobs' must be an array of 1 to {MaxBatch} jobs");
         var submissions = new List<JobSubmission>(list.Count);
         for (var i = 0; i < list.Count; i++)
@@ -123,9 +123,9 @@ public static class JobApi
 
     private static async Task<IResult> ProgressAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
-        if (body?["progress"] is not JsonValue p || !p.TryGetValue<double>(out var progress) || progress is < 0 or > 100)
+        var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (body is null) return error!;
+        if (body["progress"] is not JsonValue p || !p.TryGetValue<double>(out var progress) || progress is < 0 or > 100)
             return ApiError.Validation("Validation failed: 'progress' must be a number from 0 to 100");
         if (!TryOptionalText(body, "message", 1000, out var message) || !TryOptionalText(body, "lease_token", 64, out var token))
             return ApiError.Validation("Validation failed: 'message' and 'lease_token' must be short strings");
@@ -138,10 +138,10 @@ public static class JobApi
 
     private static async Task<IResult> CompleteAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
-        if (body is not JsonObject obj || !TryOptionalText(obj, "lease_token", 64, out var token))
-            return ApiError.Validation("Validation failed: the body must be an object {result, lease_token?}");
+        var (obj, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (obj is null) return error!;
+        if (!TryOptionalText(obj, "lease_token", 64, out var token))
+            return ApiError.Validation("Validation failed: 'lease_token' must be a string of at most 64 characters");
         return await Guarded(async () =>
         {
             var changed = await grains.Job(id).CompleteAsync(token ?? "", obj["result"]?.DeepClone(), ct);
@@ -151,9 +151,9 @@ public static class JobApi
 
     private static async Task<IResult> FailAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
-        if (body is not JsonObject obj || obj["error"] is not JsonObject err
+        var (obj, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (obj is null) return error!;
+        if (obj["error"] is not JsonObject err
             || !TryOptionalText(err, "code", 64, out var code) || !TryOptionalText(err, "message", 4000, out var message)
             || !TryOptionalText(obj, "lease_token", 64, out var token) || obj["retryable"] is { } r && r.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False))
             return ApiError.Validation("Validation failed: the body must be {error: {code, message}, retryable?: boolean, lease_token?}");

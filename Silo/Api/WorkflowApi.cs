@@ -28,8 +28,8 @@ public static class WorkflowApi
     private static async Task<IResult> CreateAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options,
         IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
+        var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (body is null) return error!;
         var definition = WorkflowDefinitionReader.Read(body, catalog, options.MaxSteps, out var problem);
         if (definition is null) return ApiError.Validation(problem!);
         // As for jobs: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
@@ -70,9 +70,9 @@ public static class WorkflowApi
 
     private static async Task<IResult> JobCompletedAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
-        var (body, error) = await JsonBody.ReadAsync(request, ct);
-        if (error is not null) return error;
-        if (body is not JsonObject obj || obj["job_id"] is not JsonValue jobId || jobId.GetValueKind() != System.Text.Json.JsonValueKind.String
+        var (obj, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (obj is null) return error!;
+        if (obj["job_id"] is not JsonValue jobId || jobId.GetValueKind() != System.Text.Json.JsonValueKind.String
             || jobId.GetValue<string>() is not { Length: > 0 and <= 128 } job)
             return ApiError.Validation("Validation failed: the body must be {job_id: string, result?}");
         return await JobApi.Guarded(async () =>

@@ -55,8 +55,10 @@ public static class ApiKeyEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> CreateAsync(CreateApiKeyRequest? request, ApiKeyStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(HttpRequest http, ApiKeyStore store, CancellationToken cancellationToken)
     {
+        var (request, error) = await JsonBody.ReadAsync<CreateApiKeyRequest>(http, cancellationToken).ConfigureAwait(false);
+        if (error is not null) return error;
         var name = request?.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength)
             return ApiError.Validation($"'name' is required, 1 to {MaxNameLength} characters");

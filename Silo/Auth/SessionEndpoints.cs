@@ -28,8 +28,10 @@ public static class SessionEndpoints
         return endpoints;
     }
 
-    private static async Task<IResult> OpenAsync(OpenSessionRequest? request, HttpContext context, ApiKeyStore keys, SessionStore sessions, IOptions<AuthOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> OpenAsync(HttpContext context, ApiKeyStore keys, SessionStore sessions, IOptions<AuthOptions> options, CancellationToken cancellationToken)
     {
+        var (request, error) = await JsonBody.ReadAsync<OpenSessionRequest>(context.Request, cancellationToken).ConfigureAwait(false);
+        if (error is not null) return error;
         if (string.IsNullOrWhiteSpace(request?.ApiKey)) return ApiError.Validation("'api_key' is required");
         var key = await keys.FindByKeyAsync(request.ApiKey.Trim(), cancellationToken).ConfigureAwait(false);
         if (key is null) return ApiError.Result(StatusCodes.Status401Unauthorized, ApiError.Unauthorized, "The API key is not valid");

@@ -41,6 +41,11 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         {
             await ReceiveLoopAsync(connection, socket, stop.Token);
         }
+        catch (WebSocketException e) when (SocketClosing.IsRefusal(e))
+        {
+            LogRefused();
+            await SocketClosing.LingerAfterRefusalAsync(context.RequestAborted);
+        }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
             // the client went away
@@ -84,6 +89,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
                     return await SubscribeAsync(connection, Read<SubscribeFrame>(bytes), cancellationToken);
                 case GatewayFrameTypes.Unsubscribe:
                     var unsubscribe = Read<UnsubscribeFrame>(bytes);
+                    if (unsubscribe.Subscription.Length == 0) return Error(envelope.Id, ErrorCodes.ValidationError, "'subscription' is required");
                     if (connection.Remove(unsubscribe.Subscription) is not { } removed)
                         return Error(envelope.Id, ErrorCodes.NotFound, $"No subscription '{unsubscribe.Subscription}' on this connection");
                     hub.Remove(removed);
@@ -174,6 +180,9 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Subscription {Subscription} asked for events since {Since}, some of which the stream has already trimmed")]
     private partial void LogTruncated(string subscription, string since);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed a gateway connection whose client sent what WebSocket forbids (a text message that is not UTF-8, or a broken frame)")]
+    private partial void LogRefused();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dropped a gateway client that stopped answering pings")]
     private partial void LogSilentClient();

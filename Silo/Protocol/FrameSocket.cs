@@ -4,6 +4,7 @@ using System.Text.Json;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Protocol;
+using Cluster.Grains.Interfaces.Validation;
 
 namespace Cluster.Silo.Protocol;
 
@@ -33,14 +34,19 @@ public static class FrameSocket
 
     /// <summary>
     /// The frame's envelope (version, type, id), or the error frame to answer with. A frame without "v"
-    /// reads as v1, so seed 001's {type:"subscribe_job", job_id} works unchanged.
+    /// reads as v1, so seed 001's {type:"subscribe_job", job_id} works unchanged. The whole frame is checked here,
+    /// once: one JSON document of valid text (a binary message may carry any bytes; a text message with invalid
+    /// UTF-8 never gets here, the socket closes with 1007), so that reading its fields later can only fail on their
+    /// types, as a <see cref="JsonException"/>.
     /// </summary>
     public static ErrorFrame? ReadEnvelope(ReadOnlySpan<byte> bytes, out WorkerFrame envelope)
     {
         envelope = new WorkerFrame();
+        if (JsonInput.FindProblem(bytes) is { } problem)
+            return Error(null, ErrorCodes.ValidationError, "The frame is not a JSON object of the protocol: " + problem);
         try
         {
-            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes, ClusterJson.Options) ?? throw new JsonException("empty frame");
+            envelope = JsonSerializer.Deserialize<WorkerFrame>(bytes, ClusterJson.Input) ?? throw new JsonException("empty frame");
         }
         catch (JsonException e)
         {
@@ -52,7 +58,8 @@ public static class FrameSocket
         return null;
     }
 
-    public static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Options) ?? throw new JsonException("empty frame");
+    /// <summary>A frame checked by <see cref="ReadEnvelope"/>, as its type; a null where the type allows none is a <see cref="JsonException"/>.</summary>
+    public static T Read<T>(ReadOnlyMemory<byte> bytes) => JsonSerializer.Deserialize<T>(bytes.Span, ClusterJson.Input) ?? throw new JsonException("empty frame");
 
     /// <summary>
     /// A frame as UTF-8 JSON, by its runtime type: callers hold frames as the base record, whose contract

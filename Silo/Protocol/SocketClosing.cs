@@ -30,6 +30,29 @@ public static class SocketClosing
         }
     }
 
+    /// <summary>
+    /// True when the socket itself refused what the peer sent, as RFC 6455 has it: a text message that is not valid
+    /// UTF-8 (1007) or a broken frame (1002). The socket has sent its close frame with that status and reads no more.
+    /// </summary>
+    public static bool IsRefusal(WebSocketException e) => e.WebSocketErrorCode == WebSocketError.Faulted;
+
+    /// <summary>
+    /// After a <see cref="IsRefusal">refusal</see>, waits for the peer to hang up, at most a second. Ending the request
+    /// at once would have Kestrel drop the connection right behind the close frame, and a reset that overtakes the
+    /// frame leaves the peer with a broken connection instead of the status that says why.
+    /// </summary>
+    public static async Task LingerAfterRefusalAsync(CancellationToken peerGone)
+    {
+        try
+        {
+            await Task.Delay(Patience, peerGone).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // the peer read the close frame and went
+        }
+    }
+
     /// <summary>Closes with 1000 (normal), or 1001 (going away) when the silo is stopping, waiting at most a second.</summary>
     public static async Task CloseAsync(WebSocket socket, bool siloStopping)
     {

@@ -50,6 +50,11 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                 if (reply is not null) await SendAsync(socket, session, reply, cancellationToken);
             }
         }
+        catch (WebSocketException e) when (SocketClosing.IsRefusal(e))
+        {
+            LogRefused(session?.WorkerId ?? "(not registered)");
+            await SocketClosing.LingerAfterRefusalAsync(cancellationToken);
+        }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
             // the worker went away; what it held goes back in line below
@@ -140,6 +145,9 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         if (frame.WorkerId.Length is 0 or > JobLimits.MaxIdLength || frame.MachineId.Length > JobLimits.MaxIdLength)
             throw new ClusterException(ErrorCodes.ValidationError, $"'worker_id' and 'machine_id' must be 1 to {JobLimits.MaxIdLength} characters");
         if (frame.Concurrency is < 1 or > 64) throw new ClusterException(ErrorCodes.ValidationError, "'concurrency' must be from 1 to 64");
+        // The frame's types keep nulls out of its fields, not out of its lists.
+        if (frame.Capabilities.ModelTypes.Concat(frame.Capabilities.Capabilities).Any(c => c is not { Length: > 0 and <= JobLimits.MaxIdLength }))
+            throw new ClusterException(ErrorCodes.ValidationError, $"'capabilities.model_types' and 'capabilities.capabilities' must list strings of 1 to {JobLimits.MaxIdLength} characters");
         if (current is not null && current.WorkerId != frame.WorkerId)
             throw new ClusterException(ErrorCodes.ValidationError, $"This connection is worker {current.WorkerId}; open another for {frame.WorkerId}");
         if (current is not null) dispatcher.Remove(current);
@@ -176,6 +184,9 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not take worker {WorkerId} offline ({Reason}); its heartbeat will lapse instead")]
     private partial void LogUnregisterFailed(string workerId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Closed the connection of worker {WorkerId}, which sent what WebSocket forbids (a text message that is not UTF-8, or a broken frame)")]
+    private partial void LogRefused(string workerId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} disconnected holding {Held} jobs; they go back in line")]
     private partial void LogDisconnected(string workerId, int held);

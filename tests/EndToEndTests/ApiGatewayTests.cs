@@ -131,7 +131,7 @@ public sealed class ApiGatewayTests
     {
         using var content = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json");
         using var response = await _silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/keys", AdminKey, content));
-        await response.AssertErrorAsync(HttpStatusCode.BadRequest, "BAD_REQUEST");
+        await response.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
     }
 
     [Test]

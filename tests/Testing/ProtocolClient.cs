@@ -40,6 +40,10 @@ public class ProtocolClient : IAsyncDisposable
     public Task SendTextAsync(string text) =>
         _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
+    /// <summary>Sends bytes as they are, as one text or binary message: for frames no well-behaved client would send.</summary>
+    public Task SendRawAsync(byte[] bytes, WebSocketMessageType kind) =>
+        _socket.SendAsync(bytes, kind, true, CancellationToken.None);
+
     private readonly List<JsonObject> _unclaimed = [];
 
     /// <summary>The next frame that satisfies <paramref name="match"/>; frames it skips are kept for later calls.</summary>
