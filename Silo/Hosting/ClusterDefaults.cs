@@ -32,7 +32,7 @@ public static class ClusterDefaults
 
         services.AddSingleton<SiloRedis>();
         // Before the services that call grains, so that the silo has started when they start.
-        builder.AddClusterOrleans();
+        builder.AddClusterOrleans(dashboard: check.OrleansHost.Dashboard);
         services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
         services.AddSingleton(sp => sp.GetRequiredService<SiloRedis>().Multiplexer);
         services.AddSingleton<SiloStartup>();

@@ -16,6 +16,7 @@ public static class ClusterEndpoints
     {
         app.MapClusterHealth();
         app.MapClusterMetrics();
+        app.MapClusterDashboard();
         app.MapApiKeyEndpoints();
         app.MapSessionEndpoints();
         app.MapWhoAmI();

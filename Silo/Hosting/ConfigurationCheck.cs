@@ -5,10 +5,10 @@ namespace Cluster.Silo.Hosting;
 /// <summary>
 /// Binds every options section once while the host is being built, so that a value of the wrong type
 /// (<c>Cluster__MaxRequestBytes=lots</c>) becomes one clear startup error rather than an exception deep in a request.
-/// <see cref="Cluster"/> is the bound <c>Cluster</c> section, or its defaults when there is a problem, so that
-/// the silo can still log why it will not start.
+/// <see cref="Cluster"/> and <see cref="OrleansHost"/> are the bound <c>Cluster</c> and <c>Orleans</c> sections, or
+/// their defaults when there is a problem, so that the silo can still log why it will not start.
 /// </summary>
-public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster)
+public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster, OrleansHostOptions OrleansHost)
 {
     public static ConfigurationCheck Run(IConfiguration configuration)
     {
@@ -25,11 +25,13 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster)
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
                 : OrleansProblem(orleans);
-            return new ConfigurationCheck(problem, problem is null ? cluster : new ClusterOptions());
+            return problem is null
+                ? new ConfigurationCheck(null, cluster, orleans)
+                : new ConfigurationCheck(problem, new ClusterOptions(), new OrleansHostOptions());
         }
         catch (InvalidOperationException e)
         {
-            return new ConfigurationCheck($"invalid configuration: {e.Message}", new ClusterOptions());
+            return new ConfigurationCheck($"invalid configuration: {e.Message}", new ClusterOptions(), new OrleansHostOptions());
         }
     }
 

@@ -22,4 +22,11 @@ public sealed class OrleansHostOptions
     /// (the whole cluster is on one machine then), else the address Orleans finds for the host.
     /// </summary>
     public string? AdvertisedIPAddress { get; set; }
+
+    /// <summary>
+    /// Serve Orleans' own dashboard (grain and silo statistics) at <c>/orleans-dashboard</c> to admin keys. Off by
+    /// default: it adds a filter to every grain call (docs/benchmarks.md has the cost). Set it alike on every silo
+    /// of a cluster. Env: <c>Orleans__Dashboard</c>.
+    /// </summary>
+    public bool Dashboard { get; set; }
 }

@@ -22,7 +22,9 @@ public static class OrleansHosting
     /// <summary>Pub-sub state of Orleans streams: who subscribes to which topic.</summary>
     public const string PubSubStore = "PubSubStore";
 
-    public static WebApplicationBuilder AddClusterOrleans(this WebApplicationBuilder builder)
+    /// <param name="builder">The silo's web host.</param>
+    /// <param name="dashboard">Add Orleans' dashboard (<c>Orleans:Dashboard</c>, see <see cref="OrleansDashboard"/>).</param>
+    public static WebApplicationBuilder AddClusterOrleans(this WebApplicationBuilder builder, bool dashboard)
     {
         builder.Services.AddOptions<OrleansHostOptions>().BindConfiguration(OrleansHostOptions.Section);
         builder.UseOrleans(silo =>
@@ -40,6 +42,7 @@ public static class OrleansHosting
 
             silo.UseClusterRedis();
             silo.AddClusterSerializers();
+            if (dashboard) silo.AddClusterDashboard();
         });
         return builder;
     }

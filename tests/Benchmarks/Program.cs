@@ -8,6 +8,8 @@ return args.FirstOrDefault() switch
     "pending-index" => await PendingIndexBenchmark.RunAsync(args[1..]),
     "throughput" => await ThroughputBenchmark.RunAsync(args[1..]),
     "functions" => await FunctionsBenchmark.RunAsync(args[1..]),
+    "grain-calls" => await GrainCallBenchmark.RunAsync(args[1..]),
+    "grain-calls-silo" => await GrainCallBenchmark.ServeAsync(args[1..]), // one silo of grain-calls, started by it
     _ => Usage(),
 };
 
@@ -28,6 +30,8 @@ static int Usage()
                   [jobs 10000] [workers 32] [warm-up jobs 20000]
           functions  redis-server's time per call of job_submit, job_claim and job_complete, against an
                   empty function   [jobs 10000]
+          grain-calls  no-op grain calls/s in an in-process silo without Microsoft.Orleans.Dashboard, with it
+                  idle and with it watched, and the ratios   [--calls 200000] [--callers 16] [--rounds 10] [--bare]
         """);
     return 2;
 }

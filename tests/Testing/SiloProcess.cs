@@ -78,6 +78,7 @@ public sealed partial class SiloProcess : IAsyncDisposable
         {
             if (name.StartsWith("Redis__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("Auth__", StringComparison.OrdinalIgnoreCase)
                 || name.StartsWith("Cluster__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("RateLimit__", StringComparison.OrdinalIgnoreCase)
+                || name.StartsWith("Orleans__", StringComparison.OrdinalIgnoreCase)
                 || name.StartsWith("Serilog__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("OTEL_", StringComparison.Ordinal)
                 || name is "ASPNETCORE_URLS" or "URLS" or "DOTNET_URLS")
                 start.Environment.Remove(name);

@@ -25,6 +25,27 @@ public sealed class ConfigurationCheckTests
         Assert.That(Check((key, value)).Problem, Is.Not.Null);
 
     [Test]
+    public void The_Orleans_dashboard_is_off_unless_it_is_turned_on()
+    {
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Check().OrleansHost.Dashboard, Is.False);
+            Assert.That(Check(("Orleans:Dashboard", "true")).OrleansHost.Dashboard, Is.True);
+        }
+    }
+
+    [Test]
+    public void A_dashboard_setting_that_is_not_a_boolean_is_named_and_leaves_the_dashboard_off()
+    {
+        var check = Check(("Orleans:Dashboard", "yes please"));
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(check.Problem, Does.Contain("Orleans:Dashboard"));
+            Assert.That(check.OrleansHost.Dashboard, Is.False);
+        }
+    }
+
+    [Test]
     public void A_problem_becomes_a_startup_error() =>
         Assert.That(() => Check(("RateLimit:Burst", "-5")).ThrowIfInvalid(), Throws.TypeOf<SiloStartupException>());
 }
