@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
+using Cluster.Grains;
 using Cluster.Grains.Redis;
 using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
@@ -41,7 +41,7 @@ public static class OrleansHosting
             silo.Services.AddOptions<EndpointOptions>().Configure<IOptions<OrleansHostOptions>, IOptions<RedisHostOptions>>(ConfigureEndpoints);
 
             silo.UseClusterRedis();
-            silo.AddClusterSerializers();
+            silo.Services.AddClusterSerializers();
             if (dashboard) silo.AddClusterDashboard();
         });
         return builder;
@@ -57,16 +57,6 @@ public static class OrleansHosting
     {
         membership.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
         membership.NumMissedTableIAmAliveLimit = 2;
-    }
-
-    /// <summary>
-    /// The system's records carry JSON documents (a job's payload and result) as <see cref="JsonNode"/>s; Orleans'
-    /// System.Text.Json codec carries those, and only those: everything else uses the generated serializers.
-    /// </summary>
-    public static ISiloBuilder AddClusterSerializers(this ISiloBuilder silo)
-    {
-        silo.Services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: null));
-        return silo;
     }
 
     /// <summary>

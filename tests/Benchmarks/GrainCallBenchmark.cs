@@ -1,3 +1,4 @@
+using Cluster.Grains;
 using System.Diagnostics;
 using System.Globalization;
 using Cluster.Testing;
@@ -157,6 +158,7 @@ internal static class GrainCallBenchmark
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(siloPort: FreePort.Take(), gatewayPort: FreePort.Take(), serviceId: id, clusterId: id);
+            silo.Services.AddClusterSerializers();
             if (dashboard is Dashboard.Off) return;
             silo.AddDashboard();
             if (dashboard is Dashboard.Watched) silo.Services.Configure<GrainProfilerOptions>(options => options.TraceAlways = true);

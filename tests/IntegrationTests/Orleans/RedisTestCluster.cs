@@ -48,7 +48,7 @@ public static class RedisTestCluster
         public void Configure(IConfiguration configuration, IClientBuilder client)
         {
             client.UseRedisClustering(configuration[ConnectionKey]!);
-            client.Services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: null));
+            client.Services.AddClusterSerializers();
         }
 
         public void Configure(ISiloBuilder silo)
@@ -56,7 +56,7 @@ public static class RedisTestCluster
             silo.Services.AddSingleton<IConnectionMultiplexer>(sp =>
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
-            silo.AddClusterSerializers();
+            silo.Services.AddClusterSerializers();
             silo.Services.AddSingleton(Timings);
             silo.AddRedisStreams(StreamProvider);
             silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Cluster.Grains.Streaming;
+using Cluster.Grains;
 using Cluster.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -95,8 +96,11 @@ public sealed class RecordingConsumerGrain : Grain, IRecordingConsumerGrain, ISt
 /// A silo with two Redis stream providers on the test's redis-server: <see cref="StreamTestCluster.Provider"/>, uncapped,
 /// and <see cref="StreamTestCluster.CappedProvider"/>, capped. Settings come from the cluster's properties.
 /// </summary>
-public sealed class RedisStreamsSiloConfigurator : ISiloConfigurator
+public sealed class RedisStreamsSiloConfigurator : ISiloConfigurator, IClientBuilderConfigurator
 {
+    public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder) =>
+        clientBuilder.Services.AddClusterSerializers();
+
     public void Configure(ISiloBuilder siloBuilder)
     {
         var settings = siloBuilder.Configuration;
@@ -107,6 +111,7 @@ public sealed class RedisStreamsSiloConfigurator : ISiloConfigurator
         // One multiplexer per silo, as each silo process has its own; a registered factory, so the silo disposes it.
         siloBuilder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(connection));
         siloBuilder.AddMemoryGrainStorage("PubSubStore");
+        siloBuilder.Services.AddClusterSerializers();
 
         var prefix = settings[StreamTestCluster.PrefixKey]!;
         var topics = settings[StreamTestCluster.TopicsKey]!.Split(',');
@@ -168,6 +173,7 @@ public static class StreamTestCluster
         builder.Properties[ImplicitOnlyKey] = forFailover ? "true" : "false";
         builder.Properties[FastFailureDetectionKey] = forFailover ? "true" : "false";
         builder.AddSiloBuilderConfigurator<RedisStreamsSiloConfigurator>();
+        builder.AddClientBuilderConfigurator<RedisStreamsSiloConfigurator>();
         var cluster = builder.Build();
         try
         {
