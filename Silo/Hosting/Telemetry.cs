@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Cluster.Grains.Interfaces;
@@ -68,7 +69,10 @@ public static class Telemetry
     /// <summary>Prometheus text at <see cref="MetricsPath"/> for an admin key, or for a caller on a loopback address that presents no key.</summary>
     public static IEndpointRouteBuilder MapClusterMetrics(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPrometheusScrapingEndpoint(MetricsPath).RequireScopeOrLoopback(ApiScopes.Admin);
+        // The exporter answers every method; a scrape is a GET (or HEAD), anything else gets 405 in the error shape.
+        endpoints.MapPrometheusScrapingEndpoint(MetricsPath)
+            .WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]))
+            .RequireScopeOrLoopback(ApiScopes.Admin);
         return endpoints;
     }
 }

@@ -48,6 +48,18 @@ public sealed class MetricsTests
         }
     }
 
+    [TestCase("POST")]
+    [TestCase("PUT")]
+    [TestCase("DELETE")]
+    public async Task Only_GET_scrapes_another_method_gets_405_in_the_error_shape(string method)
+    {
+        using var response = await _silo.Http.SendAsync(SiloProcess.Request(new HttpMethod(method), "/metrics", AdminKey));
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.MethodNotAllowed), body);
+        Assert.That(body, Does.Contain("\"success\":false").And.Not.Contain("http_server_request_duration"));
+    }
+
     [Test]
     public async Task An_admin_key_gets_the_metrics()
     {
