@@ -48,9 +48,9 @@ internal static class GrainCallBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var calls = Option(args, "--calls", 200_000);
-        var callers = Option(args, "--callers", 16);
-        var rounds = Option(args, "--rounds", 10);
+        var calls = BenchmarkArgs.Option(args, "--calls", 200_000);
+        var callers = BenchmarkArgs.Option(args, "--callers", 16);
+        var rounds = BenchmarkArgs.Option(args, "--rounds", 10);
         var bare = args.Contains("--bare");
         Console.WriteLine($"{calls:N0} no-op grain calls per burst from {callers} concurrent callers inside each silo's process, "
             + $"{rounds} rounds, {Environment.ProcessorCount} cores; "
@@ -85,18 +85,18 @@ internal static class GrainCallBenchmark
                 Console.WriteLine(line);
             }
 
-            var off = (Rate: Median(rates[Dashboard.Off]), Cpu: Median(cpu[Dashboard.Off]));
+            var off = (Rate: BenchmarkArgs.Median(rates[Dashboard.Off]), Cpu: BenchmarkArgs.Median(cpu[Dashboard.Off]));
             Console.WriteLine();
             Console.WriteLine("| dashboard | calls/s (median) | ratio | silo CPU per call (median) | ratio |");
             Console.WriteLine("|---|---:|---:|---:|---:|");
             foreach (var condition in conditions)
             {
-                var (rate, perCall) = (Median(rates[condition]), Median(cpu[condition]));
+                var (rate, perCall) = (BenchmarkArgs.Median(rates[condition]), BenchmarkArgs.Median(cpu[condition]));
                 Console.WriteLine($"| {Name(condition)} | {rate:N0} | {rate / off.Rate:0.00} | {perCall:0.0} µs | {perCall / off.Cpu:0.00} |");
             }
             Console.WriteLine();
-            Console.WriteLine($"ratio with dashboard / without: {Median(rates[Dashboard.Watched]) / off.Rate:0.00} (dashboard open)");
-            Console.WriteLine($"ratio with dashboard / without: {Median(rates[Dashboard.Idle]) / off.Rate:0.00} (dashboard added, nobody looking)");
+            Console.WriteLine($"ratio with dashboard / without: {BenchmarkArgs.Median(rates[Dashboard.Watched]) / off.Rate:0.00} (dashboard open)");
+            Console.WriteLine($"ratio with dashboard / without: {BenchmarkArgs.Median(rates[Dashboard.Idle]) / off.Rate:0.00} (dashboard added, nobody looking)");
             return 0;
         }
         finally
@@ -204,20 +204,5 @@ internal static class GrainCallBenchmark
     private sealed class DiscardingExporter : BaseExporter<Metric>
     {
         public override ExportResult Export(in Batch<Metric> batch) => ExportResult.Success;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var at = Array.IndexOf(args, name);
-        if (at < 0) return fallback;
-        if (at + 1 >= args.Length || !int.TryParse(args[at + 1], CultureInfo.InvariantCulture, out var value) || value < 1)
-            throw new ArgumentException($"{name} needs a positive whole number");
-        return value;
     }
 }

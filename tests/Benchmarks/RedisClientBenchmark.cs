@@ -17,10 +17,10 @@ internal static class RedisClientBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var connections = Option(args, "--connections", 4);
-        var pipeline = Option(args, "--pipeline", 32);
-        var requests = Option(args, "--requests", 1_000_000);
-        var rounds = Option(args, "--rounds", 3);
+        var connections = BenchmarkArgs.Option(args, "--connections", 4);
+        var pipeline = BenchmarkArgs.Option(args, "--pipeline", 32);
+        var requests = BenchmarkArgs.Option(args, "--requests", 1_000_000);
+        var rounds = BenchmarkArgs.Option(args, "--rounds", 3);
         // "batches" does what redis-benchmark -P does: per connection, write `pipeline` commands, then await
         // their replies; "callers" runs `pipeline` independent callers per connection, each awaiting its own.
         var shape = args.Contains("--callers") ? "callers" : "batches";
@@ -62,9 +62,9 @@ internal static class RedisClientBenchmark
             Console.WriteLine("|---|---:|---:|---:|---:|---:|");
             foreach (var test in new[] { "SET", "GET" })
             {
-                var (theirs, mine) = (Median(peer[test]), Median(ours[test]));
-                var paired = Median(ours[test].Zip(peer[test], (o, p) => o / p).ToList());
-                Console.WriteLine($"| {test} | {theirs:N0} | {mine:N0} | {mine / theirs:0.00} | {paired:0.00} | {Median(cpuPerOp[test]):0.00} µs |");
+                var (theirs, mine) = (BenchmarkArgs.Median(peer[test]), BenchmarkArgs.Median(ours[test]));
+                var paired = BenchmarkArgs.Median(ours[test].Zip(peer[test], (o, p) => o / p).ToList());
+                Console.WriteLine($"| {test} | {theirs:N0} | {mine:N0} | {mine / theirs:0.00} | {paired:0.00} | {BenchmarkArgs.Median(cpuPerOp[test]):0.00} µs |");
             }
             return 0;
         }
@@ -137,20 +137,5 @@ internal static class RedisClientBenchmark
             .Where(f => f[0] is "SET" or "GET")
             .Select(f => (f[0], double.Parse(f[1], CultureInfo.InvariantCulture)))
             .ToList();
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var at = Array.IndexOf(args, name);
-        if (at < 0) return fallback;
-        if (at + 1 >= args.Length || !int.TryParse(args[at + 1], CultureInfo.InvariantCulture, out var value) || value < 1)
-            throw new ArgumentException($"{name} needs a positive whole number");
-        return value;
     }
 }

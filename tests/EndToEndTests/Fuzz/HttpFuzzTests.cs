@@ -364,8 +364,6 @@ public sealed class HttpFuzzTests
 
     // ---- the bodies: valid templates and the fields the silo checks in them ----
 
-    private static string Chars(int count, char c = 'x') => "\"" + new string(c, count) + "\"";
-    private static string Repeat(int count, string item) => "[" + string.Join(",", Enumerable.Repeat(item, count)) + "]";
 
     private static JsonObject SimulationJob() => new()
     {
@@ -387,18 +385,18 @@ public sealed class HttpFuzzTests
     /// <summary>The fields of a job body the silo checks, under <paramref name="at"/>.</summary>
     private static IEnumerable<FieldSpec> JobFields(string at) =>
     [
-        new(at + "type", JsonKinds.String, Required: true, "\"\"", "\"no-such-type\"", "\"SIMULATION\"", Chars(129)),
+        new(at + "type", JsonKinds.String, Required: true, "\"\"", "\"no-such-type\"", "\"SIMULATION\"", MalformedJson.Chars(129)),
         new(at + "priority", JsonKinds.Integer, false, "-1", "1001", "99999999999"),
         new(at + "max_retries", JsonKinds.Integer, false, "-1", "101"),
         new(at + "timeout_ms", JsonKinds.Integer, false, "-1", "604800001"),
-        new(at + "idempotency_key", JsonKinds.String, false, Chars(129)),
+        new(at + "idempotency_key", JsonKinds.String, false, MalformedJson.Chars(129)),
         new(at + "webhook_url", JsonKinds.String, false, "\"not a url\"", "\"ftp://example.com/hook\"", "\"http://127.0.0.1:9/hook\"",
             "\"http://[::1]/hook\"", "\"http://10.1.2.3/hook\"", "\"http://169.254.169.254/latest\"", "\"http://a/" + new string('a', 2050) + "\""),
         new(at + "webhook_events", JsonKinds.Array, false, "[\"bogus\"]", "[5]", "[\"failed\"]", "[null]"),
         new(at + "requirements", JsonKinds.Object),
         new(at + "requirements.gpu_memory", JsonKinds.Number, false, "-1", "1000001"),
-        new(at + "requirements.model_type", JsonKinds.String, false, Chars(129)),
-        new(at + "requirements.capabilities", JsonKinds.Array, false, "[5]", "[\"\"]", "[null]", Repeat(65, "\"c\""), "[" + Chars(129) + "]"),
+        new(at + "requirements.model_type", JsonKinds.String, false, MalformedJson.Chars(129)),
+        new(at + "requirements.capabilities", JsonKinds.Array, false, "[5]", "[\"\"]", "[null]", MalformedJson.Repeat(65, "\"c\""), "[" + MalformedJson.Chars(129) + "]"),
         new(at + "requirements.pool_preference", JsonKinds.String, false, "\"bogus\"", "\"\""),
     ];
 
@@ -412,7 +410,7 @@ public sealed class HttpFuzzTests
     private static readonly BodySpec TextToImageSubmit = new("submit text-to-image", TextToImageJob,
     [
         .. JobFields(""),
-        new("prompt", JsonKinds.String, Required: true, "\"\"", Chars(10_001)),
+        new("prompt", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(10_001)),
         new("parameters", JsonKinds.Object),
         new("parameters.width", JsonKinds.Integer, false, "63", "8193"),
         new("parameters.steps", JsonKinds.Integer, false, "501"),
@@ -423,7 +421,7 @@ public sealed class HttpFuzzTests
 
     private static readonly BodySpec Batch = new("batch", () => new JsonObject { ["jobs"] = new JsonArray(SimulationJob(), TextToImageJob()) },
     [
-        new("jobs", JsonKinds.Array, Required: true, "[]", Repeat(1001, "{\"type\":\"simulation\"}")),
+        new("jobs", JsonKinds.Array, Required: true, "[]", MalformedJson.Repeat(1001, "{\"type\":\"simulation\"}")),
         new("jobs[0]", JsonKinds.Object, false, "null"),
         .. JobFields("jobs[0]."),
         .. JobFields("jobs[1].").Take(3),
@@ -433,13 +431,13 @@ public sealed class HttpFuzzTests
     private static readonly BodySpec Progress = new("progress", () => new JsonObject { ["progress"] = 50, ["message"] = "fuzz", ["lease_token"] = "fuzz-token" },
     [
         new("progress", JsonKinds.Number, Required: true, "-1", "100.5", "101"),
-        new("message", JsonKinds.String, false, Chars(1001)),
-        new("lease_token", JsonKinds.String, false, Chars(65)),
+        new("message", JsonKinds.String, false, MalformedJson.Chars(1001)),
+        new("lease_token", JsonKinds.String, false, MalformedJson.Chars(65)),
     ]);
 
     private static readonly BodySpec Complete = new("complete", () => new JsonObject { ["result"] = new JsonObject { ["ok"] = true }, ["lease_token"] = "fuzz-token" },
     [
-        new("lease_token", JsonKinds.String, false, Chars(65)),
+        new("lease_token", JsonKinds.String, false, MalformedJson.Chars(65)),
     ]);
 
     private static readonly BodySpec Fail = new("fail", () => new JsonObject
@@ -448,15 +446,15 @@ public sealed class HttpFuzzTests
     },
     [
         new("error", JsonKinds.Object, Required: true),
-        new("error.code", JsonKinds.String, false, Chars(65)),
-        new("error.message", JsonKinds.String, false, Chars(4001)),
+        new("error.code", JsonKinds.String, false, MalformedJson.Chars(65)),
+        new("error.message", JsonKinds.String, false, MalformedJson.Chars(4001)),
         new("retryable", JsonKinds.Boolean),
-        new("lease_token", JsonKinds.String, false, Chars(65)),
+        new("lease_token", JsonKinds.String, false, MalformedJson.Chars(65)),
     ]);
 
     private static readonly BodySpec JobCompleted = new("job-completed", () => new JsonObject { ["job_id"] = "fuzz-job", ["result"] = 1 },
     [
-        new("job_id", JsonKinds.String, Required: true, "\"\"", Chars(129)),
+        new("job_id", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(129)),
     ]);
 
     private static readonly BodySpec Workflow = new("workflow", () => new JsonObject
@@ -467,11 +465,11 @@ public sealed class HttpFuzzTests
             new JsonObject { ["type"] = "simulation", ["depends_on"] = new JsonArray(0) }),
     },
     [
-        new("name", JsonKinds.String, Required: true, "\"\"", Chars(201)),
-        new("description", JsonKinds.String, false, Chars(10_001)),
+        new("name", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(201)),
+        new("description", JsonKinds.String, false, MalformedJson.Chars(10_001)),
         new("failure_policy", JsonKinds.String, false, "\"bogus\"", "\"\"", "\"FAIL_FAST\""),
         new("webhook_url", JsonKinds.String, false, "\"not a url\"", "\"ftp://example.com/x\"", "\"http://127.0.0.1:9/hook\""),
-        new("steps", JsonKinds.Array, Required: true, "[]", Repeat(101, "{\"type\":\"simulation\"}")),
+        new("steps", JsonKinds.Array, Required: true, "[]", MalformedJson.Repeat(101, "{\"type\":\"simulation\"}")),
         new("steps[0]", JsonKinds.Object, false, "null"),
         new("steps[0].depends_on", JsonKinds.Integer | JsonKinds.Array, false, "0", "1", "[1]", "[0]"),
         new("steps[1].depends_on", JsonKinds.Integer | JsonKinds.Array, false, "-1", "1", "2", "[1]", "[5]", "[\"0\"]", "[1.5]", "[-1]", "[null]", "99999999999"),
@@ -483,7 +481,7 @@ public sealed class HttpFuzzTests
 
     private static readonly BodySpec ApiKey = new("api key", () => new JsonObject { ["name"] = "fuzz-key", ["scopes"] = new JsonArray("monitor") },
     [
-        new("name", JsonKinds.String, Required: true, "\"\"", "\"   \"", Chars(101)),
+        new("name", JsonKinds.String, Required: true, "\"\"", "\"   \"", MalformedJson.Chars(101)),
         new("scopes", JsonKinds.Array, Required: true, "[]", "[\"bogus\"]", "[5]", "[null]", "[\"\"]", "[\"monitor\",\"root\"]"),
     ]);
 

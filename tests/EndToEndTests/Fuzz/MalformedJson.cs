@@ -273,6 +273,12 @@ internal sealed class MalformedJson(Random random)
         _ => [],
     };
 
+    /// <summary>A JSON string of <paramref name="count"/> copies of <paramref name="c"/>.</summary>
+    public static string Chars(int count, char c = 'x') => "\"" + new string(c, count) + "\"";
+
+    /// <summary>A JSON array of <paramref name="count"/> copies of <paramref name="item"/>.</summary>
+    public static string Repeat(int count, string item) => "[" + string.Join(",", Enumerable.Repeat(item, count)) + "]";
+
     public static string Shorten(string text) => text.Length <= 80 ? text : text[..60] + $"… ({text.Length} characters)";
 
     private static string Hex(byte[] bytes) => Convert.ToHexString(bytes);

@@ -208,19 +208,17 @@ public sealed class WebSocketFuzzTests
     private static Frame Padded(string type, int size, string what) =>
         new(Encoding.UTF8.GetBytes($"{{\"v\":1,\"type\":\"{type}\",\"pad\":\"{new string('x', size)}\"}}"), WebSocketMessageType.Text, what);
 
-    private static string Chars(int count, char c = 'x') => "\"" + new string(c, count) + "\"";
-    private static string Repeat(int count, string item) => "[" + string.Join(",", Enumerable.Repeat(item, count)) + "]";
 
     /// <summary>What every frame carries: the version, the type, the id.</summary>
     private static IEnumerable<FieldSpec> Envelope() =>
     [
         new("v", JsonKinds.Integer, false, "2", "0", "-1", "null"),
-        new("type", JsonKinds.String, Required: true, "\"\"", "\"PING\"", "\"teleport\"", Chars(100)),
-        new("id", JsonKinds.String, false, Chars(65)),
+        new("type", JsonKinds.String, Required: true, "\"\"", "\"PING\"", "\"teleport\"", MalformedJson.Chars(100)),
+        new("id", JsonKinds.String, false, MalformedJson.Chars(65)),
     ];
 
     private static IEnumerable<FieldSpec> Filter(string name) =>
-        [new("filter." + name, JsonKinds.Array, false, "[5]", "[null]", Repeat(501, "\"v\""), "[" + Chars(129) + "]")];
+        [new("filter." + name, JsonKinds.Array, false, "[5]", "[null]", MalformedJson.Repeat(501, "\"v\""), "[" + MalformedJson.Chars(129) + "]")];
 
     private static readonly BodySpec Subscribe = new("subscribe", () => new JsonObject
     {
@@ -235,8 +233,8 @@ public sealed class WebSocketFuzzTests
         .. Envelope(),
         new("topic", JsonKinds.String, Required: true, "\"bogus\"", "\"\"", "\"JOBS\""),
         new("filter", JsonKinds.Object),
-        new("filter.job_id", JsonKinds.String, false, Chars(129)),
-        new("filter.workflow_id", JsonKinds.String, false, Chars(129)),
+        new("filter.job_id", JsonKinds.String, false, MalformedJson.Chars(129)),
+        new("filter.workflow_id", JsonKinds.String, false, MalformedJson.Chars(129)),
         .. Filter("machine_ids"), .. Filter("job_types"), .. Filter("event_types"),
         new("since", JsonKinds.String, false, "\"abc\"", "\"1-\"", "\"-1\"", "\"1795320329064-x\"", "\"\"", "\"99999999999999999999999-0\""),
         new("job_id", JsonKinds.String),
@@ -245,7 +243,7 @@ public sealed class WebSocketFuzzTests
     private static readonly BodySpec SubscribeJob = new("subscribe_job", () => new JsonObject { ["v"] = 1, ["type"] = "subscribe_job", ["id"] = "f", ["job_id"] = "fuzz-job" },
     [
         .. Envelope(),
-        new("job_id", JsonKinds.String, Required: true, "\"\"", Chars(129)),
+        new("job_id", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(129)),
     ]);
 
     /// <summary>An unsubscribe of a subscription the connection does not have: refused even when well formed.</summary>
@@ -260,7 +258,7 @@ public sealed class WebSocketFuzzTests
     private static BodySpec Register(string workerId, bool registered)
     {
         // A registered connection refuses any other worker id; an unregistered one would take it, so it is not sent there.
-        string[] badIds = registered ? ["\"\"", Chars(129), "\"fuzz-some-other-worker\""] : ["\"\"", Chars(129)];
+        string[] badIds = registered ? ["\"\"", MalformedJson.Chars(129), "\"fuzz-some-other-worker\""] : ["\"\"", MalformedJson.Chars(129)];
         return new("register", () => new JsonObject
         {
             ["v"] = 1, ["type"] = "register", ["id"] = "r", ["worker_id"] = workerId, ["machine_id"] = "fuzz-machine", ["host"] = "fuzz-host",
@@ -273,7 +271,7 @@ public sealed class WebSocketFuzzTests
         [
             .. Envelope(),
             new("worker_id", JsonKinds.String, Required: true, badIds),
-            new("machine_id", JsonKinds.String, Required: true, "\"unknown\"", "\"\"", Chars(129)),
+            new("machine_id", JsonKinds.String, Required: true, "\"unknown\"", "\"\"", MalformedJson.Chars(129)),
             new("host", JsonKinds.String),
             new("gpu_count", JsonKinds.Integer),
             new("gpu_index", JsonKinds.Integer),
@@ -292,8 +290,8 @@ public sealed class WebSocketFuzzTests
     private static IEnumerable<FieldSpec> Report() =>
     [
         .. Envelope(),
-        new("job_id", JsonKinds.String, Required: true, "\"\"", Chars(129)),
-        new("lease_token", JsonKinds.String, Required: true, "\"\"", Chars(65)),
+        new("job_id", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(129)),
+        new("lease_token", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(65)),
     ];
 
     private static JsonObject ReportTemplate(string type) => new()
