@@ -2,33 +2,33 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
-using Cluster.Grains.Lua;
-using Cluster.Grains.Redis;
 using Cluster.Grains.Workers;
-using Cluster.Grains.Workflows;
 
 namespace Cluster.Grains;
 
 /// <summary>
-/// Hands out grain references. A reference is only an address: creating one costs nothing and touches
-/// no state, and any silo may hold references to the same grain at once, since every transition is
-/// serialised inside Redis.
+/// What the API, the gateways and the tests reach jobs, workers, machines and workflows through, whichever engine
+/// runs them: the Lua functions in Redis (<see cref="Lua.LuaGrainFactory"/>) or Orleans grains. A reference is only
+/// an address: creating one costs nothing and touches no state.
 /// </summary>
-public sealed class GrainFactory(IRedis redis, ClusterGrainOptions options)
+public abstract class GrainFactory(ClusterGrainOptions options)
 {
-    private readonly JobQueue _jobs = new(redis, options);
-
     public ClusterGrainOptions Options { get; } = options;
-    public IJobQueue Jobs => _jobs;
-    public IWorkflowCollection Workflows { get; } = new WorkflowCollection(redis);
-    public Fleet Fleet { get; } = new(redis);
-    public JobStats Stats { get; } = new(redis);
+    public abstract IJobQueue Jobs { get; }
+    public abstract IWorkflowCollection Workflows { get; }
+    public abstract Fleet Fleet { get; }
+    public abstract JobStats Stats { get; }
 
-    public IJobGrain Job(string id) => new LuaJobGrain(redis, Options, id);
-    public IWorkerGrain Worker(string id) => new WorkerGrain(redis, id);
-    public IMachineGrain Machine(string id) => new MachineGrain(redis, id);
-    public IWorkflowGrain Workflow(string id) => new WorkflowGrain(redis, id);
+    public abstract IJobGrain Job(string id);
+    public abstract IWorkerGrain Worker(string id);
+    public abstract IMachineGrain Machine(string id);
+    public abstract IWorkflowGrain Workflow(string id);
 
     /// <summary>One sweep of expired leases, lapsed workers and due retries.</summary>
-    public Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default) => _jobs.SweepAsync(cancellationToken);
+    public abstract Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default);
+}
+
+public sealed record SweepResult(int ExpiredLeases, int TimedOut, int WorkersLost, int RetriesPromoted)
+{
+    public bool Any => ExpiredLeases + TimedOut + WorkersLost + RetriesPromoted > 0;
 }

@@ -18,7 +18,7 @@ public static class GrainServiceCollectionExtensions
         var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
         services.AddSingleton(options);
         services.AddSingleton(configuration.GetSection("Workflows").Get<Interfaces.Workflows.WorkflowOptions>() ?? new Interfaces.Workflows.WorkflowOptions());
-        services.AddSingleton(sp => new GrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
+        services.AddSingleton<GrainFactory>(sp => new Lua.LuaGrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
         services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
         return services;
     }

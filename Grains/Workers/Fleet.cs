@@ -6,7 +6,7 @@ using Cluster.Grains.Redis;
 namespace Cluster.Grains.Workers;
 
 /// <summary>Listings across machines and workers, paginated by id so the monitor never loads the whole fleet.</summary>
-public sealed class Fleet(IRedis redis)
+public sealed class Fleet(IRedis redis, Func<string, IWorkerGrain> worker, Func<string, IMachineGrain> machine)
 {
     /// <summary>Machines in id order after <paramref name="cursor"/>; <paramref name="only"/> picks a set of machines instead.</summary>
     public async Task<Page<MachineState>> ListMachinesAsync(string? cursor, int limit, IReadOnlyCollection<string>? only = null, CancellationToken cancellationToken = default)
@@ -23,7 +23,7 @@ public sealed class Fleet(IRedis redis)
             var reply = await redis.ExecuteAsync("ZRANGEBYLEX", ["machines", min, "+", "LIMIT", 0, limit + 1], cancellationToken).ConfigureAwait(false);
             ids = reply.Items.Select(i => i.ToString()).ToArray();
         }
-        var machines = await Task.WhenAll(ids.Take(limit).Select(id => new MachineGrain(redis, id).GetAsync(cancellationToken))).ConfigureAwait(false);
+        var machines = await Task.WhenAll(ids.Take(limit).Select(id => machine(id).GetAsync(cancellationToken))).ConfigureAwait(false);
         var next = ids.Length > limit ? ids[limit - 1] : null;
         return new Page<MachineState>(machines.OfType<MachineState>().ToArray(), next);
     }
@@ -34,7 +34,7 @@ public sealed class Fleet(IRedis redis)
         var min = cursor is null ? "-" : "(" + cursor;
         var reply = await redis.ExecuteAsync("ZRANGEBYLEX", ["workers", min, "+", "LIMIT", 0, limit + 1], cancellationToken).ConfigureAwait(false);
         var ids = reply.Items.Select(i => i.ToString()).ToArray();
-        var workers = await Task.WhenAll(ids.Take(limit).Select(id => new WorkerGrain(redis, id).GetAsync(cancellationToken))).ConfigureAwait(false);
+        var workers = await Task.WhenAll(ids.Take(limit).Select(id => worker(id).GetAsync(cancellationToken))).ConfigureAwait(false);
         return new Page<WorkerState>(workers.OfType<WorkerState>().ToArray(), ids.Length > limit ? ids[limit - 1] : null);
     }
 }

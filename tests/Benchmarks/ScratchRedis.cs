@@ -13,7 +13,7 @@ public sealed class ScratchRedis : IAsyncDisposable
     private ScratchRedis(string directory, RedisServerProcess server, RedisClient client)
     {
         (_directory, _server, Client) = (directory, server, client);
-        Grains = new GrainFactory(client, new ClusterGrainOptions());
+        Grains = new Cluster.Grains.Lua.LuaGrainFactory(client, new ClusterGrainOptions());
     }
 
     public RedisClient Client { get; }

@@ -25,7 +25,7 @@ public sealed class GatewayLoadTests
     {
         await using var redis = await RedisFixture.StartAsync();
         await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = redis.ConnectionString });
-        var grains = new GrainFactory(redis.Client, new ClusterGrainOptions { Lease = TimeSpan.FromMinutes(5), WorkerTimeout = TimeSpan.FromMinutes(5) });
+        var grains = new Cluster.Grains.Lua.LuaGrainFactory(redis.Client, new ClusterGrainOptions { Lease = TimeSpan.FromMinutes(5), WorkerTimeout = TimeSpan.FromMinutes(5) });
         var machines = Enumerable.Range(0, Machines).Select(m => $"load-m{m:D3}").ToArray();
         var capabilities = new WorkerCapabilities { GpuMemory = 24, Capabilities = ["load"] };
         foreach (var machine in machines)

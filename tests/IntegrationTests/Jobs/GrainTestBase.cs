@@ -21,7 +21,7 @@ public abstract class GrainTestBase : RedisServerTest
     {
         await RedisServer.FlushAsync();
         await FunctionLibrary.LoadAsync(Redis);
-        Grains = new GrainFactory(Redis, Options);
+        Grains = new Cluster.Grains.Lua.LuaGrainFactory(Redis, Options);
     }
 
     protected async Task<string> FcallAsync(string function, params string[] args)

@@ -5,7 +5,7 @@ using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Jobs;
+namespace Cluster.Grains.Lua;
 
 /// <summary>Reads a <c>job:{id}</c> hash, including ones written by seed-era code, into a <see cref="JobState"/>.</summary>
 internal static class JobHash

@@ -1,9 +1,9 @@
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workers;
+namespace Cluster.Grains.Lua;
 
-internal sealed class MachineGrain(IRedis redis, string id) : IMachineGrain
+internal sealed class LuaMachineGrain(IRedis redis, string id) : IMachineGrain
 {
     public string Id { get; } = id;
 
@@ -14,7 +14,7 @@ internal sealed class MachineGrain(IRedis redis, string id) : IMachineGrain
         var reply = await hash;
         if (reply.Items.Count == 0) return null;
         var ids = (await members).Items.Select(i => i.ToString()).Order(StringComparer.Ordinal).ToArray();
-        var workers = await Task.WhenAll(ids.Select(w => new WorkerGrain(redis, w).GetAsync(cancellationToken)));
+        var workers = await Task.WhenAll(ids.Select(w => new LuaWorkerGrain(redis, w).GetAsync(cancellationToken)));
         var f = HashFields.Of(reply);
         var present = workers.OfType<WorkerState>().ToArray();
         return new MachineState

@@ -1,7 +1,7 @@
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workflows;
+namespace Cluster.Grains.Lua;
 
 /// <summary>Reads a <c>workflow:{id}</c> hash, including ones written by seed-era code.</summary>
 internal static class WorkflowHash

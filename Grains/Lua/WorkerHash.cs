@@ -3,7 +3,7 @@ using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workers;
+namespace Cluster.Grains.Lua;
 
 internal static class WorkerHash
 {

@@ -5,11 +5,12 @@ using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Jobs;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Jobs;
+namespace Cluster.Grains.Lua;
 
-internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJobQueue
+internal sealed class LuaJobQueue(IRedis redis, ClusterGrainOptions options) : IJobQueue
 {
     public async Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
     {
@@ -109,9 +110,4 @@ internal sealed class JobQueue(IRedis redis, ClusterGrainOptions options) : IJob
         var r = reply.Items;
         return new SweepResult((int)r[0].Integer, (int)r[1].Integer, (int)r[2].Integer, (int)r[3].Integer);
     }
-}
-
-public sealed record SweepResult(int ExpiredLeases, int TimedOut, int WorkersLost, int RetriesPromoted)
-{
-    public bool Any => ExpiredLeases + TimedOut + WorkersLost + RetriesPromoted > 0;
 }

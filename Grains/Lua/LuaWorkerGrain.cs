@@ -4,9 +4,9 @@ using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workers;
+namespace Cluster.Grains.Lua;
 
-internal sealed class WorkerGrain(IRedis redis, string id) : IWorkerGrain
+internal sealed class LuaWorkerGrain(IRedis redis, string id) : IWorkerGrain
 {
     public string Id { get; } = id;
 

@@ -8,9 +8,9 @@ using Cluster.Grains.Jobs;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workflows;
+namespace Cluster.Grains.Lua;
 
-internal sealed class WorkflowCollection(IRedis redis) : IWorkflowCollection
+internal sealed class LuaWorkflowCollection(IRedis redis) : IWorkflowCollection
 {
     public async Task<CreatedWorkflow> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken = default)
     {

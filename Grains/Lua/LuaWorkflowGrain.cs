@@ -7,9 +7,9 @@ using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
 using Cluster.Grains.Redis;
 
-namespace Cluster.Grains.Workflows;
+namespace Cluster.Grains.Lua;
 
-internal sealed class WorkflowGrain(IRedis redis, string id) : IWorkflowGrain
+internal sealed class LuaWorkflowGrain(IRedis redis, string id) : IWorkflowGrain
 {
     /// <summary>How many keys one SCAN step looks at when finding the jobs of a workflow written by seed-era code.</summary>
     private const int ScanCount = 1000;
