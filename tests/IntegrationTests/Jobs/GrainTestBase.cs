@@ -1,14 +1,36 @@
 using Cluster.Grains;
 using Cluster.Grains.Functions;
+using Cluster.Grains.Lua;
 using Cluster.Grains.Redis;
+using Cluster.IntegrationTests.Orleans;
+using Orleans.TestingHost;
 
 namespace Cluster.IntegrationTests.Jobs;
 
-/// <summary>One real redis-server per fixture, emptied and given the function library before each test.</summary>
-public abstract class GrainTestBase : RedisServerTest
+/// <summary>Which engine runs the jobs, workers and workflows under test.</summary>
+public enum Engine
 {
+    /// <summary>The Lua functions in Redis.</summary>
+    Lua,
+    /// <summary>Orleans grains, on an in-process cluster whose storage, streams and membership are in the same redis-server.</summary>
+    Orleans,
+}
+
+/// <summary>
+/// One real redis-server per fixture, emptied before each test. A test class runs on each engine it names with
+/// <c>[TestFixture(Engine.…)]</c>, asserting the same behaviour of both: the Lua engine gets the function library, the
+/// Orleans engine a new cluster per test (its grains keep state in memory, which an emptied Redis would contradict).
+/// </summary>
+public abstract class GrainTestBase(Engine engine = Engine.Lua) : RedisServerTest
+{
+    private TestCluster? _cluster;
+
+    protected Engine Engine { get; } = engine;
     protected IRedis Redis => RedisServer.Client;
     protected GrainFactory Grains { get; private set; } = null!;
+
+    /// <summary>The Orleans engine's cluster; only for tests that run on it.</summary>
+    protected TestCluster Cluster => _cluster ?? throw new InvalidOperationException("This test runs on the Lua engine");
 
     protected virtual ClusterGrainOptions Options => new()
     {
@@ -20,8 +42,22 @@ public abstract class GrainTestBase : RedisServerTest
     public async Task ResetState()
     {
         await RedisServer.FlushAsync();
-        await FunctionLibrary.LoadAsync(Redis);
-        Grains = new Cluster.Grains.Lua.LuaGrainFactory(Redis, Options);
+        if (Engine == Engine.Lua)
+        {
+            await FunctionLibrary.LoadAsync(Redis);
+            Grains = new LuaGrainFactory(Redis, Options);
+            return;
+        }
+        _cluster = await RedisTestCluster.DeployAsync(RedisServer, silos: 1, timings: Options);
+        Grains = new OrleansGrainFactory(_cluster.Client, Redis, Options);
+    }
+
+    [TearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is null) return;
+        await _cluster.DisposeAsync();
+        _cluster = null;
     }
 
     protected async Task<string> FcallAsync(string function, params string[] args)

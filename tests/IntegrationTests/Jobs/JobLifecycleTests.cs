@@ -6,7 +6,8 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Jobs;
 
-public sealed class JobLifecycleTests : GrainTestBase
+[TestFixture(Engine.Lua)]
+public sealed class JobLifecycleTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly WorkerCapabilities Sd = new() { GpuMemory = 24, ModelTypes = ["stable-diffusion"], Capabilities = ["text-to-image", "upscale"] };
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);

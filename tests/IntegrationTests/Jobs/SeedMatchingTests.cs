@@ -6,7 +6,8 @@ namespace Cluster.IntegrationTests.Jobs;
 /// Seed 001's findMatchingJob scenarios as its own tests wrote them: jobs put straight into job:{id} and
 /// jobs:pending with HSET and ZADD, claimed with FCALL findMatchingJob 0 &lt;capabilities&gt; &lt;max scan&gt;.
 /// </summary>
-public sealed class SeedMatchingTests : GrainTestBase
+[TestFixture(Engine.Lua)]
+public sealed class SeedMatchingTests(Engine engine) : GrainTestBase(engine)
 {
     private const string SdRequirements = """{"gpu_memory":8,"model_type":"stable-diffusion","capabilities":["text-to-image"]}""";
 

@@ -7,7 +7,8 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Jobs;
 
-public sealed class WorkerAndMachineTests : GrainTestBase
+[TestFixture(Engine.Lua)]
+public sealed class WorkerAndMachineTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly WorkerCapabilities Caps = new() { GpuMemory = 24, Capabilities = ["text-to-image"] };
     private static readonly TimeSpan ShortLease = TimeSpan.FromMilliseconds(300);

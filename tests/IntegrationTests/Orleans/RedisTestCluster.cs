@@ -20,6 +20,7 @@ namespace Cluster.IntegrationTests.Orleans;
 public static class RedisTestCluster
 {
     private const string ConnectionKey = "Test:RedisConnectionString";
+    private const string TimingsKey = "Test:Jobs:";
 
     /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
     public const string StreamProvider = "events";
@@ -29,13 +30,18 @@ public static class RedisTestCluster
     public static readonly ClusterGrainOptions Timings = new() { RetryBackoff = TimeSpan.FromMilliseconds(200), Lease = TimeSpan.FromSeconds(2) };
 
     /// <summary>Deploys <paramref name="silos"/> silos on <paramref name="redis"/>; a new service id unless one is given (to restart a service).</summary>
-    public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null)
+    public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null, ClusterGrainOptions? timings = null)
     {
+        timings ??= Timings;
         var builder = new TestClusterBuilder(silos);
         builder.Options.UseTestClusterMembership = false;
         builder.Options.ConfigureFileLogging = false;
         builder.Options.ServiceId = serviceId ?? "test-" + Guid.NewGuid().ToString("N")[..8];
         builder.Properties[ConnectionKey] = redis.ConnectionString;
+        builder.Properties[TimingsKey + nameof(ClusterGrainOptions.Lease)] = timings.Lease.ToString("c");
+        builder.Properties[TimingsKey + nameof(ClusterGrainOptions.WorkerTimeout)] = timings.WorkerTimeout.ToString("c");
+        builder.Properties[TimingsKey + nameof(ClusterGrainOptions.RetryBackoff)] = timings.RetryBackoff.ToString("c");
+        builder.Properties[TimingsKey + nameof(ClusterGrainOptions.SweepInterval)] = timings.SweepInterval.ToString("c");
         builder.AddSiloBuilderConfigurator<Configurator>();
         builder.AddClientBuilderConfigurator<Configurator>();
         var cluster = builder.Build();
@@ -57,7 +63,7 @@ public static class RedisTestCluster
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
             silo.Services.AddClusterSerializers();
-            silo.Services.AddSingleton(Timings);
+            silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
             silo.AddRedisStreams(StreamProvider);
             silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);
         }

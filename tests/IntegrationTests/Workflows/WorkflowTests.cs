@@ -10,7 +10,8 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Workflows;
 
-public sealed class WorkflowTests : GrainTestBase
+[TestFixture(Engine.Lua)]
+public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 

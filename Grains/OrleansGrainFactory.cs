@@ -1,0 +1,38 @@
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Interfaces.Workflows;
+using Cluster.Grains.Jobs;
+using Cluster.Grains.Redis;
+using Cluster.Grains.Workers;
+using Cluster.Grains.Workflows;
+
+namespace Cluster.Grains;
+
+/// <summary>The engine on the Orleans runtime: jobs, workers, machines and workflows are grains; Redis stores them.</summary>
+public sealed class OrleansGrainFactory : GrainFactory
+{
+    private readonly IGrainFactory _grains;
+
+    public OrleansGrainFactory(IGrainFactory grains, IRedis redis, ClusterGrainOptions options) : base(options)
+    {
+        _grains = grains;
+        Jobs = new OrleansJobQueue(grains, redis, options);
+        Workflows = new OrleansWorkflowCollection(grains, redis);
+        Fleet = new Fleet(redis, Worker, Machine);
+        Stats = new JobStats(redis);
+    }
+
+    public override IJobQueue Jobs { get; }
+    public override IWorkflowCollection Workflows { get; }
+    public override Fleet Fleet { get; }
+    public override JobStats Stats { get; }
+
+    public override IJobGrain Job(string id) => _grains.GetGrain<IJobGrain>(id);
+    public override IWorkerGrain Worker(string id) => _grains.GetGrain<IWorkerGrain>(id);
+    public override IMachineGrain Machine(string id) => _grains.GetGrain<IMachineGrain>(id);
+    public override IWorkflowGrain Workflow(string id) => _grains.GetGrain<IWorkflowGrain>(id);
+
+    // Filled in by the sweeper grain's change.
+    public override Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("The Orleans engine has no sweeper yet");
+}
