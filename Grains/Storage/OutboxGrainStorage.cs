@@ -13,7 +13,7 @@ namespace Cluster.Grains.Storage;
 /// <summary>
 /// Grain storage in Redis whose every write is one script: the state (refused when another writer got there
 /// first), the events of the state's <see cref="Outbox"/> appended to their topics in the stream provider's
-/// entry format (<see cref="RedisStreamEntryFormat"/>) and, where asked, to a history list with their ids, and the
+/// entry format (<see cref="RedisStreamEntryFormat"/>: a <see cref="Interfaces.Streams.TopicEvent"/> flat) and, where asked, to a history list with their ids, and the
 /// outbox's index changes. So no event is lost or
 /// invented when a silo dies between writing a transition and publishing it, and a transition costs one round
 /// trip. The state is a hash <c>{ServiceId}/state/{grainId}</c> of a version number <c>v</c> (the ETag) and the
@@ -23,37 +23,39 @@ public sealed partial class OutboxGrainStorage(
     string name, OutboxStorageOptions options, IServiceProvider services, Serializer serializer,
     IOptions<ClusterOptions> cluster, ILogger<OutboxGrainStorage> logger) : IGrainStorage
 {
+    // ARGV: version, state, stream cap (0: none), history length, command count, the commands (each its argument
+    // count, then its arguments), event count, the events (each its key, field count, fields, history key, history text).
     private const string WriteScript = """
         local version = redis.call('HGET', KEYS[1], 'v')
         if (version or '') ~= ARGV[1] then return redis.error_reply('VERSION_CONFLICT stored version ' .. (version or 'none')) end
-        local events = tonumber(ARGV[4])
-        local i = 6 + events * 5
         local allowed = { ZADD = true, ZREM = true, SET = true, DEL = true, HSET = true, HDEL = true, INCRBY = true, PEXPIRE = true }
-        local j = i + 1
-        for _ = 1, tonumber(ARGV[i]) do
+        local commands = tonumber(ARGV[5])
+        local j = 6
+        for _ = 1, commands do
           if not allowed[ARGV[j + 1]] then return redis.error_reply('ERR the outbox may not run ' .. ARGV[j + 1]) end
           j = j + tonumber(ARGV[j]) + 1
         end
         local written = (tonumber(version) or 0) + 1
         redis.call('HSET', KEYS[1], 'v', written, 'd', ARGV[2])
         local ids = { tostring(written) }
-        local e = 6
-        for _ = 1, events do
-          local id
-          if ARGV[3] == '0' then
-            id = redis.call('XADD', ARGV[e], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
-          else
-            id = redis.call('XADD', ARGV[e], 'MAXLEN', '~', ARGV[3], '*', 's', ARGV[e + 1], 'd', ARGV[e + 2])
-          end
+        local e = j + 1
+        for _ = 1, tonumber(ARGV[j]) do
+          local fields = tonumber(ARGV[e + 1])
+          local xadd = { 'XADD', ARGV[e] }
+          if ARGV[3] ~= '0' then xadd[3], xadd[4], xadd[5] = 'MAXLEN', '~', ARGV[3] end
+          xadd[#xadd + 1] = '*'
+          for k = 1, fields do xadd[#xadd + 1] = ARGV[e + 1 + k] end
+          local id = redis.call(unpack(xadd))
           ids[#ids + 1] = id
-          if ARGV[e + 3] ~= '' then
-            redis.call('RPUSH', ARGV[e + 3], id .. ' ' .. ARGV[e + 4])
-            redis.call('LTRIM', ARGV[e + 3], -tonumber(ARGV[5]), -1)
+          local history = ARGV[e + 2 + fields]
+          if history ~= '' then
+            redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields])
+            redis.call('LTRIM', history, -tonumber(ARGV[4]), -1)
           end
-          e = e + 5
+          e = e + 4 + fields
         end
-        j = i + 1
-        for _ = 1, tonumber(ARGV[i]) do
+        j = 6
+        for _ = 1, commands do
           local argc = tonumber(ARGV[j])
           redis.call(unpack(ARGV, j + 1, j + argc))
           j = j + argc + 1
@@ -96,27 +98,28 @@ public sealed partial class OutboxGrainStorage(
     {
         ArgumentNullException.ThrowIfNull(grainState);
         var outbox = (grainState.State as IOutboxState)?.Outbox;
-        var args = new List<RedisValue>(8)
+        var args = new List<RedisValue>(16)
         {
             grainState.ETag ?? "",
             serializer.SerializeToArray(grainState.State),
             Streams.MaxLength ?? 0,
-            outbox?.Events.Count ?? 0,
             Outbox.HistoryLength,
+            outbox?.Commands.Count ?? 0,
         };
-        foreach (var e in outbox?.Events ?? [])
-        {
-            args.Add(StreamKey(e.Topic));
-            args.Add(RedisStreamEntryFormat.EncodeStreamId(StreamId.Create(e.Topic, e.Key)));
-            args.Add(RedisStreamEntryFormat.EncodeEvents([e.Event], serializer));
-            args.Add(e.HistoryKey ?? "");
-            args.Add(e.HistoryText ?? "");
-        }
-        args.Add(outbox?.Commands.Count ?? 0);
         foreach (var command in outbox?.Commands ?? [])
         {
             args.Add(command.Length);
             args.AddRange(command);
+        }
+        args.Add(outbox?.Events.Count ?? 0);
+        foreach (var e in outbox?.Events ?? [])
+        {
+            args.Add(StreamKey(e.Topic));
+            var fields = RedisStreamEntryFormat.EncodeFields(StreamId.Create(e.Topic, e.Key), e.Event, serializer);
+            args.Add(fields.Length);
+            args.AddRange(fields);
+            args.Add(e.HistoryKey ?? "");
+            args.Add(e.HistoryText ?? "");
         }
 
         RedisResult reply;

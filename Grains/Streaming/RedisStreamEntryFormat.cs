@@ -1,3 +1,4 @@
+using Cluster.Grains.Interfaces.Streams;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using StackExchange.Redis;
@@ -23,8 +24,12 @@ namespace Cluster.Grains.Streaming;
 /// <c>Dictionary&lt;string, object&gt;</c> in the same serialization (<see cref="EncodeRequestContext"/>). Absent when
 /// empty, which is the common case.</description></item>
 /// </list>
-/// <para>An entry without <c>s</c> and <c>d</c> is not an event of this format: something else wrote it, or it was trimmed
-/// (MAXLEN) while still pending in a consumer group, and Redis returns its id with no fields.</para>
+/// <para>A <see cref="TopicEvent"/>, the events the cluster's grains publish, is stored flat instead: a field <c>type</c>, then
+/// the event's fields by name (empty ones left out), as the gateway protocol, webhooks and seed-era readers have always
+/// read the topics. It is read back as a <see cref="TopicEvent"/> on the topic's one stream, <c>{topic}/all</c>
+/// (<see cref="TopicStreamKey"/>): topics are never a stream per entity.</para>
+/// <para>An entry with neither <c>s</c> and <c>d</c> nor <c>type</c> is not an event of this format: something else wrote
+/// it, or it was trimmed (MAXLEN) while still pending in a consumer group, and Redis returns its id with no fields.</para>
 /// </remarks>
 public static class RedisStreamEntryFormat
 {
@@ -37,10 +42,18 @@ public static class RedisStreamEntryFormat
     /// <summary>Name of the optional field holding the serialized request context.</summary>
     public const string RequestContextFieldName = "c";
 
+    /// <summary>Name of the field holding a flat <see cref="TopicEvent"/>'s type.</summary>
+    public const string TopicEventTypeFieldName = "type";
+
+    /// <summary>The key of the one Orleans stream of each topic, on which its <see cref="TopicEvent"/>s are read.</summary>
+    public const string TopicStreamKey = "all";
+
     // Byte-backed, like the names in replies, so that comparing them allocates nothing.
     private static readonly RedisValue StreamIdField = "s"u8.ToArray();
     private static readonly RedisValue EventsField = "d"u8.ToArray();
     private static readonly RedisValue RequestContextField = "c"u8.ToArray();
+    private static readonly RedisValue TypeField = "type"u8.ToArray();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, StreamId> TopicStreams = new(StringComparer.Ordinal);
 
     /// <summary>The fields of the entry for <paramref name="events"/> published on <paramref name="streamId"/>.</summary>
     public static NameValueEntry[] Encode<T>(StreamId streamId, IEnumerable<T> events, Dictionary<string, object>? requestContext, Serializer serializer)
@@ -51,6 +64,27 @@ public static class RedisStreamEntryFormat
         return context is null
             ? [new(StreamIdField, id), new(EventsField, data)]
             : [new(StreamIdField, id), new(EventsField, data), new(RequestContextField, context)];
+    }
+
+    /// <summary>
+    /// The fields of the entry for one event, name then value: flat for a <see cref="TopicEvent"/>, else <c>s</c> and
+    /// <c>d</c>. What a script that XADDs the event beside a state write passes on.
+    /// </summary>
+    public static RedisValue[] EncodeFields(StreamId streamId, object @event, Serializer serializer)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        if (@event is TopicEvent topicEvent)
+        {
+            var fields = new List<RedisValue>(2 + topicEvent.Fields.Count * 2) { TopicEventTypeFieldName, topicEvent.Type };
+            foreach (var (name, value) in topicEvent.Fields)
+            {
+                if (string.IsNullOrEmpty(value) || name == TopicEventTypeFieldName) continue;
+                fields.Add(name);
+                fields.Add(value);
+            }
+            return [.. fields];
+        }
+        return [StreamIdField, EncodeStreamId(streamId), EventsField, EncodeEvents([@event], serializer)];
     }
 
     /// <summary>The <c>s</c> field: <c>namespace/key</c> in UTF-8, as <see cref="StreamId.Parse"/> reads it.</summary>
@@ -104,24 +138,46 @@ public static class RedisStreamEntryFormat
     /// A stream id the caller already holds: when the entry is of that stream, this instance is returned instead of a new
     /// one (a topic carries few stream ids, so a reader saves an allocation and a hash per entry).
     /// </param>
-    public static bool TryDecode(StreamEntry entry, Serializer serializer, out RedisStreamEvent decoded, StreamId? knownStreamId = null)
+    /// <param name="topic">The topic whose key the entry was read from: a flat entry is a <see cref="TopicEvent"/> of it.</param>
+    public static bool TryDecode(StreamEntry entry, Serializer serializer, out RedisStreamEvent decoded, StreamId? knownStreamId = null, string? topic = null)
     {
         ArgumentNullException.ThrowIfNull(serializer);
         decoded = default;
-        RedisValue id = RedisValue.Null, data = RedisValue.Null, context = RedisValue.Null;
+        RedisValue id = RedisValue.Null, data = RedisValue.Null, context = RedisValue.Null, type = RedisValue.Null;
         foreach (var field in entry.Values ?? [])
         {
             if (field.Name == StreamIdField) id = field.Value;
             else if (field.Name == EventsField) data = field.Value;
             else if (field.Name == RequestContextField) context = field.Value;
+            else if (field.Name == TypeField) type = field.Value;
         }
-        if (id.IsNull || data.IsNull) return false;
+        if (id.IsNull || data.IsNull)
+        {
+            if (type.IsNull || topic is null) return false;
+            var topicStream = TopicStreams.GetOrAdd(topic, static t => StreamId.Create(t, TopicStreamKey));
+            decoded = new RedisStreamEvent(topicStream, RedisStreamSequenceToken.Parse(entry.Id), [DecodeTopicEvent(entry)], null);
+            return true;
+        }
 
         var streamId = DecodeStreamId(((ReadOnlyMemory<byte>)id).Span, knownStreamId);
         var events = serializer.Deserialize<object?[]>((ReadOnlyMemory<byte>)data) ?? [];
         var requestContext = context.IsNull ? null : serializer.Deserialize<Dictionary<string, object>>((ReadOnlyMemory<byte>)context);
         decoded = new RedisStreamEvent(streamId, RedisStreamSequenceToken.Parse(entry.Id), events, requestContext);
         return true;
+    }
+
+    /// <summary>A flat entry as the <see cref="TopicEvent"/> it stores.</summary>
+    public static TopicEvent DecodeTopicEvent(StreamEntry entry)
+    {
+        var values = entry.Values ?? [];
+        string type = "";
+        var fields = new Dictionary<string, string>(values.Length, StringComparer.Ordinal);
+        foreach (var field in values)
+        {
+            if (field.Name == TypeField) type = field.Value.ToString();
+            else fields[field.Name.ToString()] = field.Value.ToString();
+        }
+        return new TopicEvent(type, fields);
     }
 
     private static StreamId DecodeStreamId(ReadOnlySpan<byte> text, StreamId? known)

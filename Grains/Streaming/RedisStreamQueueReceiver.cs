@@ -157,14 +157,14 @@ internal sealed partial class RedisStreamQueueReceiver : IQueueAdapterReceiver
         {
             try
             {
-                if (RedisStreamEntryFormat.TryDecode(entry, _serializer, out var decoded, _lastStreamId))
+                if (RedisStreamEntryFormat.TryDecode(entry, _serializer, out var decoded, _lastStreamId, _topic.Name))
                 {
                     _lastStreamId = decoded.StreamId;
                     batch.Add(new RedisStreamBatchContainer(decoded, entry.Id));
                 }
                 else
                 {
-                    // No s/d fields: trimmed while pending, or not written by this format. Nobody can ever deliver it.
+                    // No fields of this format: trimmed while pending, or written by something else. Nobody can ever deliver it.
                     (foreign ??= []).Add(entry.Id);
                 }
             }

@@ -58,7 +58,7 @@ public sealed class JobGrainTests : RedisServerTest
     {
         var serializer = _cluster.ServiceProvider.GetRequiredService<Serializer>();
         return (await _redis.StreamRangeAsync("events:jobs"))
-            .Select(e => RedisStreamEntryFormat.TryDecode(e, serializer, out var d) ? (TopicEvent)d.Events[0]! : null)
+            .Select(e => RedisStreamEntryFormat.TryDecode(e, serializer, out var d, topic: "jobs") ? (TopicEvent)d.Events[0]! : null)
             .OfType<TopicEvent>().Where(e => e.Fields["job_id"] == id).ToList();
     }
 
@@ -85,6 +85,18 @@ public sealed class JobGrainTests : RedisServerTest
             Assert.That(events[^1].Fields["result"], Is.EqualTo("{\"image_url\":\"a.png\"}"));
             Assert.That(events[3].Fields["progress"], Is.EqualTo("40"));
         }
+    }
+
+    [Test]
+    public async Task A_jobs_events_are_stored_flat_as_the_lua_functions_store_them_so_every_reader_of_the_topic_reads_both()
+    {
+        var (id, _) = await CreateAsync();
+
+        var entry = (await _redis.StreamRangeAsync("events:jobs")).Single(e => e.Values.Any(v => v.Name == "job_id" && v.Value == id));
+
+        Assert.That(entry.Values.Select(v => (string)v.Name!), Is.EqualTo(new[] { "type", "job_id", "status", "job_type", "priority", "retry_count" }),
+            "the type first, then the fields in the order cluster.lua's job_event writes them, empty ones left out");
+        Assert.That(entry.Values.Select(v => (string)v.Value!), Is.EqualTo(new[] { "job_submitted", id, "pending", "text-to-image", "50", "0" }));
     }
 
     [Test]

@@ -14,7 +14,7 @@ public sealed class RedisStreamsTests : RedisServerTest
     private const string Prefix = "events"; // the default, so keys read as in production: events:{topic}
     private const string Group = StreamTestCluster.Provider; // the consumer group defaults to the provider's name
     private const int Pending = 5;
-    private static readonly string[] Topics = ["test-order", "test-batch", "test-replay", "plain"];
+    private static readonly string[] Topics = ["test-order", "test-batch", "test-replay", "plain", "flat-jobs"];
 
     private TestCluster _cluster = null!;
     private readonly string _replayKey = Guid.NewGuid().ToString("N");
@@ -99,6 +99,28 @@ public sealed class RedisStreamsTests : RedisServerTest
 
         Assert.That(error!.Message, Does.Contain("not on a topic").And.Contain("test-order"));
         Assert.That((await Redis.ExecuteAsync("EXISTS", "events:nope")).Integer, Is.Zero);
+    }
+
+    [Test]
+    public async Task An_entry_written_flat_as_the_lua_functions_write_events_arrives_as_a_topic_event_on_the_topics_one_stream()
+    {
+        var job = Guid.NewGuid().ToString("N");
+        // What cluster.lua's emit appends: a type, then the event's fields by name.
+        var id = (await Redis.ExecuteAsync("XADD", "events:flat-jobs", "*", "type", "job_completed", "job_id", job, "status", "completed", "result", "{\"ok\":true}")).ToString();
+
+        var received = await Eventually.HoldsAsync(
+            () => Task.FromResult(TopicEventRecorderGrain.Received.Where(r => r.Event.Fields.GetValueOrDefault("job_id") == job).ToList()),
+            r => r.Count >= 1, TimeSpan.FromSeconds(30), "the flat event delivered");
+
+        var (stream, e, token) = received.Single();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(stream.ToString(), Is.EqualTo("flat-jobs/" + RedisStreamEntryFormat.TopicStreamKey));
+            Assert.That(e.Type, Is.EqualTo("job_completed"));
+            Assert.That(e.Fields, Is.EqualTo(new Dictionary<string, string> { ["job_id"] = job, ["status"] = "completed", ["result"] = "{\"ok\":true}" }));
+            Assert.That(token.EntryId, Is.EqualTo(id), "its token is the entry's Redis id");
+        }
+        await Eventually.UntilAsync(async () => await PendingCountAsync("events:flat-jobs") == 0, "the delivered entry is acknowledged");
     }
 
     private RedisClient Redis => RedisServer.Client;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Cluster.Grains.Streaming;
 using Cluster.Grains;
+using Cluster.Grains.Interfaces.Streams;
 using Cluster.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -89,6 +90,25 @@ public sealed class RecordingConsumerGrain : Grain, IRecordingConsumerGrain, ISt
         var key = this.GetPrimaryKeyString();
         if (!await StreamSink.PassAsync(key)) return;
         StreamSink.Record(key, new Delivery(streamNamespace, item.Number, (RedisStreamSequenceToken)token!));
+    }
+}
+
+public interface ITopicEventRecorderGrain : IGrainWithStringKey;
+
+/// <summary>Implicitly subscribed to the topics whose namespace starts with <c>flat-</c>: records the <see cref="TopicEvent"/>s under the event's <c>key</c> field.</summary>
+[RegexImplicitStreamSubscription("^flat-")]
+public sealed class TopicEventRecorderGrain : Grain, ITopicEventRecorderGrain, IStreamSubscriptionObserver
+{
+    public static readonly ConcurrentQueue<(StreamId Stream, TopicEvent Event, RedisStreamSequenceToken Token)> Received = new();
+
+    public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory)
+    {
+        var stream = handleFactory.StreamId;
+        await handleFactory.Create<TopicEvent>().ResumeAsync((item, token) =>
+        {
+            Received.Enqueue((stream, item, (RedisStreamSequenceToken)token!));
+            return Task.CompletedTask;
+        });
     }
 }
 
