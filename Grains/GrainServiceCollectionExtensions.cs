@@ -11,14 +11,16 @@ public static class GrainServiceCollectionExtensions
     /// Registers the grain factory (timings from the <c>Jobs</c> section), the workflow bounds (the
     /// <c>Workflows</c> section) and the job type catalog
     /// (seed 001's defaults plus the <c>JobTypes</c> section: name → {description, schema}).
-    /// Needs an <see cref="Redis.IRedis"/> registered.
+    /// Needs an <see cref="Redis.IRedis"/> registered, and for the Orleans <paramref name="engine"/> a silo or client.
     /// </summary>
-    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration, string engine = Engines.Lua)
     {
         var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
         services.AddSingleton(options);
         services.AddSingleton(configuration.GetSection("Workflows").Get<Interfaces.Workflows.WorkflowOptions>() ?? new Interfaces.Workflows.WorkflowOptions());
-        services.AddSingleton<GrainFactory>(sp => new Lua.LuaGrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
+        services.AddSingleton<GrainFactory>(sp => engine == Engines.Orleans
+            ? new OrleansGrainFactory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<Redis.IRedis>(), options)
+            : new Lua.LuaGrainFactory(sp.GetRequiredService<Redis.IRedis>(), options));
         services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
         return services;
     }

@@ -3,6 +3,7 @@ using Cluster.Grains;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Validation;
 using Cluster.Silo.Auth;
 using Cluster.Silo.Webhooks;
@@ -32,6 +33,7 @@ public static class JobApi
         })).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
 
         var internalJobs = app.MapGroup("/api/internal/jobs");
+        internalJobs.MapPost("/claim", ClaimAsync).RequireScope(ApiScopes.Worker);
         internalJobs.MapPost("/{id}/progress", ProgressAsync).RequireScope(ApiScopes.Worker);
         internalJobs.MapPost("/{id}/complete", CompleteAsync).RequireScope(ApiScopes.Worker);
         internalJobs.MapPost("/{id}/fail", FailAsync).RequireScope(ApiScopes.Worker);
@@ -120,6 +122,39 @@ public static class JobApi
         await grains.Job(id).RetryAsync(ct);
         return Results.Json(new { success = true, job_id = id, status = JobStatus.Pending });
     });
+
+    /// <summary>
+    /// A polling worker takes the best job it can serve, under a lease: what seed 001's <c>FCALL findMatchingJob</c> did,
+    /// for workers that do not speak <c>/ws/worker</c>. Just <c>{"success": true}</c> when nothing matches.
+    /// </summary>
+    private static async Task<IResult> ClaimAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
+    {
+        var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
+        if (body is null) return error!;
+        if (!TryOptionalText(body, "worker_id", JobLimits.MaxIdLength, out var workerId) || string.IsNullOrEmpty(workerId)
+            || !TryOptionalText(body, "machine_id", JobLimits.MaxIdLength, out var machineId))
+            return ApiError.Validation($"Validation failed: 'worker_id' (1 to {JobLimits.MaxIdLength} characters) is required; 'machine_id' is optional");
+        WorkerCapabilities? capabilities;
+        try
+        {
+            capabilities = body["capabilities"] is { } caps ? System.Text.Json.JsonSerializer.Deserialize<WorkerCapabilities>(caps, ClusterJson.Input) : new WorkerCapabilities();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            return ApiError.Validation($"Validation failed: 'capabilities' is malformed: {e.Message}");
+        }
+        if (capabilities is null || capabilities.GpuMemory is < 0 or > 100_000
+            || capabilities.ModelTypes.Concat(capabilities.Capabilities).Any(c => c is not { Length: > 0 and <= JobLimits.MaxIdLength })
+            || capabilities.ModelTypes.Count + capabilities.Capabilities.Count > 256)
+            return ApiError.Validation("Validation failed: 'capabilities' must be {gpu_memory: 0–100000, model_types: [string], capabilities: [string], pool_type?}");
+        return await Guarded(async () =>
+        {
+            var assignment = await grains.Jobs.ClaimAsync(workerId, machineId ?? "", capabilities, grains.Options.Lease, ct);
+            return assignment is null
+                ? Results.Json(new { success = true, job = (JobState?)null }, ClusterJson.Options)
+                : Results.Json(new { success = true, job = assignment.Job, lease_token = assignment.LeaseToken, lease_expires_at = assignment.LeaseExpiresAtMs }, ClusterJson.Options);
+        });
+    }
 
     private static async Task<IResult> ProgressAsync(string id, HttpRequest request, GrainFactory grains, CancellationToken ct)
     {

@@ -32,14 +32,14 @@ public static class ClusterDefaults
 
         services.AddSingleton<SiloRedis>();
         // Before the services that call grains, so that the silo has started when they start.
-        builder.AddClusterOrleans(dashboard: check.OrleansHost.Dashboard);
+        builder.AddClusterOrleans(check.Cluster.Engine, dashboard: check.OrleansHost.Dashboard);
         services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
         services.AddSingleton(sp => sp.GetRequiredService<SiloRedis>().Multiplexer);
         services.AddSingleton<SiloStartup>();
 
         builder.AddClusterTelemetry();
 
-        services.AddClusterGrains(builder.Configuration);
+        services.AddClusterGrains(builder.Configuration, check.Cluster.Engine);
         services.AddWorkerGateway();
         services.AddGateway();
         services.AddClusterHealthChecks();

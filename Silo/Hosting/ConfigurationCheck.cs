@@ -22,6 +22,7 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
             var problem =
                 cluster.MaxRequestBytes <= 0 ? "Cluster:MaxRequestBytes must be a positive number of bytes"
                 : string.IsNullOrWhiteSpace(cluster.DataDir) ? "Cluster:DataDir must not be empty"
+                : !Grains.Engines.All.Contains(cluster.Engine) ? $"Cluster:Engine must be {string.Join(" or ", Grains.Engines.All)}, not '{cluster.Engine}'"
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
                 : OrleansProblem(orleans);

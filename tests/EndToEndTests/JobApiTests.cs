@@ -226,4 +226,54 @@ public sealed class JobApiTests
         Assert.That(job.GetProperty("result").GetProperty("metadata").GetProperty("seed").GetInt32(), Is.EqualTo(42));
         await badProgress.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
     }
+
+    [Test]
+    public async Task A_polling_worker_claims_over_http_the_job_its_capabilities_serve_and_completes_it_under_the_lease()
+    {
+        var capability = UniqueCapability();
+        var id = await SubmitAsync(capability, type: "text-to-image", extra: new { prompt = "A lighthouse" });
+        var worker = "poller-" + capability;
+
+        using var unserved = await SendAsync(HttpMethod.Post, "/api/internal/jobs/claim",
+            new { worker_id = worker, capabilities = new { gpu_memory = 24, capabilities = new[] { "cap-nobody-asked-for" } } });
+        using var claimed = await SendAsync(HttpMethod.Post, "/api/internal/jobs/claim",
+            new { worker_id = worker, machine_id = "m-" + capability, capabilities = new { gpu_memory = 24, capabilities = new[] { capability } } });
+        using var nothingLeft = await SendAsync(HttpMethod.Post, "/api/internal/jobs/claim",
+            new { worker_id = worker, capabilities = new { gpu_memory = 24, capabilities = new[] { capability } } });
+        var unservedBody = await unserved.JsonAsync();
+        var claim = await claimed.JsonAsync();
+        Assert.That(claimed.StatusCode, Is.EqualTo(HttpStatusCode.OK), claim.ToString());
+        var token = claim.GetProperty("lease_token").GetString()!;
+
+        using var stale = await SendAsync(HttpMethod.Post, $"/api/internal/jobs/{id}/complete", new { result = new { ok = false }, lease_token = "not-the-lease" });
+        using var completed = await SendAsync(HttpMethod.Post, $"/api/internal/jobs/{id}/complete", new { result = new { ok = true }, lease_token = token });
+        var job = await StatusAsync(id);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(unservedBody.TryGetProperty("job", out _), Is.False, "a worker that cannot serve the job gets none");
+            Assert.That(claim.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo(id));
+            Assert.That(claim.GetProperty("job").GetProperty("status").GetString(), Is.EqualTo("assigned"));
+            Assert.That(claim.GetProperty("lease_expires_at").GetInt64(), Is.GreaterThan(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+            Assert.That((await nothingLeft.JsonAsync()).TryGetProperty("job", out _), Is.False, "a job is claimed once");
+            Assert.That(completed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(job.GetProperty("status").GetString(), Is.EqualTo("completed"));
+            Assert.That(job.GetProperty("worker_id").GetString(), Is.EqualTo(worker));
+            Assert.That(job.GetProperty("result").GetProperty("ok").GetBoolean(), Is.True);
+        }
+        await stale.AssertErrorAsync(HttpStatusCode.Conflict, "STALE_LEASE");
+    }
+
+    [TestCase("{}", "worker_id")]
+    [TestCase("""{"worker_id":""}""", "worker_id")]
+    [TestCase("""{"worker_id":"w","capabilities":{"gpu_memory":"lots"}}""", "capabilities")]
+    [TestCase("""{"worker_id":"w","capabilities":{"model_types":[""]}}""", "capabilities")]
+    [TestCase("""{"worker_id":"w","capabilities":[]}""", "capabilities")]
+    public async Task A_malformed_claim_gets_400_and_claims_nothing(string body, string named)
+    {
+        using var response = await SendRawAsync("/api/internal/jobs/claim", body);
+
+        await response.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
+        Assert.That((await response.JsonAsync()).GetProperty("error").GetProperty("message").GetString(), Does.Contain(named));
+    }
 }

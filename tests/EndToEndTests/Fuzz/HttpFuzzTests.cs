@@ -110,6 +110,7 @@ public sealed class HttpFuzzTests
     [TestCase("/api/workflows/create", "{\"name\":\"", "\",\"steps\":[{\"type\":\"simulation\"}]}")]
     [TestCase("/api/workflows/create", "{\"name\":\"w\",\"steps\":[{\"type\":\"simulation\",\"note\":\"", "\"}]}")]
     [TestCase("/api/internal/jobs/fuzz-no-such-job/progress", "{\"progress\":5,\"message\":\"", "\"}")]
+    [TestCase("/api/internal/jobs/claim", "{\"worker_id\":\"", "\"}")]
     [TestCase("/api/internal/workflows/fuzz-no-such-workflow/job-completed", "{\"job_id\":\"", "\"}")]
     public async Task Invalid_utf8_inside_a_json_string_is_a_400_validation_error_and_stores_nothing(string path, string before, string after)
     {
@@ -145,6 +146,7 @@ public sealed class HttpFuzzTests
     [TestCase("/api/internal/jobs/fuzz-no-such-job/progress")]
     [TestCase("/api/internal/jobs/fuzz-no-such-job/complete")]
     [TestCase("/api/internal/jobs/fuzz-no-such-job/fail")]
+    [TestCase("/api/internal/jobs/claim")]
     [TestCase("/api/internal/workflows/fuzz-no-such-workflow/job-completed")]
     public async Task A_body_that_is_an_empty_array_is_a_400_validation_error(string path)
     {

@@ -1,4 +1,5 @@
 using Cluster.Grains;
+using Cluster.Grains.Jobs;
 using Cluster.Grains.Storage;
 using Cluster.Grains.Streaming;
 using Cluster.Silo.Hosting;
@@ -23,8 +24,8 @@ public static class RedisTestCluster
     private const string TimingsKey = "Test:Jobs:";
 
     /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
-    public const string StreamProvider = "events";
-    public const string OutboxStorage = "outbox";
+    public const string StreamProvider = Engines.StreamProvider;
+    public const string OutboxStorage = JobGrain.Storage;
 
     /// <summary>Job timings short enough for tests to watch backoffs and leases run out.</summary>
     public static readonly ClusterGrainOptions Timings = new() { RetryBackoff = TimeSpan.FromMilliseconds(200), Lease = TimeSpan.FromSeconds(2) };
@@ -64,8 +65,7 @@ public static class RedisTestCluster
             silo.UseClusterRedis();
             silo.Services.AddClusterSerializers();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
-            silo.AddRedisStreams(StreamProvider);
-            silo.AddOutboxGrainStorage(OutboxStorage, options => options.StreamProvider = StreamProvider);
+            silo.AddClusterGrainEngine();
         }
     }
 }
