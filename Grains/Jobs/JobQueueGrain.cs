@@ -15,8 +15,10 @@ namespace Cluster.Grains.Jobs;
 /// <remarks>
 /// Reentrant, because job grains await their enqueue while this grain may be awaiting one of them (an
 /// assignment, or a read during the rebuild): each index operation is synchronous, so no await splits one.
+/// Kept alive while its silo lives: a quiet spell must not cost a rebuild that reads every pending job.
 /// </remarks>
 [Reentrant]
+[KeepAlive]
 public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<JobQueueGrain> logger) : Grain, IJobQueueGrain
 {
     private const string PendingKey = "jobs:status:pending";

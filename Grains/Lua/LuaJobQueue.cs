@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
