@@ -16,7 +16,7 @@ public sealed class OrleansGrainFactory : GrainFactory
     public OrleansGrainFactory(IGrainFactory grains, IRedis redis, ClusterGrainOptions options) : base(options)
     {
         _grains = grains;
-        Jobs = new OrleansJobQueue(grains, redis, options);
+        Jobs = new OrleansJobQueue(grains, redis);
         Workflows = new OrleansWorkflowCollection(grains, redis);
         Fleet = new Fleet(redis, Worker, Machine);
         Stats = new JobStats(redis);

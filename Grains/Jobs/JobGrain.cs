@@ -6,6 +6,7 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
@@ -14,11 +15,12 @@ namespace Cluster.Grains.Jobs;
 /// One job on the Orleans runtime: the single writer of its record. Every transition is one write of the outbox
 /// storage, carrying the transition's event (topic <c>jobs</c> and the job's history) and the listing-index
 /// changes it implies, so none of them can be lost without the others. The rules are those the Lua functions
-/// had, which the tests of both engines pin.
+/// had, which the tests of both engines pin. After a write that makes the job pending it is enqueued in the
+/// <see cref="JobQueueGrain"/>; after one that takes a pending job out other than by a claim, it is removed.
 /// </summary>
-public sealed class JobGrain(
+public sealed partial class JobGrain(
     [PersistentState("job", JobGrain.Storage)] IPersistentState<JobRecord> state,
-    ClusterGrainOptions options, IServiceProvider services) : Grain, IJobGrain, IJobControlGrain
+    ClusterGrainOptions options, IServiceProvider services, ILogger<JobGrain> logger) : Grain, IJobGrain, IJobControlGrain
 {
     /// <summary>The outbox storage provider the job grains are written through.</summary>
     public const string Storage = "outbox";
@@ -29,6 +31,8 @@ public sealed class JobGrain(
     private static long _lastSequence;
     private IGrainTimer? _timer;
     private long _storedLeaseExpiresAtMs;
+    /// <summary>The status as last written: what the queue was last told about.</summary>
+    private string _storedStatus = "";
 
     private JobRecord Job => state.State;
     private string Id => this.GetPrimaryKeyString();
@@ -134,6 +138,7 @@ public sealed class JobGrain(
         ArgumentNullException.ThrowIfNull(submission);
         ArgumentNullException.ThrowIfNull(placement);
         if (Job.Exists) return false;
+        Validate(submission);
         var now = NowMs;
         Job.Id = Id;
         Job.Type = submission.Type;
@@ -222,16 +227,53 @@ public sealed class JobGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
+        _storedStatus = Job.Status;
         ArmTimer();
         return Task.CompletedTask;
     }
 
-    /// <summary>Writes the record with its outbox, then arms the timer for the next moment time makes something due.</summary>
+    /// <summary>
+    /// Writes the record with its outbox, then arms the timer for the next moment time makes something due and tells
+    /// the queue if the job became claimable or stopped being so.
+    /// </summary>
     private async Task WriteAsync(CancellationToken cancellationToken = default)
     {
         await state.WriteStateAsync(cancellationToken);
+        var before = _storedStatus;
+        _storedStatus = Job.Status;
         _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
         ArmTimer();
+        await UpdateQueueAsync(before);
+    }
+
+    /// <summary>
+    /// Enqueues a job that just became pending; removes one that stopped being pending by any path but a claim (a
+    /// claim has taken it out already). The write stands whatever the queue answers: a job missing from the queue
+    /// is found again when the queue next rebuilds from <c>jobs:status:pending</c>, and one left in it is dropped
+    /// when its grain refuses the assignment.
+    /// </summary>
+    private async Task UpdateQueueAsync(string before)
+    {
+        var becamePending = Job.Status == JobStatus.Pending && before != JobStatus.Pending;
+        var leftPending = before == JobStatus.Pending && Job.Status is not (JobStatus.Pending or JobStatus.Assigned);
+        if (!becamePending && !leftPending) return;
+        var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
+        try
+        {
+            if (becamePending) await queue.EnqueueAsync(new QueuedJob(Id, Job.Priority, Job.Sequence, Job.Requirements));
+            else await queue.RemoveAsync(Id);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogQueueUnreached(e, Id, Job.Status);
+        }
+    }
+
+    /// <summary>What cluster.lua's <c>prepare_job</c> refuses.</summary>
+    private static void Validate(JobSubmission submission)
+    {
+        if (submission.Priority is < JobLimits.MinPriority or > JobLimits.MaxPriority)
+            throw new ClusterException(ErrorCodes.ValidationError, $"priority must be a whole number from {JobLimits.MinPriority} to {JobLimits.MaxPriority}");
     }
 
     private void ArmTimer()
@@ -343,6 +385,9 @@ public sealed class JobGrain(
     }
 
     private static string HistoryKey(string id) => "job:" + id + ":events";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is {Status} but the queue could not be told; it catches up when it next rebuilds")]
+    private partial void LogQueueUnreached(Exception exception, string jobId, string status);
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

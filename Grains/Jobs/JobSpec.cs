@@ -8,9 +8,12 @@ namespace Cluster.Grains.Jobs;
 /// <summary>The job object that the Lua functions <c>job_submit</c> and <c>workflow_create</c> read, built in one place for both.</summary>
 internal static class JobSpec
 {
+    /// <summary>A new job's id on either engine: a version 7 GUID, so ids sort by creation time.</summary>
+    public static string NewId() => Guid.CreateVersion7().ToString();
+
     public static JsonObject From(JobSubmission submission) => new()
     {
-        ["id"] = Guid.CreateVersion7().ToString(),
+        ["id"] = NewId(),
         ["type"] = submission.Type,
         ["priority"] = submission.Priority,
         ["payload"] = submission.Payload.ToJsonString(ClusterJson.Options),

@@ -1,15 +1,67 @@
+using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Redis;
 
 namespace Cluster.Grains.Jobs;
 
-/// <summary>Submission, claims and listings on the Orleans engine. Filled in by the job queue grain's change.</summary>
-#pragma warning disable CS9113 // the stub keeps the constructor its implementation will use
-internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis, ClusterGrainOptions options) : IJobQueue
+/// <summary>
+/// Submission, claims and listings on the Orleans engine: a job is created by its grain, claimed through the
+/// <see cref="JobQueueGrain"/>, listed from the indexes the job grains keep in Redis.
+/// </summary>
+internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJobQueue
 {
-    public Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-    public Task<JobAssignment?> ClaimAsync(string workerId, string machineId, WorkerCapabilities capabilities, TimeSpan lease, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-    public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) => throw new NotSupportedException();
-    public Task<long> PendingCountAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    private const long IdempotencySeconds = 24 * 60 * 60;
+
+    // Undoes a claim of an idempotency key whose job was never created, unless another submission holds it by now.
+    private const string ReleaseKeyScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+
+    private IJobQueueGrain Queue => grains.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
+
+    /// <summary>
+    /// As cluster.lua's <c>job_submit</c>: a key submitted within 24 h returns the job it named. The key is claimed for
+    /// the new id before the job is created (<c>SET NX</c>), so two submissions racing with one key make one job.
+    /// </summary>
+    public async Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        var id = JobSpec.NewId();
+        var key = submission.IdempotencyKey is { Length: > 0 } idempotency ? "idempotency:" + idempotency : null;
+        if (key is not null)
+        {
+            var existing = await redis.ExecuteAsync("SET", [key, id, "NX", "GET", "EX", IdempotencySeconds], cancellationToken).ConfigureAwait(false);
+            if (!existing.IsNull) return new SubmittedJob(existing.ToString(), Created: false);
+        }
+        bool created;
+        try
+        {
+            created = await grains.GetGrain<IJobControlGrain>(id).CreateAsync(submission, JobPlacement.Alone).ConfigureAwait(false);
+        }
+        catch when (key is not null)
+        {
+            await redis.ExecuteAsync("EVAL", [ReleaseKeyScript, 1, key, id], CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        return created ? new SubmittedJob(id, Created: true) : throw new ClusterException(ErrorCodes.DuplicateJob, $"a job with id {id} exists");
+    }
+
+    /// <summary>
+    /// The one place a claim enters the Orleans engine. Straight to the queue for now; a registered worker's claim is
+    /// to go through its worker grain (status and capacity, as <c>claim_best</c> checks them) once that grain exists.
+    /// </summary>
+    public Task<JobAssignment?> ClaimAsync(string workerId, string machineId, WorkerCapabilities capabilities, TimeSpan lease, CancellationToken cancellationToken = default) =>
+        Queue.ClaimAsync(workerId, machineId, capabilities, lease);
+
+    public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) =>
+        JobListing.ListAsync(redis, query, LoadAsync, cancellationToken);
+
+    public async Task<long> PendingCountAsync(CancellationToken cancellationToken = default) =>
+        (await redis.ExecuteAsync("ZCARD", ["jobs:status:pending"], cancellationToken).ConfigureAwait(false)).Integer;
+
+    private Task<JobState?[]> LoadAsync(string[] ids, CancellationToken cancellationToken)
+    {
+        var loads = new Task<JobState?>[ids.Length];
+        for (var i = 0; i < ids.Length; i++) loads[i] = grains.GetGrain<IJobGrain>(ids[i]).GetAsync(cancellationToken);
+        return Task.WhenAll(loads);
+    }
 }

@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Cluster.Grains.Functions;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Jobs;
@@ -36,72 +34,18 @@ internal sealed class LuaJobQueue(IRedis redis, ClusterGrainOptions options) : I
     public async Task<long> PendingCountAsync(CancellationToken cancellationToken = default) =>
         (await redis.ExecuteAsync("ZCARD", ["jobs:pending"], cancellationToken).ConfigureAwait(false)).Integer;
 
-    /// <summary>
-    /// Walks the most selective index newest first, from the cursor (a job's sequence number), and checks
-    /// the remaining filters on each job. A page looks at no more than ten pages' worth of candidates,
-    /// so a rare combination of filters yields a short page with a cursor rather than a long scan.
-    /// </summary>
-    public async Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default)
-    {
-        var limit = Math.Clamp(query.Limit, 1, JobLimits.MaxListLimit);
-        var index = query switch
-        {
-            { WorkflowId: { } w } => "jobs:workflow:" + w,
-            { WorkerId: { } w } => "jobs:worker:" + w,
-            { MachineId: { } m } => "jobs:machine:" + m,
-            { Status: { } s } => "jobs:status:" + s,
-            { Type: { } t } => "jobs:type:" + t,
-            _ => "jobs:all",
-        };
-        var max = query.Cursor is { } cursor && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
-            ? "(" + c.ToString(CultureInfo.InvariantCulture)
-            : "+inf";
-        var items = new List<JobState>(limit);
-        string? next = null;
-        var budget = limit * 10;
-        while (items.Count < limit && budget > 0)
-        {
-            var batch = Math.Min(budget, limit * 2);
-            var ids = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "WITHSCORES", "LIMIT", 0, batch], cancellationToken).ConfigureAwait(false);
-            if (ids.Items.Count == 0)
-            {
-                next = null;
-                break;
-            }
-            budget -= ids.Items.Count / 2;
-            var loads = new Task<RespValue>[ids.Items.Count / 2];
-            for (var i = 0; i < loads.Length; i++) loads[i] = redis.ExecuteAsync("HGETALL", ["job:" + ids.Items[2 * i]], cancellationToken);
-            await Task.WhenAll(loads).ConfigureAwait(false);
-            for (var i = 0; i < loads.Length; i++)
-            {
-                var seq = ids.Items[2 * i + 1].ToString();
-                max = "(" + seq;
-                next = seq;
-                if (JobHash.Read(loads[i].Result) is { } job && Matches(job, query))
-                {
-                    items.Add(job);
-                    if (items.Count == limit) break;
-                }
-            }
-            if (ids.Items.Count / 2 < batch && items.Count < limit)
-            {
-                next = null; // the index is exhausted
-                break;
-            }
-        }
-        // A page that filled exactly at the end of the index is the last one: say so rather than hand out a cursor to nothing.
-        if (next is not null && items.Count == limit)
-        {
-            var older = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "LIMIT", 0, 1], cancellationToken).ConfigureAwait(false);
-            if (older.Items.Count == 0) next = null;
-        }
-        return new Page<JobState>(items, next);
-    }
+    public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) =>
+        JobListing.ListAsync(redis, query, LoadAsync, cancellationToken);
 
-    private static bool Matches(JobState job, JobQuery q) =>
-        (q.Status is null || job.Status == q.Status) && (q.Type is null || job.Type == q.Type)
-        && (q.WorkerId is null || job.WorkerId == q.WorkerId) && (q.MachineId is null || job.MachineId == q.MachineId)
-        && (q.WorkflowId is null || job.WorkflowId == q.WorkflowId);
+    private async Task<JobState?[]> LoadAsync(string[] ids, CancellationToken cancellationToken)
+    {
+        var loads = new Task<RespValue>[ids.Length];
+        for (var i = 0; i < ids.Length; i++) loads[i] = redis.ExecuteAsync("HGETALL", ["job:" + ids[i]], cancellationToken);
+        await Task.WhenAll(loads).ConfigureAwait(false);
+        var jobs = new JobState?[ids.Length];
+        for (var i = 0; i < ids.Length; i++) jobs[i] = JobHash.Read(loads[i].Result);
+        return jobs;
+    }
 
     /// <summary>Returns expired leases and timed-out jobs to the queue, declares silent workers offline and promotes due retries.</summary>
     public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)

@@ -7,6 +7,7 @@ using Cluster.Testing;
 namespace Cluster.IntegrationTests.Jobs;
 
 [TestFixture(Engine.Lua)]
+[TestFixture(Engine.Orleans)]
 public sealed class JobLifecycleTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly WorkerCapabilities Sd = new() { GpuMemory = 24, ModelTypes = ["stable-diffusion"], Capabilities = ["text-to-image", "upscale"] };

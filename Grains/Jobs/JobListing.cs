@@ -1,0 +1,82 @@
+using System.Globalization;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Redis;
+
+namespace Cluster.Grains.Jobs;
+
+/// <summary>
+/// A page of jobs from the listing indexes both engines keep (<c>jobs:all</c>, <c>jobs:status:{s}</c>, …, scored by the
+/// job's sequence); only how a job is loaded differs between them.
+/// </summary>
+internal static class JobListing
+{
+    /// <summary>Loads the jobs of <c>ids</c>, in order; null for one that does not exist.</summary>
+    public delegate Task<JobState?[]> Loader(string[] ids, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Walks the most selective index newest first, from the cursor (a job's sequence number), and checks
+    /// the remaining filters on each job. A page looks at no more than ten pages' worth of candidates,
+    /// so a rare combination of filters yields a short page with a cursor rather than a long scan.
+    /// </summary>
+    public static async Task<Page<JobState>> ListAsync(IRedis redis, JobQuery query, Loader load, CancellationToken cancellationToken)
+    {
+        var limit = Math.Clamp(query.Limit, 1, JobLimits.MaxListLimit);
+        var index = query switch
+        {
+            { WorkflowId: { } w } => "jobs:workflow:" + w,
+            { WorkerId: { } w } => "jobs:worker:" + w,
+            { MachineId: { } m } => "jobs:machine:" + m,
+            { Status: { } s } => "jobs:status:" + s,
+            { Type: { } t } => "jobs:type:" + t,
+            _ => "jobs:all",
+        };
+        var max = query.Cursor is { } cursor && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
+            ? "(" + c.ToString(CultureInfo.InvariantCulture)
+            : "+inf";
+        var items = new List<JobState>(limit);
+        string? next = null;
+        var budget = limit * 10;
+        while (items.Count < limit && budget > 0)
+        {
+            var batch = Math.Min(budget, limit * 2);
+            var reply = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "WITHSCORES", "LIMIT", 0, batch], cancellationToken).ConfigureAwait(false);
+            if (reply.Items.Count == 0)
+            {
+                next = null;
+                break;
+            }
+            var ids = new string[reply.Items.Count / 2];
+            for (var i = 0; i < ids.Length; i++) ids[i] = reply.Items[2 * i].ToString();
+            budget -= ids.Length;
+            var jobs = await load(ids, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                var seq = reply.Items[2 * i + 1].ToString();
+                max = "(" + seq;
+                next = seq;
+                if (jobs[i] is { } job && Matches(job, query))
+                {
+                    items.Add(job);
+                    if (items.Count == limit) break;
+                }
+            }
+            if (ids.Length < batch && items.Count < limit)
+            {
+                next = null; // the index is exhausted
+                break;
+            }
+        }
+        // A page that filled exactly at the end of the index is the last one: say so rather than hand out a cursor to nothing.
+        if (next is not null && items.Count == limit)
+        {
+            var older = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "LIMIT", 0, 1], cancellationToken).ConfigureAwait(false);
+            if (older.Items.Count == 0) next = null;
+        }
+        return new Page<JobState>(items, next);
+    }
+
+    private static bool Matches(JobState job, JobQuery q) =>
+        (q.Status is null || job.Status == q.Status) && (q.Type is null || job.Type == q.Type)
+        && (q.WorkerId is null || job.WorkerId == q.WorkerId) && (q.MachineId is null || job.MachineId == q.MachineId)
+        && (q.WorkflowId is null || job.WorkflowId == q.WorkflowId);
+}
