@@ -218,6 +218,18 @@ public sealed class JobLifecycleTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task Submissions_racing_with_one_idempotency_key_give_one_job()
+    {
+        var submission = new JobSubmission { Type = "upscale", Payload = new JsonObject(), IdempotencyKey = "order-43" };
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Grains.Jobs.SubmitAsync(submission)));
+
+        Assert.That(results.Select(r => r.JobId).Distinct().Count(), Is.EqualTo(1));
+        Assert.That(results.Count(r => r.Created), Is.EqualTo(1));
+        Assert.That(await Grains.Jobs.PendingCountAsync(), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Completing_twice_is_harmless()
     {
         var submitted = await SubmitAsync();
