@@ -32,7 +32,9 @@ public sealed class OrleansGrainFactory : GrainFactory
     public override IMachineGrain Machine(string id) => _grains.GetGrain<IMachineGrain>(id);
     public override IWorkflowGrain Workflow(string id) => _grains.GetGrain<IWorkflowGrain>(id);
 
-    // Filled in by the sweeper grain's change.
-    public override Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default) =>
-        throw new NotSupportedException("The Orleans engine has no sweeper yet");
+    public override async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        var swept = await _grains.GetGrain<ISweeperGrain>(ISweeperGrain.Key).SweepAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new SweepResult(swept.ExpiredLeases, swept.TimedOut, swept.WorkersLost, swept.RetriesPromoted);
+    }
 }

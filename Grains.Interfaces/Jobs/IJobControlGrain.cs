@@ -26,6 +26,15 @@ public interface IJobControlGrain : IGrainWithStringKey
     /// <summary>Extends the lease the token names (a heartbeat of its worker); false when the token is not the job's.</summary>
     [Alias("RenewLease")]
     Task<bool> RenewLeaseAsync(string leaseToken, TimeSpan lease);
+
+    // ---- what the worker grains do (WorkerGrain) ------------------------------------------------------
+
+    /// <summary>
+    /// Fails the attempt the token holds because its worker went offline or registered again (<c>WORKER_LOST</c>,
+    /// <c>WORKER_RESTARTED</c>): retried at once while retries are left, else dead. False when the token no longer holds the job.
+    /// </summary>
+    [Alias("FailLease")]
+    Task<bool> FailLeaseAsync(string leaseToken, JobError error);
 }
 
 /// <summary>Where a new job belongs: on its own, or a step of a workflow.</summary>

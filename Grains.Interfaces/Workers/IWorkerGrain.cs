@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Cluster.Grains.Interfaces.Workers;
 
 /// <summary>One worker (one GPU of a machine), addressed by its id.</summary>
@@ -13,7 +15,8 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Takes the worker offline; its jobs go back in line at once.</summary>
     [Alias("UnregisterAsync")]
     Task UnregisterAsync(string reason, CancellationToken cancellationToken = default);
-    [Alias("GetAsync")]
+    /// <summary>Interleaves: it only reads, and a machine reading its workers must not wait on one that is registering with it.</summary>
+    [Alias("GetAsync"), AlwaysInterleave]
     Task<WorkerState?> GetAsync(CancellationToken cancellationToken = default);
 }
 

@@ -5,6 +5,7 @@ using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
+using Cluster.Grains.Interfaces.Workers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -31,6 +32,7 @@ public sealed partial class JobGrain(
     private static long _lastSequence;
     private IGrainTimer? _timer;
     private long _storedLeaseExpiresAtMs;
+    private (string Worker, string LeaseToken)? _releasedHold;
     /// <summary>The status as last written: what the queue was last told about.</summary>
     private string _storedStatus = "";
 
@@ -181,6 +183,7 @@ public sealed partial class JobGrain(
         if (machineId.Length > 0) Index("jobs:machine:" + machineId);
         Publish("job_assigned", ("lease_expires_at", Job.LeaseExpiresAtMs.ToString(CultureInfo.InvariantCulture)));
         await WriteAsync();
+        if (workerId.Length > 0) await GrainFactory.GetGrain<IWorkerControlGrain>(workerId).JobHeldAsync(Id, leaseToken);
         return new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs);
     }
 
@@ -221,6 +224,17 @@ public sealed partial class JobGrain(
         return true;
     }
 
+    // ---- what the worker grains do ----------------------------------------------------------------------
+
+    public async Task<bool> FailLeaseAsync(string leaseToken, JobError error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        if (!Job.IsHeld || Job.LeaseToken != leaseToken) return false;
+        FailAttempt(error, retryable: true, TimeSpan.Zero);
+        await WriteAsync();
+        return true;
+    }
+
     // ---- transitions ------------------------------------------------------------------------------------
 
     /// <summary>A job read back after its silo died may be due already, or soon: its timer starts with the activation.</summary>
@@ -233,16 +247,20 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>
-    /// Writes the record with its outbox, then arms the timer for the next moment time makes something due and tells
-    /// the queue if the job became claimable or stopped being so.
+    /// Writes the record with its outbox, then arms the timer for the next moment time makes something due, tells
+    /// the worker whose hold the write ended (one way: a worker may be waiting on this job) and tells the queue if
+    /// the job became claimable or stopped being so.
     /// </summary>
     private async Task WriteAsync(CancellationToken cancellationToken = default)
     {
+        var released = _releasedHold;
+        _releasedHold = null;
         await state.WriteStateAsync(cancellationToken);
         var before = _storedStatus;
         _storedStatus = Job.Status;
         _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
         ArmTimer();
+        if (released is { } hold) await GrainFactory.GetGrain<IWorkerControlGrain>(hold.Worker).JobReleasedAsync(Id, hold.LeaseToken);
         await UpdateQueueAsync(before);
     }
 
@@ -328,6 +346,7 @@ public sealed partial class JobGrain(
     /// <summary>Ends the worker's hold on the job: no lease, no deadline.</summary>
     private void Release()
     {
+        if (Job.IsHeld && Job.WorkerId is { Length: > 0 } worker && Job.LeaseToken is { } token) _releasedHold = (worker, token);
         Job.LeaseToken = null;
         Job.LeaseExpiresAtMs = 0;
         Job.Outbox.SortedSetRemove("jobs:leases", Id);

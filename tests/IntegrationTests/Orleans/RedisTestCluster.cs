@@ -66,6 +66,7 @@ public static class RedisTestCluster
             silo.Services.AddClusterSerializers();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
             silo.AddClusterGrainEngine();
+            silo.AddClusterSweeper();
         }
     }
 }

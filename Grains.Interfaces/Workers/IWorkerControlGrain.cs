@@ -1,0 +1,49 @@
+using Cluster.Grains.Interfaces.Jobs;
+using Orleans.Concurrency;
+
+namespace Cluster.Grains.Interfaces.Workers;
+
+/// <summary>
+/// What the cluster's own grains do with a worker, beside what the worker itself does (<see cref="IWorkerGrain"/>):
+/// claims made for it, the job grains telling it when a hold starts and ends, the sweeper finding it silent.
+/// Implemented by the same grain as <see cref="IWorkerGrain"/>, under the same key.
+/// </summary>
+[Alias("Cluster.IWorkerControlGrain")]
+public interface IWorkerControlGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Claims the best job the capabilities can serve from the queue and records the hold. A registered worker is
+    /// refused (null) when offline or at its concurrency, and claims for its own machine when none is given; an id
+    /// that never registered claims without those checks (seed 001's anonymous workers), as in cluster.lua.
+    /// </summary>
+    [Alias("Claim")]
+    Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease);
+
+    /// <summary>A job grain assigned its job to this worker under <paramref name="leaseToken"/> (however the assignment was made).</summary>
+    [Alias("JobHeld"), OneWay]
+    Task JobHeldAsync(string jobId, string leaseToken);
+
+    /// <summary>The job's hold under <paramref name="leaseToken"/> ended (completed, failed, cancelled, lease lost); a later hold is kept.</summary>
+    [Alias("JobReleased"), OneWay]
+    Task JobReleasedAsync(string jobId, string leaseToken);
+
+    /// <summary>
+    /// The sweeper found the worker's stored heartbeat older than the worker timeout. Goes offline, returning its jobs,
+    /// when its last heartbeat really is that old (true); otherwise stores the newer heartbeat (false).
+    /// </summary>
+    [Alias("Lapse")]
+    Task<bool> LapseAsync();
+}
+
+/// <summary>What the worker grains do with their machine: a machine exists from its first worker's registration.</summary>
+[Alias("Cluster.IMachineControlGrain")]
+public interface IMachineControlGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the machine on its first worker (event <c>machine_registered</c>), adds the worker and marks the machine seen.</summary>
+    [Alias("AddWorker")]
+    Task AddWorkerAsync(string workerId, string? host, int? gpuCount);
+
+    /// <summary>The worker registered again on another machine.</summary>
+    [Alias("RemoveWorker")]
+    Task RemoveWorkerAsync(string workerId);
+}

@@ -1,0 +1,217 @@
+using Cluster.Grains.Interfaces.Errors;
+using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Streams;
+using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Jobs;
+using static Cluster.Grains.Timestamps;
+
+namespace Cluster.Grains.Workers;
+
+/// <summary>
+/// One worker on the Orleans runtime: its registration, the jobs it holds (each with its lease token) and its
+/// heartbeats. The job grains are the truth of every hold: they tell the worker when one starts and ends, and a
+/// heartbeat renews each lease through its job, dropping the holds the job no longer grants. Heartbeats are kept in
+/// memory and written, with the worker's score in <c>workers:heartbeats</c>, at most every third of the worker
+/// timeout: the sweeper reads that set to find workers gone silent, also when their silo died.
+/// </summary>
+public sealed class WorkerGrain(
+    [PersistentState("worker", JobGrain.Storage)] IPersistentState<WorkerRecord> state,
+    ClusterGrainOptions options) : Grain, IWorkerGrain, IWorkerControlGrain
+{
+    public const string Topic = "workers";
+    private long _storedHeartbeatMs;
+
+    private WorkerRecord Worker => state.State;
+    private string Id => this.GetPrimaryKeyString();
+    private long TimeoutMs => (long)options.WorkerTimeout.TotalMilliseconds;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _storedHeartbeatMs = Worker.LastHeartbeatMs;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>An online worker leaving memory stores its last heartbeat and holds, which the next activation starts from.</summary>
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (Worker.Registered && !Worker.Offline) await WriteAsync(cancellationToken);
+    }
+
+    // ---- what the worker does ---------------------------------------------------------------------------
+
+    /// <summary>Re-registering (a restart) keeps the machine association and returns the jobs it held as failed attempts.</summary>
+    public async Task<int> RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(registration);
+        if (Id.Length == 0) throw new ClusterException(ErrorCodes.ValidationError, "worker_id is required");
+        var machineId = registration.MachineId ?? "";
+        if (machineId is "" or "unknown")
+            throw new ClusterException(ErrorCodes.MachineIdRequired, $"worker {Id} must name its machine_id (got \"{machineId}\")");
+
+        if (Worker.Registered && Worker.MachineId != machineId)
+            await GrainFactory.GetGrain<IMachineControlGrain>(Worker.MachineId).RemoveWorkerAsync(Id);
+        var returned = await ReturnHeldAsync("WORKER_RESTARTED", $"worker {Id} registered again while holding the job");
+        await GrainFactory.GetGrain<IMachineControlGrain>(machineId).AddWorkerAsync(Id, registration.Host, registration.GpuCount);
+
+        var now = NowMs;
+        Worker.MachineId = machineId;
+        Worker.Status = WorkerStatus.Idle;
+        Worker.Concurrency = Math.Max(registration.Concurrency, 1);
+        Worker.Capabilities = registration.Capabilities;
+        Worker.GpuIndex = registration.GpuIndex;
+        Worker.SiloId = registration.SiloId;
+        Worker.RegisteredMs = now;
+        Worker.LastHeartbeatMs = now;
+        Worker.OfflineMs = 0;
+        Worker.CurrentJobId = null;
+        Worker.Outbox.SortedSetAdd("workers", Id, 0);
+        Publish("worker_registered", ("machine_id", machineId), ("status", WorkerStatus.Idle));
+        await WriteAsync(cancellationToken);
+        return returned;
+    }
+
+    /// <summary>Renews the worker and each lease it holds; returns the jobs it still holds.</summary>
+    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        CheckRegistered();
+        if (Worker.Offline) throw new ClusterException(ErrorCodes.WorkerOffline, $"worker {Id} was declared offline; register again");
+        Worker.LastHeartbeatMs = NowMs;
+        if (Worker.Held.Count > 0) await RenewHeldAsync(lease);
+        if (Worker.LastHeartbeatMs - _storedHeartbeatMs >= TimeoutMs / 3) await WriteAsync(cancellationToken);
+        return [.. Worker.Held.Keys];
+    }
+
+    public Task UnregisterAsync(string reason, CancellationToken cancellationToken = default)
+    {
+        CheckRegistered();
+        return GoOfflineAsync(string.IsNullOrEmpty(reason) ? "disconnected" : reason);
+    }
+
+    public Task<WorkerState?> GetAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Worker.Registered ? View() : null);
+
+    // ---- what the cluster's grains do -------------------------------------------------------------------
+
+    public async Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease)
+    {
+        var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
+        if (!Worker.Registered) return await queue.ClaimAsync(Id, machineId, capabilities, lease);
+        if (Worker.Offline || Worker.Held.Count >= Worker.Concurrency) return null;
+        var assignment = await queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
+        if (assignment is not null) Hold(assignment.Job.Id, assignment.LeaseToken);
+        return assignment;
+    }
+
+    public async Task JobHeldAsync(string jobId, string leaseToken)
+    {
+        if (!Worker.Registered) return;
+        if (Worker.Offline)
+        {
+            // Assigned as the worker went offline: it will never run the job.
+            await GrainFactory.GetGrain<IJobControlGrain>(jobId).FailLeaseAsync(leaseToken, new JobError("WORKER_LOST", $"worker {Id} is offline"));
+            return;
+        }
+        Hold(jobId, leaseToken);
+    }
+
+    public Task JobReleasedAsync(string jobId, string leaseToken)
+    {
+        if (Worker.Held.TryGetValue(jobId, out var held) && held == leaseToken)
+        {
+            Worker.Held.Remove(jobId);
+            Worker.CurrentJobId = null;
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<bool> LapseAsync()
+    {
+        if (!Worker.Registered || Worker.Offline) return false;
+        if (NowMs - Worker.LastHeartbeatMs < TimeoutMs)
+        {
+            await WriteAsync(); // the stored heartbeat lagged the one in memory
+            return false;
+        }
+        await GoOfflineAsync("heartbeat lapsed");
+        return true;
+    }
+
+    // ---- transitions ------------------------------------------------------------------------------------
+
+    private async Task GoOfflineAsync(string reason)
+    {
+        await ReturnHeldAsync("WORKER_LOST", $"worker {Id} went offline: {reason}");
+        Worker.Status = WorkerStatus.Offline;
+        Worker.OfflineMs = NowMs;
+        Worker.CurrentJobId = null;
+        Publish("worker_offline", ("machine_id", Worker.MachineId), ("reason", reason));
+        await WriteAsync();
+    }
+
+    /// <summary>Hands back every job the worker holds, each as a failed attempt; returns how many its job took back.</summary>
+    private async Task<int> ReturnHeldAsync(string code, string message)
+    {
+        if (Worker.Held.Count == 0) return 0;
+        var error = new JobError(code, message);
+        var held = Worker.Held.ToArray();
+        Worker.Held.Clear();
+        var returned = await Task.WhenAll(held.Select(h => GrainFactory.GetGrain<IJobControlGrain>(h.Key).FailLeaseAsync(h.Value, error)));
+        return returned.Count(r => r);
+    }
+
+    /// <summary>Renews every held lease through its job; a job that no longer grants the lease is no longer held.</summary>
+    private async Task RenewHeldAsync(TimeSpan lease)
+    {
+        var held = Worker.Held.ToArray();
+        var renewed = await Task.WhenAll(held.Select(h => GrainFactory.GetGrain<IJobControlGrain>(h.Key).RenewLeaseAsync(h.Value, lease)));
+        for (var i = 0; i < held.Length; i++)
+            if (!renewed[i] && Worker.Held.TryGetValue(held[i].Key, out var token) && token == held[i].Value)
+                Worker.Held.Remove(held[i].Key);
+    }
+
+    private void Hold(string jobId, string leaseToken)
+    {
+        Worker.Held[jobId] = leaseToken;
+        Worker.CurrentJobId = jobId;
+    }
+
+    /// <summary>
+    /// Writes the record with its outbox. Online, its score in <c>workers:heartbeats</c> is its last heartbeat (what
+    /// the sweeper reads); offline, it has none.
+    /// </summary>
+    private async Task WriteAsync(CancellationToken cancellationToken = default)
+    {
+        if (Worker.Offline) Worker.Outbox.SortedSetRemove("workers:heartbeats", Id);
+        else Worker.Outbox.SortedSetAdd("workers:heartbeats", Id, Worker.LastHeartbeatMs);
+        await state.WriteStateAsync(cancellationToken);
+        _storedHeartbeatMs = Worker.LastHeartbeatMs;
+    }
+
+    private void CheckRegistered()
+    {
+        if (!Worker.Registered) throw new ClusterException(ErrorCodes.WorkerNotFound, "Worker not found: " + Id);
+    }
+
+    /// <summary>An event on the <c>workers</c> topic with the fields cluster.lua gives it.</summary>
+    private void Publish(string type, params ReadOnlySpan<(string Name, string Value)> extra)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["worker_id"] = Id };
+        foreach (var (name, value) in extra)
+            if (value.Length > 0) fields[name] = value;
+        Worker.Outbox.Publish(Topic, Id, new TopicEvent(type, fields));
+    }
+
+    private WorkerState View() => new()
+    {
+        Id = Id,
+        MachineId = Worker.MachineId,
+        Status = Worker.Offline ? WorkerStatus.Offline : Worker.Held.Count > 0 ? WorkerStatus.Busy : WorkerStatus.Idle,
+        Concurrency = Worker.Concurrency,
+        Active = Worker.Held.Count,
+        CurrentJobId = Worker.CurrentJobId,
+        Capabilities = Worker.Capabilities,
+        GpuIndex = Worker.GpuIndex,
+        RegisteredAt = Iso(Worker.RegisteredMs),
+        LastHeartbeat = Iso(Worker.LastHeartbeatMs),
+    };
+}
