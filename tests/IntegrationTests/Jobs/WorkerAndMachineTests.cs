@@ -172,6 +172,26 @@ public sealed class WorkerAndMachineTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task Registering_and_leaving_are_events_on_the_workers_and_machines_topics()
+    {
+        await RegisterAsync("w1");
+        await RegisterAsync("w2");
+        await Grains.Worker("w1").UnregisterAsync("shutting down");
+
+        var workers = await Redis.ReadStreamAsync("events:workers");
+        var machines = await Redis.ReadStreamAsync("events:machines");
+
+        Assert.That(workers.Select(e => (e.Type, e["worker_id"], e["machine_id"], e["status"], e["reason"])), Is.EqualTo(new (string, string?, string?, string?, string?)[]
+        {
+            ("worker_registered", "w1", "gpu-box-1", "idle", null),
+            ("worker_registered", "w2", "gpu-box-1", "idle", null),
+            ("worker_offline", "w1", "gpu-box-1", null, "shutting down"),
+        }));
+        Assert.That(workers[0].Fields.Keys, Is.EqualTo(new[] { "type", "worker_id", "machine_id", "status" }), "flat, in cluster.lua's order");
+        Assert.That(machines.Select(e => (e.Type, e["machine_id"])), Is.EqualTo(new[] { ("machine_registered", (string?)"gpu-box-1") }));
+    }
+
+    [Test]
     public async Task Machines_are_paginated_in_id_order_and_can_be_picked_by_id()
     {
         for (var i = 0; i < 5; i++) await RegisterAsync($"w{i}", $"machine-{i}");
