@@ -46,11 +46,14 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
     }
 
     /// <summary>
-    /// The one place a claim enters the Orleans engine. Straight to the queue for now; a registered worker's claim is
-    /// to go through its worker grain (status and capacity, as <c>claim_best</c> checks them) once that grain exists.
+    /// The one place a claim enters the Orleans engine: through the worker's grain, which refuses an offline worker or
+    /// one at its concurrency (as <c>claim_best</c> checks them) and records the hold; a claim naming no worker goes
+    /// straight to the queue.
     /// </summary>
     public Task<JobAssignment?> ClaimAsync(string workerId, string machineId, WorkerCapabilities capabilities, TimeSpan lease, CancellationToken cancellationToken = default) =>
-        Queue.ClaimAsync(workerId, machineId, capabilities, lease);
+        workerId.Length > 0
+            ? grains.GetGrain<IWorkerControlGrain>(workerId).ClaimAsync(machineId, capabilities, lease).WaitAsync(cancellationToken)
+            : Queue.ClaimAsync(workerId, machineId, capabilities, lease);
 
     public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) =>
         JobListing.ListAsync(redis, query, LoadAsync, cancellationToken);

@@ -8,6 +8,7 @@ using Cluster.Testing;
 namespace Cluster.IntegrationTests.Jobs;
 
 [TestFixture(Engine.Lua)]
+[TestFixture(Engine.Orleans)]
 public sealed class WorkerAndMachineTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly WorkerCapabilities Caps = new() { GpuMemory = 24, Capabilities = ["text-to-image"] };
