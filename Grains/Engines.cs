@@ -15,13 +15,15 @@ public static class Engines
     public const string StreamProvider = "events";
 
     /// <summary>
-    /// What a silo needs to run the Orleans engine: the stream provider on Redis Streams and the outbox grain storage
-    /// (<see cref="JobGrain.Storage"/>) that writes a grain's state and its events in one step.
+    /// What a silo needs to run the Orleans engine: the stream provider on Redis Streams, the outbox grain storage
+    /// (<see cref="JobGrain.Storage"/>) that writes a grain's state and its events in one step, and the sweeper grain,
+    /// started with the silo. Never on a Lua-engine silo: the sweeper would act on the keys the Lua functions keep.
     /// </summary>
     public static ISiloBuilder AddClusterGrainEngine(this ISiloBuilder silo, Action<RedisStreamOptions>? streams = null)
     {
         silo.AddRedisStreams(StreamProvider, options => streams?.Invoke(options));
         silo.AddOutboxGrainStorage(JobGrain.Storage, options => options.StreamProvider = StreamProvider);
+        silo.AddClusterSweeper();
         return silo;
     }
 }

@@ -40,7 +40,7 @@ public static class ClusterDefaults
         builder.AddClusterTelemetry();
 
         services.AddClusterGrains(builder.Configuration, check.Cluster.Engine);
-        services.AddWorkerGateway();
+        services.AddWorkerGateway(check.Cluster.Engine);
         services.AddGateway();
         services.AddClusterHealthChecks();
         services.AddClusterAuth();

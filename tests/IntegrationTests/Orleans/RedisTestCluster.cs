@@ -66,7 +66,6 @@ public static class RedisTestCluster
             silo.Services.AddClusterSerializers();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
             silo.AddClusterGrainEngine();
-            silo.AddClusterSweeper();
         }
     }
 }
