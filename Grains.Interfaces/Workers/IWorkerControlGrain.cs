@@ -23,8 +23,12 @@ public interface IWorkerControlGrain : IGrainWithStringKey
     [Alias("JobHeld"), OneWay]
     Task JobHeldAsync(string jobId, string leaseToken);
 
-    /// <summary>The job's hold under <paramref name="leaseToken"/> ended (completed, failed, cancelled, lease lost); a later hold is kept.</summary>
-    [Alias("JobReleased"), OneWay]
+    /// <summary>
+    /// The job's hold under <paramref name="leaseToken"/> ended (completed, failed, cancelled, lease lost); a later hold is
+    /// kept. Awaited by the job, so that a claim its worker makes after hearing the job ended finds the slot free; it
+    /// interleaves (a claim of this worker may be waiting on that very job) and does no await of its own.
+    /// </summary>
+    [Alias("JobReleased"), AlwaysInterleave]
     Task JobReleasedAsync(string jobId, string leaseToken);
 
     /// <summary>
