@@ -17,6 +17,8 @@ public sealed record ConnectorSettings
 public sealed record AgentSettings
 {
     public required Uri Silo { get; init; }
+    /// <summary>Further silos of the same cluster; a worker that cannot reach its silo tries the next in turn.</summary>
+    public IReadOnlyList<Uri> FailoverSilos { get; init; } = [];
     public required string ApiKey { get; init; }
     public required string MachineId { get; init; }
     public required int GpuCount { get; init; }
@@ -31,6 +33,9 @@ public sealed record AgentSettings
     public const int MaxGpus = 64;
     public static readonly IReadOnlySet<string> Pools = new HashSet<string>(StringComparer.Ordinal) { "fast-lane", "standard", "heavy" };
     public static readonly IReadOnlySet<string> ConnectorKinds = new HashSet<string>(StringComparer.Ordinal) { "simulation", "command", "http" };
+
+    /// <summary>Every silo a worker may connect to, <see cref="Silo"/> first.</summary>
+    public IReadOnlyList<Uri> Silos => [Silo, .. FailoverSilos];
 
     /// <summary>One worker per GPU: <c>{machine}-gpu{i}</c>.</summary>
     public IReadOnlyList<string> WorkerIds => Enumerable.Range(0, GpuCount).Select(i => WorkerIdFor(MachineId, i)).ToList();

@@ -35,9 +35,12 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
     /// <summary>Runs until <paramref name="stopping"/> fires. Throws <see cref="WorkerFatalException"/> when the silo refuses this worker for good.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
+        var silos = settings.Silos;
+        var turn = 0;
         while (!stopping.IsCancellationRequested)
         {
-            var connection = new WorkerConnection(settings.Silo, settings.ApiKey)
+            var silo = silos[turn];
+            var connection = new WorkerConnection(silo, settings.ApiKey)
             {
                 HeartbeatFailed = e => log.Warn(WorkerId, $"heartbeat failed ({e.Message}); reconnecting"),
             };
@@ -48,7 +51,7 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                     var registered = await connection.ConnectAsync(Registration(), stopping).ConfigureAwait(false);
                     Backoff.Reset();
                     var returned = registered.ReturnedJobs > 0 ? $", {registered.ReturnedJobs} job(s) it held returned to the queue" : "";
-                    log.Info(WorkerId, $"registered with {settings.Silo} (gpu {gpuIndex + 1}/{settings.GpuCount}, heartbeat {registered.HeartbeatMs} ms{returned})");
+                    log.Info(WorkerId, $"registered with {silo} (gpu {gpuIndex + 1}/{settings.GpuCount}, heartbeat {registered.HeartbeatMs} ms{returned})");
                     await ServeAsync(connection, stopping).ConfigureAwait(false);
                     if (stopping.IsCancellationRequested)
                     {
@@ -74,10 +77,12 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                 catch (Exception e) when (e is WebSocketException or WorkerConnectionClosedException or WorkerProtocolException
                     or TimeoutException or HttpRequestException or ClusterApiException)
                 {
-                    log.Warn(WorkerId, $"cannot reach the silo at {settings.Silo}: {e.Message}");
+                    log.Warn(WorkerId, $"cannot reach the silo at {silo}: {e.Message}");
                 }
             }
 
+            // Any silo serves any worker: after a drop, try the next one the agent knows.
+            turn = (turn + 1) % silos.Count;
             var delay = Backoff.Next();
             log.Info(WorkerId, $"reconnecting in {delay.TotalSeconds:0.0} s");
             try

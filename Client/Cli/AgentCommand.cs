@@ -25,6 +25,7 @@ public sealed class AgentCommand
     private readonly Option<double> _simFailureRate = new("--sim-failure-rate") { Description = "simulation: the share of jobs that fail with SIMULATED_FAILURE, 0–1" };
     private readonly Option<string> _command = new("--command") { Description = "command: the shell command to run per job, payload on stdin" };
     private readonly Option<string> _url = new("--url") { Description = "http: the URL to POST each payload to" };
+    private readonly Option<string[]> _failoverSilos = new("--failover-silo") { Description = "Another silo of the cluster, tried in turn when the current one cannot be reached; repeatable" };
     private readonly Option<int> _httpTimeout = new("--http-timeout-s") { Description = "http: how long a request may take", DefaultValueFactory = _ => 300 };
 
     private AgentCommand(GlobalOptions global, CliEnvironment environment)
@@ -35,6 +36,7 @@ public sealed class AgentCommand
         _pool.AcceptOnlyFromAmong([.. AgentSettings.Pools]);
         _modelTypes.AllowMultipleArgumentsPerToken = false;
         _capabilities.AllowMultipleArgumentsPerToken = false;
+        _failoverSilos.AllowMultipleArgumentsPerToken = false;
     }
 
     public static Command Create(GlobalOptions global, CliEnvironment environment) => new AgentCommand(global, environment).Build();
@@ -55,7 +57,7 @@ public sealed class AgentCommand
         var command = new Command("agent", "Run this machine's workers, one per GPU")
         {
             _machineId, _gpus, _connector, _concurrency, _gpuMemory, _modelTypes, _capabilities, _pool, _drainTimeout,
-            _simDuration, _simFailureRate, _command, _url, _httpTimeout,
+            _simDuration, _simFailureRate, _command, _url, _httpTimeout, _failoverSilos,
         };
         command.SetAction((parse, cancellationToken) => new CommandRunner(_environment).RunAsync(async () =>
         {
@@ -80,6 +82,7 @@ public sealed class AgentCommand
         var settings = new AgentSettings
         {
             Silo = _global.ResolveSilo(parse),
+            FailoverSilos = [.. SplitList(parse.GetValue(_failoverSilos)).Select(ParseSilo)],
             ApiKey = _global.ResolveApiKey(parse),
             MachineId = machineId,
             GpuCount = gpus,
@@ -102,6 +105,11 @@ public sealed class AgentCommand
         settings.Validate();
         return settings;
     }
+
+    private static Uri ParseSilo(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is ("http" or "https")
+            ? uri
+            : throw new AgentConfigurationException($"--failover-silo must be an http(s) address; it is \"{text}\".");
 
     /// <summary>Accepts both <c>--capabilities a,b</c> and <c>--capabilities a --capabilities b</c>.</summary>
     private static IReadOnlyList<string> SplitList(string[]? values) =>

@@ -22,6 +22,14 @@ public sealed class RedisFixture : IAsyncDisposable
     public static Task<RedisFixture> StartAsync(bool appendOnly = false) =>
         StartAsync(settings => settings with { AppendOnly = appendOnly });
 
+    /// <summary>
+    /// Starts a server that loses no acknowledged write: an append-only file fsynced before every reply
+    /// (<c>appendonly yes</c>, <c>appendfsync always</c>), so that a server killed hard and started again on
+    /// its folder (<see cref="KillServerAsync"/>, <see cref="StartServerAgainAsync"/>) holds everything it answered.
+    /// </summary>
+    public static Task<RedisFixture> StartDurableAsync() =>
+        StartAsync(settings => settings with { AppendOnly = true, ExtraArguments = ["--appendfsync", "always"] });
+
     /// <summary>Starts a server with settings of the test's choosing (a password, extra options…).</summary>
     public static async Task<RedisFixture> StartAsync(Func<RedisServerSettings, RedisServerSettings> configure)
     {
@@ -52,6 +60,14 @@ public sealed class RedisFixture : IAsyncDisposable
 
     /// <summary>Stops the server the way a silo shutdown does (SIGTERM), leaving its folder and port for a restart.</summary>
     public ValueTask StopServerAsync() => Server.DisposeAsync();
+
+    /// <summary>SIGKILL, as a crash or the OOM killer does: the server writes nothing more, its folder and port stay for a restart.</summary>
+    public async Task KillServerAsync()
+    {
+        ProcessTools.Signal(Server.ProcessId, ProcessTools.SigKill);
+        await Eventually.UntilAsync(() => Task.FromResult(Server.HasExited), "redis-server did not die of SIGKILL");
+        await Server.DisposeAsync();
+    }
 
     /// <summary>Starts a new server on the same port and folder, as after a crash or an upgrade.</summary>
     public async Task StartServerAgainAsync()

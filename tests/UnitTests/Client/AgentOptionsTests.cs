@@ -65,6 +65,17 @@ public class AgentOptionsTests
     }
 
     [Test]
+    public void Failover_silos_are_tried_after_the_silo_in_the_order_given()
+    {
+        using var test = new CliTestEnvironment();
+
+        var settings = Resolve(test, "--machine-id", "m1", "--silo", "http://silo-1:5000", "--failover-silo", "http://silo-2:5000,http://silo-3:5000");
+
+        Assert.That(settings.Silos, Is.EqualTo(new[] { new Uri("http://silo-1:5000"), new Uri("http://silo-2:5000"), new Uri("http://silo-3:5000") }));
+        Assert.That(() => Resolve(test, "--machine-id", "m1", "--failover-silo", "silo-2:5000"), Throws.InstanceOf<AgentConfigurationException>());
+    }
+
+    [Test]
     public void The_key_falls_back_to_the_silos_bootstrap_key_file()
     {
         using var test = new CliTestEnvironment();

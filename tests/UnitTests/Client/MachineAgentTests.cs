@@ -147,6 +147,23 @@ public class MachineAgentTests
     }
 
     [Test]
+    public async Task A_worker_whose_silo_drops_it_registers_with_the_failover_silo_next()
+    {
+        using var other = new FakeSilo();
+        var run = Runner(new SimulationConnector(TimeSpan.FromMilliseconds(10), 0), Settings() with { FailoverSilos = [other.Address] }).RunAsync(_stop.Token);
+        var (first, _) = await NextRegistrationAsync();
+
+        first.Abort();
+        var second = await other.NextSessionAsync(TestJobs.Deadline());
+        var register = await second.NextFrameAsync(TestJobs.Deadline());
+
+        Assert.That(register["type"]!.GetValue<string>(), Is.EqualTo("register"));
+        Assert.That(register["worker_id"]!.GetValue<string>(), Is.EqualTo("gpu-box-1-gpu0"));
+        await _stop.CancelAsync();
+        await run.WaitAsync(TestJobs.Deadline());
+    }
+
+    [Test]
     public async Task Stopping_fails_a_job_that_outlasts_the_drain_timeout_as_retryable_and_closes_the_socket()
     {
         var connector = new BlockingConnector();
