@@ -47,4 +47,9 @@ public sealed record JobPlacement
     [Id(1)] public int? StepIndex { get; init; }
     /// <summary>A step whose dependencies have not completed starts <c>waiting</c>, not <c>pending</c>.</summary>
     [Id(2)] public bool Waiting { get; init; }
+    /// <summary>
+    /// The job's place in line, taken when it was submitted (0: when it is created), so that the jobs of one batch keep
+    /// the batch's order however their creations interleave.
+    /// </summary>
+    [Id(3)] public long Sequence { get; init; }
 }

@@ -29,7 +29,6 @@ public sealed partial class JobGrain(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(1);
     private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
     private static readonly TimeSpan StatsKept = TimeSpan.FromHours(2);
-    private static long _lastSequence;
     private IGrainTimer? _timer;
     private long _storedLeaseExpiresAtMs;
     private (string Worker, string LeaseToken)? _releasedHold;
@@ -154,7 +153,7 @@ public sealed partial class JobGrain(
         Job.WebhookEvents = submission.WebhookEvents;
         Job.WorkflowId = placement.WorkflowId;
         Job.StepIndex = placement.StepIndex;
-        Job.Sequence = NextSequence();
+        Job.Sequence = placement.Sequence > 0 ? placement.Sequence : JobSequence.Next();
         Job.CreatedMs = now;
         Index("jobs:all");
         Index("jobs:type:" + Job.Type);
@@ -409,18 +408,6 @@ public sealed partial class JobGrain(
     private partial void LogQueueUnreached(Exception exception, string jobId, string status);
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <summary>Microseconds since 1970, never the same twice in this process: orders jobs of equal priority and pages listings.</summary>
-    private static long NextSequence()
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-        while (true)
-        {
-            var last = Interlocked.Read(ref _lastSequence);
-            var next = Math.Max(now, last + 1);
-            if (Interlocked.CompareExchange(ref _lastSequence, next, last) == last) return next;
-        }
-    }
 
     private static string? Iso(long ms) => ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 

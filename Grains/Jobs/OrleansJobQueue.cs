@@ -26,6 +26,8 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
     {
         ArgumentNullException.ThrowIfNull(submission);
         var id = JobSpec.NewId();
+        // Before the first await: the submissions of a batch, started in order, take their places in that order.
+        var placement = new JobPlacement { Sequence = JobSequence.Next() };
         var key = submission.IdempotencyKey is { Length: > 0 } idempotency ? "idempotency:" + idempotency : null;
         if (key is not null)
         {
@@ -35,7 +37,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
         bool created;
         try
         {
-            created = await grains.GetGrain<IJobControlGrain>(id).CreateAsync(submission, JobPlacement.Alone).ConfigureAwait(false);
+            created = await grains.GetGrain<IJobControlGrain>(id).CreateAsync(submission, placement).ConfigureAwait(false);
         }
         catch when (key is not null)
         {
