@@ -1,14 +1,11 @@
 using System.Text.Json.Nodes;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
-using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Validation;
 using Cluster.Grains.Interfaces.Workflows;
-using Cluster.Grains.Streaming;
+using Cluster.Grains.Streams;
 using Cluster.IntegrationTests.Jobs;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Serialization;
-using StackExchange.Redis;
+using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Workflows;
 
@@ -61,15 +58,8 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
 
     private async Task<WorkflowView> ViewAsync(CreatedWorkflow wf) => (await Grains.Workflow(wf.WorkflowId).GetAsync())!;
 
-    /// <summary>The events of a topic, oldest first, as a consumer decodes them.</summary>
-    private async Task<List<TopicEvent>> EventsAsync(string topic)
-    {
-        var serializer = Cluster.ServiceProvider.GetRequiredService<Serializer>();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(RedisServer.ConnectionString);
-        return (await connection.GetDatabase().StreamRangeAsync("events:" + topic))
-            .Select(e => RedisStreamEntryFormat.TryDecode(e, serializer, out var d) ? (TopicEvent)d.Events[0]! : null)
-            .OfType<TopicEvent>().ToList();
-    }
+    /// <summary>The events of a topic, oldest first, as they are stored (flat, as cluster.lua's emit stores them).</summary>
+    private Task<List<StreamEvent>> EventsAsync(string topic) => Redis.ReadStreamAsync("events:" + topic);
 
     [Test]
     public async Task A_diamond_runs_in_dependency_order_and_the_last_step_gets_both_results_as_inputs()
@@ -100,11 +90,11 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         Assert.That(view.Steps.Select(s => s.Status), Is.All.EqualTo("completed"));
         var events = await EventsAsync("workflows");
         Assert.That(events.Count(e => e.Type == "workflow_completed"), Is.EqualTo(1));
-        Assert.That(events.Where(e => e.Type == "workflow_step_promoted").Select(e => e.Fields["step_index"]), Is.EquivalentTo(new[] { "1", "2", "3" }));
+        Assert.That(events.Where(e => e.Type == "workflow_step_promoted").Select(e => e["step_index"]), Is.EquivalentTo(new[] { "1", "2", "3" }));
         Assert.That(events[^1].Type, Is.EqualTo("workflow_completed"));
-        Assert.That(events[^1].Fields["completed_steps"], Is.EqualTo("4"));
-        var pending = (await EventsAsync("jobs")).Where(e => e.Type == "job_pending" && e.Fields["job_id"] == d).ToList();
-        Assert.That(pending.Select(e => e.Fields["reason"]), Is.EqualTo(new[] { "dependencies_completed" }));
+        Assert.That(events[^1]["completed_steps"], Is.EqualTo("4"));
+        var pending = (await EventsAsync("jobs")).Where(e => e.Type == "job_pending" && e["job_id"] == d).ToList();
+        Assert.That(pending.Select(e => e["reason"]), Is.EqualTo(new[] { "dependencies_completed" }));
     }
 
     [Test]
@@ -121,7 +111,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Status, Is.EqualTo("cancelled"));
         var events = await EventsAsync("workflows");
         Assert.That(events.Select(e => e.Type), Is.EqualTo(new[] { "workflow_created", "workflow_step_failed", "workflow_failed" }));
-        Assert.That(events[1].Fields["error"], Does.Contain("BOOM"));
+        Assert.That(events[1]["error"], Does.Contain("BOOM"));
     }
 
     [Test]
@@ -132,7 +122,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         await KillAsync(wf.JobIds[0]);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "dead", "pending", "cancelled", "cancelled" }));
         Assert.That((await ViewAsync(wf)).Workflow.Status, Is.EqualTo(WorkflowStatus.Running), "the independent branch still runs");
-        Assert.That((await EventsAsync("jobs")).Single(e => e.Type == "job_cancelled" && e.Fields["job_id"] == wf.JobIds[3]).Fields["reason"], Is.EqualTo("dependency failed"));
+        Assert.That((await EventsAsync("jobs")).Single(e => e.Type == "job_cancelled" && e["job_id"] == wf.JobIds[3])["reason"], Is.EqualTo("dependency failed"));
 
         await RunAsync(wf.JobIds[1]);
 
@@ -202,7 +192,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         var view = await ViewAsync(wf);
         Assert.That(view.Workflow.Status, Is.EqualTo(WorkflowStatus.Cancelled));
         var cancelled = (await EventsAsync("workflows")).Single(e => e.Type == "workflow_step_cancelled");
-        Assert.That((cancelled.Fields["step_index"], cancelled.Fields["reason"]), Is.EqualTo(("0", "not needed")));
+        Assert.That((cancelled["step_index"], cancelled["reason"]), Is.EqualTo(("0", "not needed")));
     }
 
     [Test]
@@ -267,7 +257,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         Assert.That(events.Count(e => e.Type == "workflow_step_promoted"), Is.EqualTo(1));
         Assert.That(events.Count(e => e.Type == "workflow_completed"), Is.EqualTo(1));
         var jobEvents = await EventsAsync("jobs");
-        Assert.That(wf.JobIds.Select(id => jobEvents.Count(e => e.Type == "job_completed" && e.Fields["job_id"] == id)), Is.All.EqualTo(1));
+        Assert.That(wf.JobIds.Select(id => jobEvents.Count(e => e.Type == "job_completed" && e["job_id"] == id)), Is.All.EqualTo(1));
         Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:status:completed")).Integer, Is.EqualTo(2), "the status index agrees");
     }
 
