@@ -281,6 +281,23 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task A_workflow_that_missed_its_step_ending_hears_of_it_from_the_jobs_topic()
+    {
+        var wf = await CreateAsync(null, Step(), Step(0));
+        await AssignAsync(wf.JobIds[0]);
+
+        // The job completes without telling its workflow, as when its silo dies right after the write.
+        var facts = await Control(wf.JobIds[0]).CompleteForWorkflowAsync("""{"image_url":"a.png"}""");
+        Assert.That(facts!.Status, Is.EqualTo("completed"));
+
+        await Eventually.UntilAsync(async () => (await Grains.Job(wf.JobIds[1]).GetAsync())!.Status == "pending",
+            "the relay of the jobs topic tells the workflow, which promotes the next step");
+        Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Is.EqualTo("a.png"));
+        Assert.That((await ViewAsync(wf)).Workflow.CompletedSteps, Is.EqualTo(1));
+        Assert.That((await EventsAsync("workflows")).Count(e => e.Type == "workflow_step_completed"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Steps_that_end_at_once_under_fail_fast_settle_the_workflow_without_a_deadlock()
     {
         var wf = await CreateAsync(WorkflowFailurePolicy.FailFast, Enumerable.Range(0, 8).Select(_ => Step(maxRetries: 0)).ToArray());
