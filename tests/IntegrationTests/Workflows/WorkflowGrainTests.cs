@@ -98,6 +98,28 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task Seed_001s_img2img_step_leaves_out_the_image_url_its_dependency_brings_as_inputs()
+    {
+        var body = JsonNode.Parse("""
+            {"name":"Sequential Processing","steps":[
+              {"type":"text-to-image","prompt":"Base image"},
+              {"type":"img2img","prompt":"Enhanced image","depends_on":[0]},
+              {"type":"upscale","scale_factor":2,"depends_on":[1]}]}
+            """);
+        var definition = WorkflowDefinitionReader.Read(body, JobTypeCatalog.Default, WorkflowLimits.DefaultMaxSteps, out var problem);
+        Assert.That(problem, Is.Null);
+
+        var wf = await Grains.Workflows.CreateAsync(definition!);
+        Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "pending", "waiting", "waiting" }));
+        await RunAsync(wf.JobIds[0], new JsonObject { ["image_url"] = "base.png" });
+
+        var img2img = (await Grains.Job(wf.JobIds[1]).GetAsync())!;
+        Assert.That(img2img.Status, Is.EqualTo("pending"));
+        Assert.That(img2img.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Is.EqualTo("base.png"));
+        Assert.That(img2img.Payload["prompt"]!.ToString(), Is.EqualTo("Enhanced image"));
+    }
+
+    [Test]
     public async Task Under_fail_fast_a_dead_step_cancels_every_unfinished_step_and_fails_the_workflow()
     {
         var wf = await CreateAsync(WorkflowFailurePolicy.FailFast, Step(maxRetries: 0), Step(), Step(0));

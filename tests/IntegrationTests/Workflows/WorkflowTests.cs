@@ -96,6 +96,28 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task Seed_001s_img2img_step_leaves_out_the_image_url_its_dependency_brings_as_inputs()
+    {
+        var body = JsonNode.Parse("""
+            {"name":"Sequential Processing","steps":[
+              {"type":"text-to-image","prompt":"Base image"},
+              {"type":"img2img","prompt":"Enhanced image","depends_on":[0]},
+              {"type":"upscale","scale_factor":2,"depends_on":[1]}]}
+            """);
+        var definition = WorkflowDefinitionReader.Read(body, JobTypeCatalog.Default, WorkflowLimits.DefaultMaxSteps, out var problem);
+        Assert.That(problem, Is.Null);
+
+        var wf = await Grains.Workflows.CreateAsync(definition!);
+        Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "pending", "waiting", "waiting" }));
+        await RunAsync(wf.JobIds[0], new JsonObject { ["image_url"] = "base.png" });
+
+        var img2img = (await Grains.Job(wf.JobIds[1]).GetAsync())!;
+        Assert.That(img2img.Status, Is.EqualTo("pending"));
+        Assert.That(img2img.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Is.EqualTo("base.png"));
+        Assert.That(img2img.Payload["prompt"]!.ToString(), Is.EqualTo("Enhanced image"));
+    }
+
+    [Test]
     public async Task A_step_keeps_every_option_that_a_submitted_job_keeps()
     {
         const string body = """
@@ -239,7 +261,8 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
     [TestCase("out of range", """[{"type":"simulation","depends_on":[5]}]""", "steps[0]: depends_on 5 is not a step")]
     [TestCase("negative", """[{"type":"simulation"},{"type":"simulation","depends_on":-1}]""", "steps[1]: depends_on -1 is not a step")]
     [TestCase("not an index", """[{"type":"simulation"},{"type":"simulation","depends_on":"0"}]""", "steps[1]: 'depends_on' must be")]
-    [TestCase("bad job", """[{"type":"simulation"},{"type":"text-to-image","depends_on":0}]""", "steps[1]: Validation failed for text-to-image")]
+    [TestCase("bad job", """[{"type":"simulation"},{"type":"text-to-image","prompt":42,"depends_on":0}]""", "steps[1]: Validation failed for text-to-image: 'prompt' must be string")]
+    [TestCase("bad first job", """[{"type":"text-to-image"},{"type":"simulation","depends_on":0}]""", "steps[0]: Validation failed for text-to-image: 'prompt' is required")]
     [TestCase("no steps", """[]""", "'steps' must be an array of 1 to 100 steps")]
     public void An_invalid_workflow_is_refused_naming_the_step(string _, string steps, string message)
     {
