@@ -71,8 +71,10 @@ public sealed class WorkflowGrain(
     {
         if (Workflow.Status != Creating) return;
         var submissions = Workflow.Submissions ?? throw new InvalidOperationException($"workflow {Id} is creating without its steps");
-        await Task.WhenAll(Steps.Select((step, i) => GrainFactory.GetGrain<IJobControlGrain>(step.JobId).CreateAsync(submissions[i],
-            new JobPlacement { WorkflowId = Id, StepIndex = i, Waiting = step.DependsOn.Length > 0 })));
+        // One after another, so that the steps' jobs are in line in step order, as they are on the Lua engine.
+        for (var i = 0; i < Steps.Count; i++)
+            await GrainFactory.GetGrain<IJobControlGrain>(Steps[i].JobId).CreateAsync(submissions[i],
+                new JobPlacement { WorkflowId = Id, StepIndex = i, Waiting = Steps[i].DependsOn.Length > 0 });
         Workflow.Status = WorkflowStatus.Running;
         Workflow.Submissions = null;
         Workflow.Outbox.SortedSetAdd(ListingKey, Id, Workflow.Sequence);

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Validation;
@@ -11,6 +13,7 @@ using Cluster.Testing;
 namespace Cluster.IntegrationTests.Workflows;
 
 [TestFixture(Engine.Lua)]
+[TestFixture(Engine.Orleans)]
 public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
@@ -129,11 +132,21 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var job = await Grains.Jobs.SubmitAsync(submission);
         var wf = await CreateAsync(JsonNode.Parse(body)!.AsObject());
 
-        string[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
-        var asJob = await Redis.ExecuteAsync("HMGET", ["job:" + job.JobId, .. options]);
-        var asStep = await Redis.ExecuteAsync("HMGET", ["job:" + wf.JobIds[0], .. options]);
-        Assert.That(asStep.Items.Select(v => v.ToString()), Is.EqualTo(asJob.Items.Select(v => v.ToString())));
-        Assert.That(asStep.Items[^1].ToString(), Is.EqualTo("failed,progress"));
+        if (Engine == Engine.Lua)
+        {
+            string[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
+            var asJob = await Redis.ExecuteAsync("HMGET", ["job:" + job.JobId, .. options]);
+            var asStep = await Redis.ExecuteAsync("HMGET", ["job:" + wf.JobIds[0], .. options]);
+            Assert.That(asStep.Items.Select(v => v.ToString()), Is.EqualTo(asJob.Items.Select(v => v.ToString())));
+            Assert.That(asStep.Items[^1].ToString(), Is.EqualTo("failed,progress"));
+            return;
+        }
+        // The Orleans engine hands the step's job the submission as read, as a submitted job gets it; what the API shows of both agrees.
+        static object Options(JobState j) =>
+            (j.Type, j.Priority, j.Payload!.ToJsonString(), JsonSerializer.Serialize(j.Requirements, ClusterJson.Options), j.MaxRetries, j.TimeoutMs, j.WebhookUrl);
+        var (asJob2, asStep2) = ((await Grains.Job(job.JobId).GetAsync())!, (await Grains.Job(wf.JobIds[0]).GetAsync())!);
+        Assert.That(Options(asStep2), Is.EqualTo(Options(asJob2)));
+        Assert.That((asStep2.Priority, asStep2.MaxRetries, asStep2.TimeoutMs, asStep2.WebhookUrl), Is.EqualTo((7, 1, 5000L, "https://example.test/hook")));
     }
 
     [Test]
@@ -179,7 +192,10 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         await KillAsync(wf.JobIds[0]);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "dead", "pending", "cancelled", "cancelled" }));
         Assert.That((await ViewAsync(wf)).Workflow.Status, Is.EqualTo(WorkflowStatus.Running), "the independent branch still runs");
-        Assert.That((await Redis.ExecuteAsync("HGET", "job:" + wf.JobIds[3], "cancel_reason")).ToString(), Is.EqualTo("dependency failed"));
+        if (Engine == Engine.Lua)
+            Assert.That((await Redis.ExecuteAsync("HGET", "job:" + wf.JobIds[3], "cancel_reason")).ToString(), Is.EqualTo("dependency failed"));
+        var cancelled = (await EventsAsync(EventStreams.Jobs)).Single(e => e.Type == "job_cancelled" && e["job_id"] == wf.JobIds[3]);
+        Assert.That(cancelled["reason"], Is.EqualTo("dependency failed"));
 
         await RunAsync(wf.JobIds[1]);
 
@@ -286,7 +302,16 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var refused = Assert.ThrowsAsync<ClusterException>(() => Grains.Workflows.CreateAsync(broken));
 
         Assert.That(refused!.Code, Is.EqualTo(ErrorCodes.ValidationError));
-        Assert.That((await Redis.ExecuteAsync("DBSIZE")).Integer, Is.Zero, "neither the first step's job nor the workflow was written");
+        if (Engine == Engine.Lua)
+        {
+            Assert.That((await Redis.ExecuteAsync("DBSIZE")).Integer, Is.Zero, "neither the first step's job nor the workflow was written");
+            return;
+        }
+        // The Orleans cluster keeps its membership in the same Redis: nothing of the workflow's is there.
+        Assert.That((await Grains.Workflows.ListAsync(null, 10)).Items, Is.Empty, "no workflow was written");
+        Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:all")).Integer, Is.Zero, "no step's job was written");
+        Assert.That((await Redis.ExecuteAsync("XLEN", EventStreams.Workflows)).Integer, Is.Zero, "no workflow event");
+        Assert.That((await Redis.ExecuteAsync("XLEN", EventStreams.Jobs)).Integer, Is.Zero, "no job event");
     }
 
     [Test]
@@ -296,18 +321,19 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var workflow = Grains.Workflow(wf.WorkflowId);
         var first = new JsonObject { ["image_url"] = "https://cdn.example.com/mountain-512.jpg" };
 
-        await Redis.ExecuteAsync("HSET", "job:" + wf.JobIds[0], "status", "completed", "result", first.ToJsonString(), "completed_at", DateTime.UtcNow.ToString("O"));
+        await MarkCompletedBySeedCodeAsync(wf.JobIds[0], first);
         var counted = await workflow.JobCompletedAsync(wf.JobIds[0], first);
         var repeated = await workflow.JobCompletedAsync(wf.JobIds[0], first);
 
         Assert.That(counted, Is.True);
         Assert.That(repeated, Is.False);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "completed", "pending" }));
-        Assert.That((await Redis.ExecuteAsync("ZRANGE", "jobs:pending", 0, -1)).Items.Select(i => i.ToString()), Is.EqualTo(new[] { wf.JobIds[1] }),
-            "the completed job left the queue and its dependent joined it");
+        Assert.That((await Redis.ExecuteAsync("ZRANGE", Engine == Engine.Lua ? "jobs:pending" : "jobs:status:pending", 0, -1)).Items.Select(i => i.ToString()),
+            Is.EqualTo(new[] { wf.JobIds[1] }), "the completed job left the queue and its dependent joined it");
+        Assert.That(await Grains.Jobs.PendingCountAsync(), Is.EqualTo(1));
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Does.EndWith("512.jpg"));
 
-        await Redis.ExecuteAsync("HSET", "job:" + wf.JobIds[1], "status", "completed", "result", """{"upscale_factor":2}""");
+        await MarkCompletedBySeedCodeAsync(wf.JobIds[1], new JsonObject { ["upscale_factor"] = 2 });
         Assert.That(await workflow.JobCompletedAsync(wf.JobIds[1], new JsonObject { ["upscale_factor"] = 2 }), Is.True);
         Assert.That(await workflow.JobCompletedAsync(wf.JobIds[1], null), Is.False);
 
@@ -320,6 +346,21 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var jobEvents = await EventsAsync(EventStreams.Jobs);
         Assert.That(wf.JobIds.Select(id => jobEvents.Count(e => e.Type == "job_completed" && e["job_id"] == id)), Is.All.EqualTo(1));
         Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:status:completed")).Integer, Is.EqualTo(2), "the status index agrees");
+    }
+
+    /// <summary>
+    /// Seed-era code marks the job completed with HMSET before it calls the internal route: possible on the Lua engine,
+    /// whose job is that hash. An Orleans job is no hash: its worker holds it, and the route completes it.
+    /// </summary>
+    private async Task MarkCompletedBySeedCodeAsync(string jobId, JsonObject result)
+    {
+        if (Engine == Engine.Lua)
+        {
+            await Redis.ExecuteAsync("HSET", "job:" + jobId, "status", "completed", "result", result.ToJsonString(), "completed_at", DateTime.UtcNow.ToString("O"));
+            return;
+        }
+        var assignment = await Grains.Jobs.ClaimAsync("w1", "m1", new WorkerCapabilities(), Lease) ?? throw new AssertionException("nothing was claimable");
+        Assert.That(assignment.Job.Id, Is.EqualTo(jobId), "the claimed job");
     }
 
     [Test]
