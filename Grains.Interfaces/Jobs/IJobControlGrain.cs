@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Cluster.Grains.Interfaces.Jobs;
 
 /// <summary>
@@ -35,6 +37,58 @@ public interface IJobControlGrain : IGrainWithStringKey
     /// </summary>
     [Alias("FailLease")]
     Task<bool> FailLeaseAsync(string leaseToken, JobError error);
+
+    // ---- workflow steps: what the workflow grain does to its steps' jobs ------------------------------------
+    // These interleave with the job's own requests: a job tells its workflow that it ended and waits for the answer,
+    // while the workflow may be acting on that job or on another (a cycle of waits otherwise). Each waits for a write
+    // in flight, then acts only when the job is in the state the workflow expects, and returns the job's facts after it.
+
+    /// <summary>The job as it is, read while it may be busy (for the workflow's view); null when it does not exist.</summary>
+    [AlwaysInterleave, Alias("Peek")]
+    Task<JobState?> PeekAsync();
+
+    /// <summary>
+    /// A waiting step whose dependencies have completed becomes pending, its payload given <paramref name="inputs"/>
+    /// (<c>{"&lt;step index&gt;": result, …}</c> as JSON text) as its first member; a <c>job_pending</c> event gives the reason.
+    /// </summary>
+    [AlwaysInterleave, Alias("Promote")]
+    Task<StepNotice?> PromoteAsync(int generation, string inputs, string reason);
+
+    /// <summary>Cancels the unfinished job for its workflow (the failure policy, or the workflow cancelled); the workflow is not told.</summary>
+    [AlwaysInterleave, Alias("CancelByWorkflow")]
+    Task<StepNotice?> CancelByWorkflowAsync(string reason);
+
+    /// <summary>
+    /// Gives a dead or cancelled step a fresh start in <paramref name="generation"/>: pending (with <paramref name="inputs"/>
+    /// when it has dependencies) or waiting. Notices of older generations are the workflow's to ignore.
+    /// </summary>
+    [AlwaysInterleave, Alias("Restore")]
+    Task<StepNotice?> RestoreAsync(int generation, bool pending, string? inputs, string reason);
+
+    /// <summary>Seed 001's internal completion: completes an assigned or running step without a lease; the workflow is not told.</summary>
+    [AlwaysInterleave, Alias("CompleteForWorkflow")]
+    Task<StepNotice?> CompleteForWorkflowAsync(string result);
+
+    /// <summary>Tells the job's workflow again that it ended, if it did (idempotent; the <c>jobs</c> topic's relay calls it).</summary>
+    [Alias("NotifyWorkflow")]
+    Task NotifyWorkflowAsync();
+}
+
+/// <summary>What a step's job tells its workflow: its status now, in the step's generation, and what it ended with.</summary>
+[GenerateSerializer, Immutable, Alias("Cluster.StepNotice")]
+public sealed record StepNotice
+{
+    [Id(0)] public required string JobId { get; init; }
+    [Id(1)] public int StepIndex { get; init; }
+    /// <summary>How many times the workflow has restored the step (a retry); a notice of an older one is stale.</summary>
+    [Id(2)] public int Generation { get; init; }
+    [Id(3)] public required string Status { get; init; }
+    /// <summary>The result as JSON text, when completed.</summary>
+    [Id(4)] public string? Result { get; init; }
+    /// <summary>The error as JSON text when dead; the reason when cancelled.</summary>
+    [Id(5)] public string? Detail { get; init; }
+    /// <summary>The workflow cancelled it: the workflow knows already.</summary>
+    [Id(6)] public bool ByWorkflow { get; init; }
 }
 
 /// <summary>Where a new job belongs: on its own, or a step of a workflow.</summary>

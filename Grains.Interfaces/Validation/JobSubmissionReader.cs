@@ -25,7 +25,8 @@ public static class JobSubmissionReader
     internal static bool IsWebhookUrl(string url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https";
 
     /// <summary>Returns the submission, or null with <paramref name="problem"/> saying what is wrong.</summary>
-    public static JobSubmission? Read(JsonNode? body, JobTypeCatalog catalog, out string? problem, string? idempotencyKey = null)
+    /// <param name="hasInputs">A workflow step with dependencies: see <see cref="JobTypeCatalog.FindProblem"/>.</param>
+    public static JobSubmission? Read(JsonNode? body, JobTypeCatalog catalog, out string? problem, string? idempotencyKey = null, bool hasInputs = false)
     {
         problem = null;
         if (body is not JsonObject job) return Fail("Validation failed: the job must be a JSON object", out problem);
@@ -42,7 +43,7 @@ public static class JobSubmissionReader
             var webhookEvents = ReadWebhookEvents(job["webhook_events"]);
             if (webhookEvents is not null && webhook is null) throw new FormatException("'webhook_events' needs a 'webhook_url'");
             var requirements = ReadRequirements(job["requirements"]);
-            if (catalog.FindProblem(type, job) is { } schemaProblem) return Fail(schemaProblem, out problem);
+            if (catalog.FindProblem(type, job, hasInputs) is { } schemaProblem) return Fail(schemaProblem, out problem);
             return new JobSubmission
             {
                 Type = type, Payload = job, Priority = (int)priority, Requirements = requirements,

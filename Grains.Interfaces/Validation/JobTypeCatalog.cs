@@ -27,12 +27,16 @@ public sealed class JobTypeCatalog
         return new JobTypeCatalog(merged.Values);
     }
 
-    /// <summary>Null when a job of this type and payload is acceptable; otherwise what is wrong with it.</summary>
-    public string? FindProblem(string type, JsonObject payload)
+    /// <summary>
+    /// Null when a job of this type and payload is acceptable; otherwise what is wrong with it. A workflow step with
+    /// dependencies (<paramref name="hasInputs"/>) may leave out the payload's required fields: its dependencies' results
+    /// bring them, as <c>inputs</c>.
+    /// </summary>
+    public string? FindProblem(string type, JsonObject payload, bool hasInputs = false)
     {
         if (!_types.TryGetValue(type, out var jobType))
             return $"Validation failed: unknown job type '{type}'; known types are {string.Join(", ", _types.Keys.Order(StringComparer.Ordinal))}";
-        return PayloadSchema.FindProblem(jobType.Schema, payload) is { } problem ? $"Validation failed for {type}: {problem}" : null;
+        return PayloadSchema.FindProblem(jobType.Schema, payload, topLevelRequired: !hasInputs) is { } problem ? $"Validation failed for {type}: {problem}" : null;
     }
 
     private static IEnumerable<JobType> Defaults()

@@ -12,7 +12,11 @@ namespace Cluster.Grains.Interfaces.Validation;
 public static class PayloadSchema
 {
     /// <summary>Returns the first problem found, naming its path (e.g. <c>parameters.width</c>), or null when the value conforms.</summary>
-    public static string? FindProblem(JsonObject schema, JsonNode? value, string path = "")
+    /// <param name="topLevelRequired">
+    /// False for a workflow step with dependencies: the payload's own required fields may come from its dependencies'
+    /// results (its <c>inputs</c>); what it does give is checked all the same, and so are required fields below the top.
+    /// </param>
+    public static string? FindProblem(JsonObject schema, JsonNode? value, string path = "", bool topLevelRequired = true)
     {
         var where = path.Length == 0 ? "the payload" : $"'{path}'";
         if (schema["type"] is { } typeNode)
@@ -28,7 +32,7 @@ public static class PayloadSchema
         switch (value)
         {
             case JsonObject obj:
-                if (schema["required"] is JsonArray required)
+                if (schema["required"] is JsonArray required && (topLevelRequired || path.Length > 0))
                     foreach (var name in required.Select(r => r!.ToString()))
                         if (!obj.ContainsKey(name) || obj[name] is null)
                             return $"'{Join(path, name)}' is required";

@@ -8,8 +8,10 @@ namespace Cluster.Grains.Interfaces.Validation;
 
 /// <summary>
 /// Reads a workflow creation body: <c>{name, description?, steps: [{type, …payload, depends_on: i | [i, …]}],
-/// failure_policy?, webhook_url?}</c>. Each step is checked exactly as a job submission is, and the
-/// dependencies must name other steps and form no cycle.
+/// failure_policy?, webhook_url?}</c>. Each step is checked exactly as a job submission is, except that a step
+/// with dependencies may leave out its payload's required fields: its dependencies' results bring them as
+/// <c>inputs</c> (seed 001's <c>{"type":"img2img","prompt":…,"depends_on":[0]}</c>). The dependencies must name
+/// other steps and form no cycle.
 /// </summary>
 public static class WorkflowDefinitionReader
 {
@@ -42,7 +44,7 @@ public static class WorkflowDefinitionReader
                 return Fail($"steps[{i}]: 'idempotency_key' is not accepted on a workflow step", out problem);
             if (dependsOn.Count > 0 && job.ContainsKey("inputs"))
                 return Fail($"steps[{i}]: 'inputs' is reserved for the results of the steps it depends on", out problem);
-            var submission = JobSubmissionReader.Read(job, catalog, out var jobProblem);
+            var submission = JobSubmissionReader.Read(job, catalog, out var jobProblem, hasInputs: dependsOn.Count > 0);
             if (submission is null) return Fail($"steps[{i}]: {StripPrefix(jobProblem)}", out problem);
             steps.Add(new WorkflowStepDefinition { Job = submission, DependsOn = dependsOn });
             var definition = (JsonObject)job.DeepClone();

@@ -6,6 +6,7 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Workers;
+using Cluster.Grains.Interfaces.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -32,8 +33,10 @@ public sealed partial class JobGrain(
     private IGrainTimer? _timer;
     private long _storedLeaseExpiresAtMs;
     private (string Worker, string LeaseToken)? _releasedHold;
-    /// <summary>The status as last written: what the queue was last told about.</summary>
+    /// <summary>The status as last written: what the queue was last told about; a write that moves it to a terminal one ends a workflow step.</summary>
     private string _storedStatus = "";
+    /// <summary>The write in flight, which the workflow's interleaving requests wait for before they act.</summary>
+    private Task _writing = Task.CompletedTask;
 
     private JobRecord Job => state.State;
     private string Id => this.GetPrimaryKeyString();
@@ -67,15 +70,7 @@ public sealed partial class JobGrain(
     {
         if (Job.Status == JobStatus.Completed) return false;
         CheckLease(leaseToken);
-        var now = NowMs;
-        Release();
-        Move(JobStatus.Completed);
-        if (Job.StartedMs == 0) Job.StartedMs = now;
-        Job.Progress = 100;
-        Job.Result = result?.ToJsonString(ClusterJson.Options) ?? "null";
-        Job.CompletedMs = now;
-        Count("completed", now);
-        Publish("job_completed", ("result", Job.Result));
+        MarkCompleted(result?.ToJsonString(ClusterJson.Options) ?? "null");
         await WriteAsync(cancellationToken);
         return true;
     }
@@ -124,6 +119,7 @@ public sealed partial class JobGrain(
         if (!Job.Exists) throw NotFound();
         if (Job.Status is not (JobStatus.Dead or JobStatus.Cancelled or JobStatus.Delayed))
             throw new ClusterException(ErrorCodes.InvalidState, $"job {Id} is {Job.Status}; only dead, failed, cancelled or delayed jobs can be retried");
+        if (Job.Status != JobStatus.Delayed && await RetryAsStepAsync(cancellationToken)) return;
         Job.RetryCount = 0;
         Job.Progress = 0;
         Job.CompletedMs = 0;
@@ -234,6 +230,147 @@ public sealed partial class JobGrain(
         return true;
     }
 
+    // ---- workflow steps: what the workflow grain does to its steps' jobs ---------------------------------------
+
+    public Task<JobState?> PeekAsync() => Task.FromResult(Job.Exists ? View(Job) : null);
+
+    public async Task<StepNotice?> PromoteAsync(int generation, string inputs, string reason)
+    {
+        await AfterWriteInFlightAsync();
+        if (Job.Status == JobStatus.Waiting && Job.StepGeneration == generation)
+        {
+            Job.StepPayload ??= Job.Payload;
+            Job.Payload = WithInputs(Job.StepPayload, inputs);
+            Requeue(reason);
+            await WriteQuietlyAsync();
+        }
+        return StepFacts();
+    }
+
+    public async Task<StepNotice?> CancelByWorkflowAsync(string reason)
+    {
+        await AfterWriteInFlightAsync();
+        if (Job.Exists && !JobStatus.IsTerminal(Job.Status))
+        {
+            Unqueue();
+            Release();
+            Move(JobStatus.Cancelled);
+            Job.CompletedMs = NowMs;
+            Job.CancelReason = reason;
+            Job.CancelledByWorkflow = true;
+            Publish("job_cancelled", ("reason", reason));
+            await WriteQuietlyAsync();
+        }
+        return StepFacts();
+    }
+
+    public async Task<StepNotice?> RestoreAsync(int generation, bool pending, string? inputs, string reason)
+    {
+        await AfterWriteInFlightAsync();
+        if (!Job.Exists || Job.StepGeneration >= generation) return StepFacts();
+        // A job that is not dead or cancelled (it completed before the workflow heard) joins the generation as it is.
+        Job.StepGeneration = generation;
+        if (Job.Status is JobStatus.Dead or JobStatus.Cancelled)
+        {
+            Unqueue();
+            Job.RetryCount = 0;
+            Job.Progress = 0;
+            Job.CompletedMs = 0;
+            Job.Result = null;
+            Job.CancelReason = null;
+            Job.CancelledByWorkflow = false;
+            if (pending)
+            {
+                if (inputs is not null) Job.Payload = WithInputs(Job.StepPayload ??= Job.Payload, inputs);
+                Requeue(reason);
+            }
+            else
+            {
+                Move(JobStatus.Waiting);
+                Publish("job_waiting", ("reason", reason));
+            }
+        }
+        await WriteQuietlyAsync();
+        return StepFacts();
+    }
+
+    public async Task<StepNotice?> CompleteForWorkflowAsync(string result)
+    {
+        await AfterWriteInFlightAsync();
+        if (Job.IsHeld)
+        {
+            MarkCompleted(result);
+            await WriteQuietlyAsync();
+        }
+        return StepFacts();
+    }
+
+    public Task NotifyWorkflowAsync() => JobStatus.IsTerminal(Job.Status) ? TellWorkflowAsync() : Task.CompletedTask;
+
+    /// <summary>
+    /// A dead or cancelled step is retried by its workflow, which brings back the steps cancelled because of it;
+    /// false when the job is no step of a workflow that exists.
+    /// </summary>
+    private async Task<bool> RetryAsStepAsync(CancellationToken cancellationToken)
+    {
+        if (Job.WorkflowId is not { } workflow || Job.StepIndex is not { } step) return false;
+        try
+        {
+            await GrainFactory.GetGrain<IWorkflowGrain>(workflow).RetryStepAsync(step, cancellationToken);
+            return true;
+        }
+        catch (ClusterException e) when (e.Code == ErrorCodes.WorkflowNotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Tells the workflow that its step ended, after the write that ended it. A failure is logged, not thrown: the
+    /// transition is written, and the relay of the <c>jobs</c> topic tells the workflow again.
+    /// </summary>
+    private async Task TellWorkflowAsync()
+    {
+        if (StepFacts() is not { } notice || notice.ByWorkflow) return;
+        try
+        {
+            await GrainFactory.GetGrain<IWorkflowControlGrain>(Job.WorkflowId!).StepEndedAsync(notice);
+        }
+        catch (Exception e)
+        {
+            LogWorkflowUnreached(e, Id, Job.WorkflowId!, Job.Status);
+        }
+    }
+
+    private StepNotice? StepFacts() => Job.WorkflowId is null || Job.StepIndex is not { } step ? null : new StepNotice
+    {
+        JobId = Id, StepIndex = step, Generation = Job.StepGeneration, Status = Job.Status,
+        Result = Job.Status == JobStatus.Completed ? Job.Result : null,
+        Detail = Job.Status switch
+        {
+            JobStatus.Dead => Job.Error is { } error ? JsonSerializer.Serialize(error, ClusterJson.Options) : "",
+            JobStatus.Cancelled => Job.CancelReason ?? "",
+            _ => null,
+        },
+        ByWorkflow = Job.Status == JobStatus.Cancelled && Job.CancelledByWorkflow,
+    };
+
+    /// <summary>The workflow's requests interleave with the job's own: they act only between writes.</summary>
+    private async Task AfterWriteInFlightAsync()
+    {
+        while (!_writing.IsCompleted)
+            await _writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+    }
+
+    /// <summary>Inserts <c>"inputs":…</c> as the first member of the payload object's text (cluster.lua's with_inputs): no JSON tree is rebuilt.</summary>
+    internal static string WithInputs(string payload, string inputs)
+    {
+        var open = payload.IndexOf('{', StringComparison.Ordinal);
+        if (open < 0) return payload;
+        var separator = payload.AsSpan(open + 1).TrimStart().StartsWith("}") ? "" : ",";
+        return string.Concat(payload.AsSpan(0, open + 1), "\"inputs\":", inputs + separator, payload.AsSpan(open + 1));
+    }
+
     // ---- transitions ------------------------------------------------------------------------------------
 
     /// <summary>A job read back after its silo died may be due already, or soon: its timer starts with the activation.</summary>
@@ -246,15 +383,24 @@ public sealed partial class JobGrain(
     }
 
     /// <summary>
-    /// Writes the record with its outbox, then arms the timer for the next moment time makes something due, tells
-    /// the worker whose hold the write ended (one way: a worker may be waiting on this job) and tells the queue if
-    /// the job became claimable or stopped being so.
+    /// Writes the record with its outbox, then arms the timer for the next moment time makes something due and tells
+    /// the queue if the job became claimable or stopped being so. A workflow step that this write ended (completed,
+    /// dead, cancelled) tells its workflow, after the write.
     /// </summary>
     private async Task WriteAsync(CancellationToken cancellationToken = default)
     {
+        var ended = Job.Status != _storedStatus && JobStatus.IsTerminal(Job.Status);
+        await WriteQuietlyAsync(cancellationToken);
+        if (ended) await TellWorkflowAsync();
+    }
+
+    /// <summary>Writes, then tells the worker whose hold the write ended and the queue, but not the workflow: for what the workflow itself asked.</summary>
+    private async Task WriteQuietlyAsync(CancellationToken cancellationToken = default)
+    {
         var released = _releasedHold;
         _releasedHold = null;
-        await state.WriteStateAsync(cancellationToken);
+        _writing = state.WriteStateAsync(cancellationToken);
+        await _writing;
         var before = _storedStatus;
         _storedStatus = Job.Status;
         _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
@@ -334,6 +480,19 @@ public sealed partial class JobGrain(
         return JobFailureOutcome.Dead;
     }
 
+    private void MarkCompleted(string resultJson)
+    {
+        var now = NowMs;
+        Release();
+        Move(JobStatus.Completed);
+        if (Job.StartedMs == 0) Job.StartedMs = now;
+        Job.Progress = 100;
+        Job.Result = resultJson;
+        Job.CompletedMs = now;
+        Count("completed", now);
+        Publish("job_completed", ("result", Job.Result));
+    }
+
     /// <summary>Makes the job claimable again, with a <c>job_pending</c> event giving the reason.</summary>
     private void Requeue(string reason)
     {
@@ -406,6 +565,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is {Status} but the queue could not be told; it catches up when it next rebuilds")]
     private partial void LogQueueUnreached(Exception exception, string jobId, string status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not tell workflow {WorkflowId} that it is {Status}; the jobs topic's relay will")]
+    private partial void LogWorkflowUnreached(Exception exception, string jobId, string workflowId, string status);
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

@@ -49,6 +49,14 @@ public sealed class JobRecord : IOutboxState
     [Id(29)] public long RetryAtMs { get; set; }
     [Id(30)] public string? CancelReason { get; set; }
 
+    // ---- workflow steps (ids from 50, apart from the job's own fields) ----
+    /// <summary>A step's payload as given, before its dependencies' results were spliced in as <c>inputs</c>.</summary>
+    [Id(50)] public string? StepPayload { get; set; }
+    /// <summary>How many times the workflow has restored the step; its notices carry it.</summary>
+    [Id(51)] public int StepGeneration { get; set; }
+    /// <summary>The workflow cancelled the job (so it knows); its retry of the step undoes that.</summary>
+    [Id(52)] public bool CancelledByWorkflow { get; set; }
+
     public bool Exists => Status.Length > 0;
     public bool IsHeld => Status is JobStatus.Assigned or JobStatus.Running;
 }
