@@ -27,10 +27,10 @@ public sealed class OrleansGrainFactory : GrainFactory
     public override Fleet Fleet { get; }
     public override JobStats Stats { get; }
 
-    public override IJobGrain Job(string id) => _grains.GetGrain<IJobGrain>(id);
-    public override IWorkerGrain Worker(string id) => _grains.GetGrain<IWorkerGrain>(id);
-    public override IMachineGrain Machine(string id) => _grains.GetGrain<IMachineGrain>(id);
-    public override IWorkflowGrain Workflow(string id) => _grains.GetGrain<IWorkflowGrain>(id);
+    public override IJobGrain Job(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IJobGrain>(id) : new AbsentEntity(id);
+    public override IWorkerGrain Worker(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkerGrain>(id) : new AbsentEntity(id);
+    public override IMachineGrain Machine(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IMachineGrain>(id) : new AbsentEntity(id);
+    public override IWorkflowGrain Workflow(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkflowGrain>(id) : new AbsentEntity(id);
 
     public override async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
     {

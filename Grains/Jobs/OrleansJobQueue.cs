@@ -53,7 +53,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
     /// straight to the queue.
     /// </summary>
     public Task<JobAssignment?> ClaimAsync(string workerId, string machineId, WorkerCapabilities capabilities, TimeSpan lease, CancellationToken cancellationToken = default) =>
-        workerId.Length > 0
+        AbsentEntity.CanName(workerId)
             ? grains.GetGrain<IWorkerControlGrain>(workerId).ClaimAsync(machineId, capabilities, lease).WaitAsync(cancellationToken)
             : Queue.ClaimAsync(workerId, machineId, capabilities, lease);
 
