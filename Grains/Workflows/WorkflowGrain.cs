@@ -28,7 +28,6 @@ public sealed class WorkflowGrain(
     public const string Creating = "creating";
     /// <summary>The listing index, newest first by sequence (as the Lua engine keeps it).</summary>
     public const string ListingKey = "workflows";
-    private static long _lastSequence;
 
     private WorkflowRecord Workflow => state.State;
     private List<StepRecord> Steps => state.State.Steps;
@@ -50,7 +49,7 @@ public sealed class WorkflowGrain(
             Workflow.WebhookUrl = definition.WebhookUrl;
             Workflow.StepsJson = definition.StepsJson.ToJsonString(ClusterJson.Options);
             Workflow.CreatedMs = NowMs;
-            Workflow.Sequence = NextSequence();
+            Workflow.Sequence = JobSequence.Next();
             Workflow.Submissions = definition.Steps.Select(s => s.Job).ToList();
             Workflow.Steps = definition.Steps.Select((s, i) => new StepRecord
             {
@@ -59,6 +58,7 @@ public sealed class WorkflowGrain(
                 DependsOn = [.. s.DependsOn],
                 Dependents = [.. definition.Steps.Index().Where(d => d.Item.DependsOn.Contains(i)).Select(d => d.Index)],
                 Status = s.DependsOn.Count > 0 ? JobStatus.Waiting : JobStatus.Pending,
+                Sequence = JobSequence.Next(),
             }).ToList();
             await WriteAsync();
         }
@@ -71,10 +71,9 @@ public sealed class WorkflowGrain(
     {
         if (Workflow.Status != Creating) return;
         var submissions = Workflow.Submissions ?? throw new InvalidOperationException($"workflow {Id} is creating without its steps");
-        // One after another, so that the steps' jobs are in line in step order, as they are on the Lua engine.
-        for (var i = 0; i < Steps.Count; i++)
-            await GrainFactory.GetGrain<IJobControlGrain>(Steps[i].JobId).CreateAsync(submissions[i],
-                new JobPlacement { WorkflowId = Id, StepIndex = i, Waiting = Steps[i].DependsOn.Length > 0 });
+        // Created at once, each in its place in line (taken in step order), as the Lua engine writes them one by one.
+        await Task.WhenAll(Steps.Select((step, i) => GrainFactory.GetGrain<IJobControlGrain>(step.JobId).CreateAsync(submissions[i],
+            new JobPlacement { WorkflowId = Id, StepIndex = i, Waiting = step.DependsOn.Length > 0, Sequence = step.Sequence })));
         Workflow.Status = WorkflowStatus.Running;
         Workflow.Submissions = null;
         Workflow.Outbox.SortedSetAdd(ListingKey, Id, Workflow.Sequence);
@@ -473,16 +472,4 @@ public sealed class WorkflowGrain(
     }
 
     private static string? Iso(long ms) => ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    /// <summary>Microseconds since 1970, never the same twice in this process.</summary>
-    private static long NextSequence()
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
-        while (true)
-        {
-            var last = Interlocked.Read(ref _lastSequence);
-            var next = Math.Max(now, last + 1);
-            if (Interlocked.CompareExchange(ref _lastSequence, next, last) == last) return next;
-        }
-    }
 }

@@ -57,6 +57,8 @@ public sealed class StepRecord
     /// <summary>What is to be done to the job once the decision is written; none when done.</summary>
     [Id(8)] public StepAction Action { get; set; }
     [Id(9)] public string ActionReason { get; set; } = "";
+    /// <summary>The job's place in line, taken in step order at creation.</summary>
+    [Id(10)] public long Sequence { get; set; }
 
     public bool IsUnfinished => Status is JobStatus.Waiting or JobStatus.Pending;
 }

@@ -257,6 +257,21 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task Cancelling_a_step_job_applies_the_failure_policy_and_the_workflow_ends_cancelled_when_nothing_died()
+    {
+        var wf = await Grains.Workflows.CreateAsync(Definition(WorkflowFailurePolicy.Continue, Step(), Step(0), Step()));
+
+        await Grains.Job(wf.JobIds[0]).CancelAsync("not needed");
+
+        Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "cancelled", "cancelled", "pending" }));
+        await RunAsync(wf.JobIds[2]);
+        var view = await ViewAsync(wf);
+        Assert.That(view.Workflow.Status, Is.EqualTo(WorkflowStatus.Cancelled));
+        var cancelled = (await EventsAsync(EventStreams.Workflows)).Single(e => e.Type == "workflow_step_cancelled");
+        Assert.That((cancelled["step_index"], cancelled["reason"]), Is.EqualTo(("0", "not needed")));
+    }
+
+    [Test]
     public async Task Cancelling_a_workflow_cancels_its_unfinished_steps_and_keeps_the_completed_ones()
     {
         var wf = await CreateAsync(Step(), Step(0), Step());
