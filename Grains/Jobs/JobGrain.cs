@@ -147,6 +147,7 @@ public sealed partial class JobGrain(
         Job.IdempotencyKey = submission.IdempotencyKey;
         Job.WebhookUrl = submission.WebhookUrl;
         Job.WebhookEvents = submission.WebhookEvents;
+        if (Job.WebhookUrl is { Length: > 0 } url) WebhookTargets.Register(Job.Outbox, "job", Id, url, Job.WebhookEvents);
         Job.WorkflowId = placement.WorkflowId;
         Job.StepIndex = placement.StepIndex;
         Job.Sequence = placement.Sequence > 0 ? placement.Sequence : JobSequence.Next();

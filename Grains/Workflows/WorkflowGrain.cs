@@ -47,6 +47,7 @@ public sealed class WorkflowGrain(
             Workflow.Description = definition.Description;
             Workflow.FailurePolicy = definition.FailurePolicy;
             Workflow.WebhookUrl = definition.WebhookUrl;
+            if (definition.WebhookUrl is { Length: > 0 } url) WebhookTargets.Register(Workflow.Outbox, "workflow", Id, url, null);
             Workflow.StepsJson = definition.StepsJson.ToJsonString(ClusterJson.Options);
             Workflow.CreatedMs = NowMs;
             Workflow.Sequence = JobSequence.Next();

@@ -1,3 +1,4 @@
+using Cluster.Grains;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Redis;
@@ -11,10 +12,10 @@ public static class WebhookApi
 {
     public static IEndpointRouteBuilder MapWebhookApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/jobs/{id}/webhooks", (string id, IRedis redis, WebhookStore store, CancellationToken ct) =>
-            LogAsync("job", id, redis, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
-        app.MapGet("/api/workflows/{id}/webhooks", (string id, IRedis redis, WebhookStore store, CancellationToken ct) =>
-            LogAsync("workflow", id, redis, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        app.MapGet("/api/jobs/{id}/webhooks", (string id, GrainFactory grains, WebhookStore store, CancellationToken ct) =>
+            LogAsync("job", id, grains, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
+        app.MapGet("/api/workflows/{id}/webhooks", (string id, GrainFactory grains, WebhookStore store, CancellationToken ct) =>
+            LogAsync("workflow", id, grains, store, ct)).RequireScope(ApiScopes.Submit, ApiScopes.Monitor);
         app.MapGet("/api/webhooks/secret", async (WebhookSecret secret, CancellationToken ct) => Results.Json(new
         {
             success = true,
@@ -24,13 +25,16 @@ public static class WebhookApi
         return app;
     }
 
-    private static async Task<IResult> LogAsync(string kind, string id, IRedis redis, WebhookStore store, CancellationToken ct)
+    private static async Task<IResult> LogAsync(string kind, string id, GrainFactory grains, WebhookStore store, CancellationToken ct)
     {
         var deliveries = await store.ReadLogAsync(kind, id, ct);
-        if (deliveries.Count == 0 && (await redis.ExecuteAsync("EXISTS", [$"{kind}:{id}"], ct)).Integer == 0)
+        if (deliveries.Count == 0 && !await ExistsAsync(kind, id, grains, ct))
             return kind == "job"
                 ? ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.JobNotFound, $"Job not found: {id}")
                 : ApiError.Result(StatusCodes.Status404NotFound, ErrorCodes.WorkflowNotFound, $"Workflow not found: {id}");
         return Results.Json(new { success = true, deliveries });
     }
+
+    private static async Task<bool> ExistsAsync(string kind, string id, GrainFactory grains, CancellationToken ct) =>
+        kind == "job" ? await grains.Job(id).GetAsync(ct) is not null : await grains.Workflow(id).GetAsync(ct) is not null;
 }

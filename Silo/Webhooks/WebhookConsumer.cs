@@ -1,3 +1,4 @@
+using Cluster.Grains;
 using Cluster.Grains.Redis;
 using Cluster.Grains.Streams;
 using Cluster.Silo.Hosting;
@@ -18,7 +19,8 @@ namespace Cluster.Silo.Webhooks;
 /// moment its first silo starts, and does not replay the history it finds. After that the group's cursor lives
 /// in Redis, so events appended while every silo was down are delivered when one comes back.
 /// </remarks>
-public sealed partial class WebhookConsumer(IRedis redis, WebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options, ILogger<WebhookConsumer> logger) : BackgroundService
+public sealed partial class WebhookConsumer(
+    IRedis redis, WebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options, IOptions<ClusterOptions> cluster, ILogger<WebhookConsumer> logger) : BackgroundService
 {
     public const string Group = "webhooks";
     private const int BatchSize = 256;
@@ -148,7 +150,7 @@ public sealed partial class WebhookConsumer(IRedis redis, WebhookStore store, We
         var candidates = events.Select(e => (Event: e, Subject: WebhookEvents.Subject(e))).ToArray();
         // Look up the webhook of every event that may need one at once: the client pipelines them.
         var lookups = await Task.WhenAll(candidates.Select(c => c.Subject is { } s
-            ? redis.ExecuteAsync("HMGET", [$"{s.Kind}:{s.Id}", "webhook_url", "webhook_events"], cancellationToken)
+            ? redis.ExecuteAsync("HMGET", [WebhookTargets.Key(cluster.Value.Engine, s.Kind, s.Id), "webhook_url", "webhook_events"], cancellationToken)
             : Task.FromResult(RespValue.Null))).ConfigureAwait(false);
 
         var acknowledge = new List<RedisArg>();
