@@ -10,6 +10,7 @@ using Cluster.Grains.Interfaces.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
+using static Cluster.Grains.Timestamps;
 
 namespace Cluster.Grains.Jobs;
 
@@ -40,7 +41,6 @@ public sealed partial class JobGrain(
 
     private JobRecord Job => state.State;
     private string Id => this.GetPrimaryKeyString();
-    private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     // ---- what people and workers do -------------------------------------------------------------------
 
@@ -572,7 +572,6 @@ public sealed partial class JobGrain(
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
-    private static string? Iso(long ms) => ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     private static JsonNode? Json(string? text) => text is null ? null : JsonNode.Parse(text);
 

@@ -9,6 +9,7 @@ using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Validation;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
+using static Cluster.Grains.Timestamps;
 
 namespace Cluster.Grains.Workflows;
 
@@ -32,7 +33,6 @@ public sealed class WorkflowGrain(
     private WorkflowRecord Workflow => state.State;
     private List<StepRecord> Steps => state.State.Steps;
     private string Id => this.GetPrimaryKeyString();
-    private static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     // ---- creation ---------------------------------------------------------------------------------------
 
@@ -472,5 +472,4 @@ public sealed class WorkflowGrain(
         }
     }
 
-    private static string? Iso(long ms) => ms == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 }
