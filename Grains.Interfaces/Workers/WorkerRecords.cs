@@ -9,6 +9,13 @@ public sealed record WorkerCapabilities
     [Id(2)] public IReadOnlyList<string> Capabilities { get; init; } = [];
     /// <summary><c>fast-lane</c>, <c>standard</c> (the default) or <c>heavy</c>.</summary>
     [Id(3)] public string? PoolType { get; init; }
+
+    /// <summary>
+    /// Whether every model type and capability is a name of 1 to <see cref="Jobs.JobLimits.MaxIdLength"/> characters: what
+    /// a worker may announce. JSON's types keep nulls out of the fields, not out of the lists.
+    /// </summary>
+    public bool HasValidNames() =>
+        ModelTypes.Concat(Capabilities).All(c => c is { Length: > 0 and <= Jobs.JobLimits.MaxIdLength });
 }
 
 /// <summary>A worker announcing itself: one per GPU, each tied to its machine (seed 002).</summary>

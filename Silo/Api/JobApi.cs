@@ -144,7 +144,7 @@ public static class JobApi
             return ApiError.Validation($"Validation failed: 'capabilities' is malformed: {e.Message}");
         }
         if (capabilities is null || capabilities.GpuMemory is < 0 or > 100_000
-            || capabilities.ModelTypes.Concat(capabilities.Capabilities).Any(c => c is not { Length: > 0 and <= JobLimits.MaxIdLength })
+            || !capabilities.HasValidNames()
             || capabilities.ModelTypes.Count + capabilities.Capabilities.Count > 256)
             return ApiError.Validation("Validation failed: 'capabilities' must be {gpu_memory: 0–100000, model_types: [string], capabilities: [string], pool_type?}");
         return await Guarded(async () =>

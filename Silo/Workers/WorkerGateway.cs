@@ -145,8 +145,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         if (frame.WorkerId.Length is 0 or > JobLimits.MaxIdLength || frame.MachineId.Length > JobLimits.MaxIdLength)
             throw new ClusterException(ErrorCodes.ValidationError, $"'worker_id' and 'machine_id' must be 1 to {JobLimits.MaxIdLength} characters");
         if (frame.Concurrency is < 1 or > 64) throw new ClusterException(ErrorCodes.ValidationError, "'concurrency' must be from 1 to 64");
-        // The frame's types keep nulls out of its fields, not out of its lists.
-        if (frame.Capabilities.ModelTypes.Concat(frame.Capabilities.Capabilities).Any(c => c is not { Length: > 0 and <= JobLimits.MaxIdLength }))
+        if (!frame.Capabilities.HasValidNames())
             throw new ClusterException(ErrorCodes.ValidationError, $"'capabilities.model_types' and 'capabilities.capabilities' must list strings of 1 to {JobLimits.MaxIdLength} characters");
         if (current is not null && current.WorkerId != frame.WorkerId)
             throw new ClusterException(ErrorCodes.ValidationError, $"This connection is worker {current.WorkerId}; open another for {frame.WorkerId}");
