@@ -25,6 +25,10 @@ public interface IJobControlGrain : IGrainWithStringKey
     [Alias("Wake")]
     Task<bool> WakeAsync();
 
+    /// <summary>The assignment the token names, while it still holds the job; null once it does not (for a worker handing out a hold whose claim lost its answer).</summary>
+    [Alias("Held")]
+    Task<JobAssignment?> HeldAsync(string leaseToken);
+
     /// <summary>Extends the lease the token names (a heartbeat of its worker); false when the token is not the job's.</summary>
     [Alias("RenewLease")]
     Task<bool> RenewLeaseAsync(string leaseToken, TimeSpan lease);

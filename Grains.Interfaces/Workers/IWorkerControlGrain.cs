@@ -19,9 +19,14 @@ public interface IWorkerControlGrain : IGrainWithStringKey
     [Alias("Claim")]
     Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease);
 
-    /// <summary>A job grain assigned its job to this worker under <paramref name="leaseToken"/> (however the assignment was made).</summary>
-    [Alias("JobHeld"), OneWay]
-    Task JobHeldAsync(string jobId, string leaseToken);
+    /// <summary>
+    /// A job grain assigned its job to this worker under <paramref name="leaseToken"/>. Awaited by the job before its
+    /// assignment answers, so the worker knows of the hold even when that answer is lost with a silo on its way back
+    /// through the queue: the worker's next claim hands the hold out instead. Interleaves, since a claim of this worker
+    /// waits on that very assignment. False when the worker is offline and will never run the job.
+    /// </summary>
+    [Alias("JobHeld"), AlwaysInterleave]
+    Task<bool> JobHeldAsync(string jobId, string leaseToken);
 
     /// <summary>
     /// The job's hold under <paramref name="leaseToken"/> ended (completed, failed, cancelled, lease lost); a later hold is

@@ -179,8 +179,35 @@ public sealed partial class JobGrain(
         if (machineId.Length > 0) Index("jobs:machine:" + machineId);
         Publish("job_assigned", ("lease_expires_at", Job.LeaseExpiresAtMs.ToString(CultureInfo.InvariantCulture)));
         await WriteAsync();
-        if (workerId.Length > 0) await GrainFactory.GetGrain<IWorkerControlGrain>(workerId).JobHeldAsync(Id, leaseToken);
-        return new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs);
+        var assignment = new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs);
+        if (workerId.Length > 0 && !await TellWorkerAsync(workerId, leaseToken))
+        {
+            // Assigned as the worker went offline: it will never run the job. The claim still ends with this answer
+            // (its lease no longer holds), so that the queue does not hand the offline worker one job after another.
+            FailAttempt(new JobError("WORKER_LOST", $"worker {workerId} is offline"), retryable: true, TimeSpan.Zero);
+            await WriteAsync();
+        }
+        return assignment;
+    }
+
+    public Task<JobAssignment?> HeldAsync(string leaseToken) =>
+        Task.FromResult(Job.IsHeld && Job.LeaseToken == leaseToken ? new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs) : null);
+
+    /// <summary>
+    /// Tells the worker of its hold before the assignment answers; false when the worker refuses it. A worker that
+    /// cannot be reached is not told: the assignment still answers, and a hold nobody renews ends with its lease.
+    /// </summary>
+    private async Task<bool> TellWorkerAsync(string workerId, string leaseToken)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IWorkerControlGrain>(workerId).JobHeldAsync(Id, leaseToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogWorkerUnreached(e, Id, workerId);
+            return true;
+        }
     }
 
     public async Task<bool> WakeAsync()
@@ -566,6 +593,9 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is {Status} but the queue could not be told; it catches up when it next rebuilds")]
     private partial void LogQueueUnreached(Exception exception, string jobId, string status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not tell worker {WorkerId} that it holds the job; the lease ends it unless the claim's answer reaches the worker")]
+    private partial void LogWorkerUnreached(Exception exception, string jobId, string workerId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not tell workflow {WorkflowId} that it is {Status}; the jobs topic's relay will")]
     private partial void LogWorkflowUnreached(Exception exception, string jobId, string workflowId, string status);

@@ -20,6 +20,10 @@ public sealed class WorkerGrain(
 {
     public const string Topic = "workers";
     private long _storedHeartbeatMs;
+    /// <summary>The claim last sent to the queue; the next waits for it, so that claims never hold more jobs than the worker runs.</summary>
+    private Task _claim = Task.CompletedTask;
+    /// <summary>Held jobs whose claim has not answered this grain: handed out by the next claim.</summary>
+    private readonly HashSet<string> _unanswered = new(StringComparer.Ordinal);
 
     private WorkerRecord Worker => state.State;
     private string Id => this.GetPrimaryKeyString();
@@ -92,26 +96,45 @@ public sealed class WorkerGrain(
 
     // ---- what the cluster's grains do -------------------------------------------------------------------
 
+    /// <summary>
+    /// A hold whose claim lost its answer is handed out first. Otherwise one claim at a time goes to the queue, and
+    /// this waits for it at most a fifth of the lease: a claim whose answer must come back from a silo that just died
+    /// hangs until the cluster declares that silo dead, while the job it assigned (known here through
+    /// <see cref="JobHeldAsync"/>) waits for its worker under a running lease.
+    /// </summary>
     public async Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease)
     {
         var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
         if (!Worker.Registered) return await queue.ClaimAsync(Id, machineId, capabilities, lease);
-        if (Worker.Offline || Worker.Held.Count >= Worker.Concurrency) return null;
-        var assignment = await queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
-        if (assignment is not null) Hold(assignment.Job.Id, assignment.LeaseToken);
-        return assignment;
+        if (Worker.Offline) return null;
+        if (await TakeUnansweredAsync() is { } held) return held;
+        if (Worker.Held.Count >= Worker.Concurrency || !_claim.IsCompleted) return null;
+        var claim = queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
+        _claim = claim;
+        try
+        {
+            var assignment = await claim.WaitAsync(lease / 5);
+            if (assignment is not null)
+            {
+                _unanswered.Remove(assignment.Job.Id);
+                Hold(assignment.Job.Id, assignment.LeaseToken);
+            }
+            return assignment;
+        }
+        catch (TimeoutException)
+        {
+            _ = claim.ContinueWith(static c => c.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
+            return await TakeUnansweredAsync();
+        }
     }
 
-    public async Task JobHeldAsync(string jobId, string leaseToken)
+    public Task<bool> JobHeldAsync(string jobId, string leaseToken)
     {
-        if (!Worker.Registered) return;
-        if (Worker.Offline)
-        {
-            // Assigned as the worker went offline: it will never run the job.
-            await GrainFactory.GetGrain<IJobControlGrain>(jobId).FailLeaseAsync(leaseToken, new JobError("WORKER_LOST", $"worker {Id} is offline"));
-            return;
-        }
+        if (!Worker.Registered) return Task.FromResult(true);
+        if (Worker.Offline) return Task.FromResult(false);
         Hold(jobId, leaseToken);
+        _unanswered.Add(jobId);
+        return Task.FromResult(true);
     }
 
     public Task JobReleasedAsync(string jobId, string leaseToken)
@@ -119,9 +142,23 @@ public sealed class WorkerGrain(
         if (Worker.Held.TryGetValue(jobId, out var held) && held == leaseToken)
         {
             Worker.Held.Remove(jobId);
+            _unanswered.Remove(jobId);
             Worker.CurrentJobId = null;
         }
         return Task.CompletedTask;
+    }
+
+    /// <summary>A job this worker holds whose claim has not answered (its answer lost, or not back yet), as its assignment.</summary>
+    private async Task<JobAssignment?> TakeUnansweredAsync()
+    {
+        while (_unanswered.Count > 0)
+        {
+            var jobId = _unanswered.First();
+            _unanswered.Remove(jobId);
+            if (!Worker.Held.TryGetValue(jobId, out var token)) continue;
+            if (await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldAsync(token) is { } assignment) return assignment;
+        }
+        return null;
     }
 
     public async Task<bool> LapseAsync()
@@ -155,6 +192,7 @@ public sealed class WorkerGrain(
         var error = new JobError(code, message);
         var held = Worker.Held.ToArray();
         Worker.Held.Clear();
+        _unanswered.Clear();
         var returned = await Task.WhenAll(held.Select(h => GrainFactory.GetGrain<IJobControlGrain>(h.Key).FailLeaseAsync(h.Value, error)));
         return returned.Count(r => r);
     }

@@ -198,6 +198,26 @@ public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task A_hold_whose_claim_never_answered_is_handed_out_by_the_workers_next_claim()
+    {
+        await RegisterAsync("w1");
+        var worker = Cluster.Client.GetGrain<IWorkerControlGrain>("w1");
+        // Assigned as the queue assigns it, the answer lost on its way back (its silo died): only the job's word reached the worker.
+        var assignment = await AssignedJobAsync("w1", LongLease);
+
+        var handedOut = await worker.ClaimAsync("", Caps, LongLease);
+        var next = await worker.ClaimAsync("", Caps, LongLease);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(handedOut?.Job.Id, Is.EqualTo(assignment.Job.Id));
+            Assert.That(handedOut?.LeaseToken, Is.EqualTo(assignment.LeaseToken), "the hold the job granted, not a new one");
+            Assert.That(handedOut?.Job.Status, Is.EqualTo(JobStatus.Assigned));
+            Assert.That(next, Is.Null, "handed out once, and the worker's one slot is taken");
+        }
+    }
+
+    [Test]
     public async Task The_sweeper_returns_a_job_whose_grain_left_memory_with_its_lease_timer()
     {
         var assignment = await AssignedJobAsync("w9", ShortLease);
