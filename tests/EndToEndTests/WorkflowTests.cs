@@ -8,8 +8,9 @@ using Cluster.Testing;
 namespace Cluster.EndToEndTests;
 
 /// <summary>
-/// Seed 001's workflow scenarios through HTTP, and a workflow whose steps real agents run through three
-/// silos sharing one Redis, which the tests read directly.
+/// Seed 001's workflow scenarios through HTTP, and a workflow whose steps real agents run through three silos sharing
+/// one Redis. What the silos did is read through the API and the flat <c>events:*</c> streams, which both engines
+/// write alike; a step is run by a worker claiming it over HTTP, as a seed-era polling worker does.
 /// </summary>
 public sealed class WorkflowTests
 {
@@ -35,6 +36,23 @@ public sealed class WorkflowTests
     [OneTimeTearDown]
     public ValueTask StopCluster() => _cluster.DisposeAsync();
 
+    private readonly List<string> _created = [];
+
+    /// <summary>
+    /// Cancels what a test left running: a step without requirements is claimable by any worker, so one left pending
+    /// would be the job a later test's worker claims instead of its own.
+    /// </summary>
+    [TearDown]
+    public async Task CancelLeftoverWorkflows()
+    {
+        foreach (var id in _created)
+        {
+            using var response = await SendAsync(HttpMethod.Post, $"/api/workflows/{id}/cancel");
+            Assert.That(response.StatusCode, Is.AnyOf(HttpStatusCode.OK, HttpStatusCode.Conflict), await response.Content.ReadAsStringAsync());
+        }
+        _created.Clear();
+    }
+
     private static string Unique(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
     private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? json = null, SiloProcess? silo = null) =>
@@ -46,6 +64,7 @@ public sealed class WorkflowTests
         var body = await response.JsonAsync();
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
         Assert.That(body.GetProperty("success").GetBoolean(), Is.True);
+        _created.Add(body.GetProperty("workflow_id").GetString()!);
         return (body.GetProperty("workflow_id").GetString()!, body.GetProperty("job_ids").EnumerateArray().Select(j => j.GetString()!).ToArray());
     }
 
@@ -57,13 +76,35 @@ public sealed class WorkflowTests
         return body;
     }
 
-    private async Task<Dictionary<string, string>> HashAsync(string key) =>
-        (await _redis.Client.ExecuteAsync("HGETALL", key)).ToDictionary().ToDictionary(kv => kv.Key, kv => kv.Value.ToString());
+    private async Task<JsonElement> JobAsync(string jobId)
+    {
+        using var response = await SendAsync(HttpMethod.Get, $"/api/jobs/{jobId}/status");
+        var body = await response.JsonAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
+        return body.GetProperty("job");
+    }
+
+    /// <summary>Claims over HTTP, as a polling worker, the job that only <paramref name="capability"/> serves; returns its lease token.</summary>
+    private async Task<string> ClaimAsync(string jobId, string capability)
+    {
+        var claim = await Eventually.HoldsAsync(async () =>
+        {
+            using var response = await SendAsync(HttpMethod.Post, "/api/internal/jobs/claim",
+                new { worker_id = "poller-" + capability, capabilities = new { gpu_memory = 24, capabilities = new[] { capability } } });
+            var body = await response.JsonAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
+            return body;
+        }, body => body.GetProperty("job").ValueKind == JsonValueKind.Object, TimeSpan.FromSeconds(30), $"a worker claims job {jobId}");
+        Assert.That(claim.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo(jobId));
+        return claim.GetProperty("lease_token").GetString()!;
+    }
+
+    private static object Requiring(string capability) => new { capabilities = new[] { capability } };
 
     private Task<List<StreamEvent>> EventsAsync(string stream) => _redis.Client.ReadStreamAsync(stream);
 
     [Test]
-    public async Task Creating_a_workflow_with_two_steps_returns_its_job_ids_and_links_them_in_redis()
+    public async Task Creating_a_workflow_with_two_steps_returns_its_job_ids_and_links_them()
     {
         var (workflowId, jobIds) = await CreateAsync(new
         {
@@ -76,16 +117,17 @@ public sealed class WorkflowTests
         });
 
         Assert.That(jobIds, Has.Length.EqualTo(2));
-        var workflow = await HashAsync("workflow:" + workflowId);
-        Assert.That(workflow["name"], Is.EqualTo("Image Generation Workflow"));
-        Assert.That(workflow["status"], Is.EqualTo("running"), "seed 001 says pending here and running elsewhere; a workflow with a claimable step is running");
-        Assert.That(JsonNode.Parse(workflow["steps"])!.AsArray(), Has.Count.EqualTo(2));
-        Assert.That(workflow["total_steps"], Is.EqualTo("2"));
-        Assert.That(workflow["completed_steps"], Is.EqualTo("0"));
-        var jobs = await Task.WhenAll(jobIds.Select(id => HashAsync("job:" + id)));
-        Assert.That(jobs.Select(j => j["workflow_id"]), Is.All.EqualTo(workflowId));
-        Assert.That(jobs.Select(j => j["status"]), Is.EqualTo(new[] { "pending", "waiting" }), "a step that depends on another waits for it");
-        Assert.That(JsonNode.Parse(jobs[0]["payload"])!["prompt"]!.ToString(), Is.EqualTo("A beautiful landscape"));
+        var body = await StatusAsync(workflowId, _silos[1]);
+        var workflow = body.GetProperty("workflow");
+        Assert.That(workflow.GetProperty("name").GetString(), Is.EqualTo("Image Generation Workflow"));
+        Assert.That(workflow.GetProperty("status").GetString(), Is.EqualTo("running"), "seed 001 says pending here and running elsewhere; a workflow with a claimable step is running");
+        Assert.That(body.GetProperty("steps").GetArrayLength(), Is.EqualTo(2));
+        Assert.That(workflow.GetProperty("total_steps").GetInt32(), Is.EqualTo(2));
+        Assert.That(workflow.GetProperty("completed_steps").GetInt32(), Is.Zero);
+        var jobs = await Task.WhenAll(jobIds.Select(JobAsync));
+        Assert.That(jobs.Select(j => j.GetProperty("workflow_id").GetString()), Is.All.EqualTo(workflowId));
+        Assert.That(jobs.Select(j => j.GetProperty("status").GetString()), Is.EqualTo(new[] { "pending", "waiting" }), "a step that depends on another waits for it");
+        Assert.That(jobs[0].GetProperty("payload").GetProperty("prompt").GetString(), Is.EqualTo("A beautiful landscape"));
     }
 
     [Test]
@@ -102,22 +144,32 @@ public sealed class WorkflowTests
             },
         });
 
-        var statuses = await Task.WhenAll(jobIds.Select(async id => (await _redis.Client.ExecuteAsync("HGET", "job:" + id, "status")).ToString()));
+        var statuses = await Task.WhenAll(jobIds.Select(async id => (await JobAsync(id)).GetProperty("status").GetString()));
         Assert.That(statuses, Is.EqualTo(new[] { "pending", "waiting", "waiting" }));
     }
 
     [Test]
-    public async Task The_status_of_a_workflow_written_by_seed_era_code_shows_progress_and_each_step()
+    public async Task The_status_of_a_running_workflow_shows_progress_and_each_step()
     {
-        var workflowId = Unique("test-workflow-id");
-        var jobIds = new[] { Unique("job-1"), Unique("job-2"), Unique("job-3") };
-        await _redis.Client.ExecuteAsync("HSET", "workflow:" + workflowId, "id", workflowId, "name", "Test Workflow", "status", "running",
-            "total_steps", "3", "completed_steps", "1", "created_at", DateTime.UtcNow.ToString("O"));
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[0], "id", jobIds[0], "workflow_id", workflowId, "status", "completed", "result", """{"image_url":"result1.jpg"}""");
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[1], "id", jobIds[1], "workflow_id", workflowId, "status", "running", "progress", "50");
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[2], "id", jobIds[2], "workflow_id", workflowId, "status", "waiting");
+        var capability = Unique("progress");
+        var (workflowId, jobIds) = await CreateAsync(new
+        {
+            name = "Test Workflow",
+            steps = new object[]
+            {
+                new { type = "simulation", requirements = Requiring(capability) },
+                new { type = "simulation", requirements = Requiring(capability), depends_on = 0 },
+                new { type = "simulation", requirements = Requiring(capability), depends_on = 1 },
+            },
+        });
+        var first = await ClaimAsync(jobIds[0], capability);
+        using (var done = await SendAsync(HttpMethod.Post, $"/api/internal/jobs/{jobIds[0]}/complete", new { lease_token = first, result = new { image_url = "result1.jpg" } }))
+            Assert.That(done.StatusCode, Is.EqualTo(HttpStatusCode.OK), (await done.JsonAsync()).ToString());
+        var second = await ClaimAsync(jobIds[1], capability);
+        using (var progress = await SendAsync(HttpMethod.Post, $"/api/internal/jobs/{jobIds[1]}/progress", new { lease_token = second, progress = 50 }))
+            Assert.That(progress.StatusCode, Is.EqualTo(HttpStatusCode.OK), (await progress.JsonAsync()).ToString());
 
-        var body = await StatusAsync(workflowId);
+        var body = await StatusAsync(workflowId, _silos[2]);
 
         Assert.That(body.GetProperty("success").GetBoolean(), Is.True);
         var workflow = body.GetProperty("workflow");
@@ -159,24 +211,30 @@ public sealed class WorkflowTests
     [Test]
     public async Task The_seed_internal_job_completed_flow_promotes_the_next_step_and_completes_the_workflow()
     {
+        var capability = Unique("seed-flow");
         var (workflowId, jobIds) = await CreateAsync(new
         {
             name = "Image Processing Pipeline",
-            steps = new object[] { new { type = "text-to-image", prompt = "A scenic mountain view" }, new { type = "upscale", scale_factor = 2, depends_on = new[] { 0 } } },
+            steps = new object[]
+            {
+                new { type = "text-to-image", prompt = "A scenic mountain view", requirements = Requiring(capability) },
+                new { type = "upscale", scale_factor = 2, depends_on = new[] { 0 }, requirements = Requiring(capability) },
+            },
             webhook_url = "http://localhost:3001/test-workflow-webhook",
         });
+        // A seed-era worker holds the step (it claimed it) and reports it done through the workflow's internal route alone.
+        await ClaimAsync(jobIds[0], capability);
         var first = new { image_url = "https://cdn.example.com/mountain-512.jpg" };
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[0], "status", "completed", "result", JsonSerializer.Serialize(first), "completed_at", DateTime.UtcNow.ToString("O"));
 
         using (var done = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[0], result = first }))
             Assert.That(done.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         using (var again = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[0], result = first }, _silos[2]))
             Assert.That((await again.JsonAsync()).GetProperty("already_completed").GetBoolean(), Is.True);
 
-        Assert.That((await _redis.Client.ExecuteAsync("HGET", "job:" + jobIds[1], "status")).ToString(), Is.EqualTo("pending"));
+        Assert.That((await JobAsync(jobIds[1])).GetProperty("status").GetString(), Is.EqualTo("pending"));
 
+        await ClaimAsync(jobIds[1], capability);
         var second = new { image_url = "https://cdn.example.com/mountain-1024.jpg", upscale_factor = 2 };
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[1], "status", "completed", "result", JsonSerializer.Serialize(second), "completed_at", DateTime.UtcNow.ToString("O"));
         using (var done = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[1], result = second }))
             Assert.That(done.StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
@@ -186,6 +244,9 @@ public sealed class WorkflowTests
         var events = (await EventsAsync("events:workflows")).Where(e => e["workflow_id"] == workflowId).ToList();
         Assert.That(events.Count(e => e.Type == "workflow_step_promoted"), Is.EqualTo(1));
         Assert.That(events.Single(e => e.Type == "workflow_completed")["webhook_url"], Is.EqualTo("http://localhost:3001/test-workflow-webhook"));
+        var firstJob = await JobAsync(jobIds[0]);
+        Assert.That(firstJob.GetProperty("status").GetString(), Is.EqualTo("completed"));
+        Assert.That(firstJob.GetProperty("result").GetProperty("image_url").GetString(), Is.EqualTo(first.image_url), "the route completes the step with the result it was given");
     }
 
     [TestCase("a cycle", """[{"type":"simulation","depends_on":[1]},{"type":"simulation","depends_on":0}]""", "cycle")]
@@ -272,10 +333,9 @@ public sealed class WorkflowTests
             Assert.That(workflowEvents.Count(e => e.Type == "workflow_completed"), Is.EqualTo(1));
             Assert.That(workflowEvents.Where(e => e.Type == "workflow_step_promoted").Select(e => e["step_index"]),
                 Is.EquivalentTo(Enumerable.Range(1, 9).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))), "each step promoted once");
-            var last = await HashAsync("job:" + jobIds[9]);
-            var inputs = JsonNode.Parse(last["payload"])!["inputs"]!.AsObject();
-            Assert.That(inputs.Select(p => p.Key), Is.EqualTo(Enumerable.Range(1, 8).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
-            Assert.That(inputs.Select(p => p.Value!["simulated"]!.GetValue<bool>()), Is.All.True, "each input is its step's result");
+            var inputs = (await JobAsync(jobIds[9])).GetProperty("payload").GetProperty("inputs").EnumerateObject().ToArray();
+            Assert.That(inputs.Select(p => p.Name), Is.EqualTo(Enumerable.Range(1, 8).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            Assert.That(inputs.Select(p => p.Value.GetProperty("simulated").GetBoolean()), Is.All.True, "each input is its step's result");
             var seen = await watcher.ReceiveAsync(f => ProtocolClient.Text(f["type"]) == "event");
             Assert.That(ProtocolClient.Text(seen["event"]!["workflow_id"]), Is.EqualTo(workflowId), "the dashboard's workflows topic carries it");
         }
