@@ -25,15 +25,33 @@ public sealed class WebhookRecoveryTests
     [SetUp]
     public Task EmptyRedis() => _redis.FlushAsync();
 
-    private SiloSettings Settings(bool allowPrivateNetworks = true, string? secret = Secret) => new()
+    /// <param name="deliver">False: the silo takes submissions but delivers no webhook (<c>Webhooks:Enabled</c>).</param>
+    private SiloSettings Settings(bool allowPrivateNetworks = true, string? secret = Secret, bool deliver = true)
     {
-        BootstrapApiKey = Key,
-        RedisConnectionString = _redis.ConnectionString,
-        Environment = WebhookTestSettings.Fast(secret, allowPrivateNetworks: allowPrivateNetworks),
-    };
+        var environment = WebhookTestSettings.Fast(secret, allowPrivateNetworks: allowPrivateNetworks);
+        if (!deliver) environment["Webhooks__Enabled"] = "false";
+        return new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = _redis.ConnectionString, Environment = environment };
+    }
 
-    private static object UnclaimableJob(string? webhookUrl) =>
-        new { type = "simulation", webhook_url = webhookUrl, requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } };
+    private static object UnclaimableJob(string? webhookUrl) => JobFor("nobody-has-" + Guid.NewGuid().ToString("N"), webhookUrl);
+
+    private static object JobFor(string capability, string? webhookUrl) =>
+        new { type = "simulation", webhook_url = webhookUrl, requirements = new { capabilities = new[] { capability } } };
+
+    /// <summary>Submits a job with a webhook, claims it over HTTP as a polling worker and completes it with <paramref name="result"/>; returns its id.</summary>
+    private static async Task<string> CompleteAsync(SiloProcess silo, string webhookUrl, int result)
+    {
+        var capability = "only-" + Guid.NewGuid().ToString("N");
+        var id = await silo.SubmitAsync(Key, JobFor(capability, webhookUrl));
+        using var claimed = await silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/internal/jobs/claim", Key,
+            JsonContent.Create(new { worker_id = "poller-" + capability, capabilities = new { capabilities = new[] { capability } } })));
+        var claim = await claimed.JsonAsync();
+        Assert.That(claim.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo(id), claim.ToString());
+        using var completed = await silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Post, $"/api/internal/jobs/{id}/complete", Key,
+            JsonContent.Create(new { lease_token = claim.GetProperty("lease_token").GetString(), result })));
+        Assert.That(completed.StatusCode, Is.EqualTo(HttpStatusCode.OK), await completed.Content.ReadAsStringAsync());
+        return id;
+    }
 
     [Test]
     public async Task A_delivery_in_flight_when_its_silo_is_killed_is_sent_again_by_the_next_silo()
@@ -66,19 +84,23 @@ public sealed class WebhookRecoveryTests
         using var receiver = new WebhookReceiver();
         var redis = _redis.Client;
         await redis.XGroupCreateAsync("events:jobs", "webhooks", "$");
-        await redis.ExecuteAsync("HSET", ["job:orphan-1", "id", "orphan-1", "type", "simulation", "status", "completed", "webhook_url", receiver.Url]);
-        await redis.ExecuteAsync("XADD", ["events:jobs", "*", "type", "job_completed", "job_id", "orphan-1", "status", "completed", "job_type", "simulation", "result", "7"]);
+        string id;
+        // A silo that delivers nothing runs the job to its end, so that its job_completed event waits in the group unread.
+        await using (var worker = await SiloProcess.StartReadyAsync(Settings(deliver: false)))
+            id = await CompleteAsync(worker, receiver.Url, result: 7);
         var read = await redis.XReadGroupAsync("webhooks", "a-silo-that-died", [("events:jobs", ">")]);
-        Assert.That(read.Single().Entries, Has.Count.EqualTo(1), "the dead silo holds the event unacknowledged");
+        Assert.That(read.Single().Entries.Where(e => e.Fields.TryGetValue("type", out var type) && type.ToString() == "job_completed").ToList(), Has.Count.EqualTo(1),
+            "the dead silo holds the event unacknowledged");
 
         await using var silo = await SiloProcess.StartReadyAsync(Settings());
-        await WebhookCalls.LogUntilAsync(silo, Key, "jobs", "orphan-1", outcomes => outcomes.Contains("delivered"));
+        await WebhookCalls.LogUntilAsync(silo, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
 
         using var body = JsonDocument.Parse(receiver.Requests.Single().Body);
         var pending = await redis.ExecuteAsync("XPENDING", ["events:jobs", "webhooks"]);
         using (Assert.EnterMultipleScope())
         {
-            Assert.That(body.RootElement.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo("orphan-1"));
+            Assert.That(body.RootElement.GetProperty("event").GetString(), Is.EqualTo("job_completed"));
+            Assert.That(body.RootElement.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo(id));
             Assert.That(body.RootElement.GetProperty("job").GetProperty("result").GetInt32(), Is.EqualTo(7));
             Assert.That(pending.Items[0].Integer, Is.Zero);
         }
@@ -107,12 +129,14 @@ public sealed class WebhookRecoveryTests
     public async Task A_delivery_whose_host_is_internal_when_it_is_sent_fails_at_once_with_the_reason()
     {
         using var receiver = new WebhookReceiver();
-        await using var silo = await SiloProcess.StartReadyAsync(Settings(allowPrivateNetworks: false));
-        // As if DNS had pointed the host at a public address when the job was submitted: the stored URL is loopback now.
-        await _redis.Client.ExecuteAsync("HSET", ["job:rebound-1", "id", "rebound-1", "type", "simulation", "status", "cancelled", "webhook_url", receiver.Url]);
-        await _redis.Client.ExecuteAsync("XADD", ["events:jobs", "*", "type", "job_cancelled", "job_id", "rebound-1", "status", "cancelled", "job_type", "simulation"]);
+        // As if DNS had pointed the host at a public address when the job was submitted: the silo that took the
+        // submission allowed the address, the one that sends finds it loopback.
+        await using var submitter = await SiloProcess.StartReadyAsync(Settings(deliver: false));
+        await using var sender = await SiloProcess.StartReadyAsync(Settings(allowPrivateNetworks: false));
+        var id = await submitter.SubmitAsync(Key, UnclaimableJob(receiver.Url));
+        await WebhookCalls.CancelAsync(submitter, Key, id);
 
-        var log = await WebhookCalls.LogUntilAsync(silo, Key, "jobs", "rebound-1", outcomes => outcomes.Contains("failed"));
+        var log = await WebhookCalls.LogUntilAsync(sender, Key, "jobs", id, outcomes => outcomes.Contains("failed"));
 
         using (Assert.EnterMultipleScope())
         {
