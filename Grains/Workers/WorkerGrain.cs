@@ -20,8 +20,8 @@ public sealed class WorkerGrain(
 {
     public const string Topic = "workers";
     private long _storedHeartbeatMs;
-    /// <summary>The claim last sent to the queue; the next waits for it, so that claims never hold more jobs than the worker runs.</summary>
-    private Task _claim = Task.CompletedTask;
+    /// <summary>Completed when a job tells this worker of its hold while a claim of it waits for the queue's answer.</summary>
+    private TaskCompletionSource? _assigned;
     /// <summary>Held jobs whose claim has not answered this grain: handed out by the next claim.</summary>
     private readonly HashSet<string> _unanswered = new(StringComparer.Ordinal);
 
@@ -97,10 +97,10 @@ public sealed class WorkerGrain(
     // ---- what the cluster's grains do -------------------------------------------------------------------
 
     /// <summary>
-    /// A hold whose claim lost its answer is handed out first. Otherwise one claim at a time goes to the queue, and
-    /// this waits for it at most a fifth of the lease: a claim whose answer must come back from a silo that just died
-    /// hangs until the cluster declares that silo dead, while the job it assigned (known here through
-    /// <see cref="JobHeldAsync"/>) waits for its worker under a running lease.
+    /// A hold whose claim lost its answer is handed out first. Otherwise this claims from the queue and waits for the
+    /// answer, but once the job has told this worker of its hold (<see cref="JobHeldAsync"/>, before the job answers
+    /// the queue) only a fifth of the lease more: an answer that must come back through a silo that just died hangs
+    /// until the cluster declares that silo dead, while the job waits for its worker under a running lease.
     /// </summary>
     public async Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease)
     {
@@ -108,12 +108,21 @@ public sealed class WorkerGrain(
         if (!Worker.Registered) return await queue.ClaimAsync(Id, machineId, capabilities, lease);
         if (Worker.Offline) return null;
         if (await TakeUnansweredAsync() is { } held) return held;
-        if (Worker.Held.Count >= Worker.Concurrency || !_claim.IsCompleted) return null;
-        var claim = queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
-        _claim = claim;
+        if (Worker.Held.Count >= Worker.Concurrency) return null;
+        var assigned = _assigned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
-            var assignment = await claim.WaitAsync(lease / 5);
+            var claim = queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
+            if (await Task.WhenAny(claim, assigned.Task) != claim)
+                await ((Task)claim).WaitAsync(lease / 5).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            if (!claim.IsCompletedSuccessfully && assigned.Task.IsCompleted)
+            {
+                // The answer is late or lost; the hold it would have brought is known. The claim assigns nothing more.
+                _ = claim.ContinueWith(static c => c.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return await TakeUnansweredAsync();
+            }
+            var assignment = await claim;
             if (assignment is not null)
             {
                 _unanswered.Remove(assignment.Job.Id);
@@ -121,10 +130,9 @@ public sealed class WorkerGrain(
             }
             return assignment;
         }
-        catch (TimeoutException)
+        finally
         {
-            _ = claim.ContinueWith(static c => c.Exception, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously);
-            return await TakeUnansweredAsync();
+            _assigned = null;
         }
     }
 
@@ -134,6 +142,7 @@ public sealed class WorkerGrain(
         if (Worker.Offline) return Task.FromResult(false);
         Hold(jobId, leaseToken);
         _unanswered.Add(jobId);
+        _assigned?.TrySetResult();
         return Task.FromResult(true);
     }
 
