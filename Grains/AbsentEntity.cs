@@ -25,7 +25,7 @@ internal sealed class AbsentEntity(string id) : IJobGrain, IWorkerGrain, IMachin
 
     Task<int> IWorkerGrain.RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken) =>
         throw new ClusterException(ErrorCodes.ValidationError, "'worker_id' must not be blank");
-    Task<IReadOnlyList<string>> IWorkerGrain.HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken) => throw NoWorker();
+    Task<IReadOnlyList<string>> IWorkerGrain.HeartbeatAsync(TimeSpan lease, IReadOnlyDictionary<string, string>? held, CancellationToken cancellationToken) => throw NoWorker();
     Task IWorkerGrain.UnregisterAsync(string reason, CancellationToken cancellationToken) => throw NoWorker();
     Task<WorkerState?> IWorkerGrain.GetAsync(CancellationToken cancellationToken) => Task.FromResult<WorkerState?>(null);
 

@@ -9,9 +9,13 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Registers or re-registers; returns how many jobs it held from before were put back in line.</summary>
     [Alias("RegisterAsync")]
     Task<int> RegisterAsync(WorkerRegistration registration, CancellationToken cancellationToken = default);
-    /// <summary>Renews the worker and all its leases; returns the ids of the jobs it still holds.</summary>
+    /// <summary>
+    /// Renews the worker and all its leases; returns the ids of the jobs it still holds. <paramref name="held"/> names
+    /// the jobs the worker's connection knows it runs (job id to lease token), for an engine that may have forgotten
+    /// one; each is kept only while its job still grants that lease.
+    /// </summary>
     [Alias("HeartbeatAsync")]
-    Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, IReadOnlyDictionary<string, string>? held = null, CancellationToken cancellationToken = default);
     /// <summary>Takes the worker offline; its jobs go back in line at once.</summary>
     [Alias("UnregisterAsync")]
     Task UnregisterAsync(string reason, CancellationToken cancellationToken = default);

@@ -18,7 +18,8 @@ internal sealed class LuaWorkerGrain(IRedis redis, string id) : IWorkerGrain
         return (int)(await redis.CallAsync("worker_register", [json], cancellationToken)).Integer;
     }
 
-    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default)
+    /// <summary>The worker hash in Redis never forgets a hold, so <paramref name="held"/> adds nothing here.</summary>
+    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, IReadOnlyDictionary<string, string>? held = null, CancellationToken cancellationToken = default)
     {
         var reply = await redis.CallAsync("worker_heartbeat", [Id, (long)lease.TotalMilliseconds], cancellationToken);
         return reply.Items.Select(i => i.ToString()).ToArray();

@@ -74,12 +74,19 @@ public sealed class WorkerGrain(
         return returned;
     }
 
-    /// <summary>Renews the worker and each lease it holds; returns the jobs it still holds.</summary>
-    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Renews the worker and each lease it holds; returns the jobs it still holds. A hold the connection names and this
+    /// activation does not know (taken after the last write, and lost with the silo of an earlier activation) is
+    /// taken back, for as long as its job grants the lease: renewing asks the job.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> HeartbeatAsync(TimeSpan lease, IReadOnlyDictionary<string, string>? held = null, CancellationToken cancellationToken = default)
     {
         CheckRegistered();
         if (Worker.Offline) throw new ClusterException(ErrorCodes.WorkerOffline, $"worker {Id} was declared offline; register again");
         Worker.LastHeartbeatMs = NowMs;
+        if (held is not null)
+            foreach (var (jobId, leaseToken) in held)
+                Worker.Held.TryAdd(jobId, leaseToken);
         if (Worker.Held.Count > 0) await RenewHeldAsync(lease);
         if (Worker.LastHeartbeatMs - _storedHeartbeatMs >= TimeoutMs / 3) await WriteAsync(cancellationToken);
         return [.. Worker.Held.Keys];

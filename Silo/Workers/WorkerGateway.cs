@@ -102,7 +102,8 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                     dispatcher.Add(next);
                     return null;
                 case WorkerFrameTypes.Heartbeat when session is not null:
-                    var held = await grains.Worker(session.WorkerId).HeartbeatAsync(grains.Options.Lease, ct);
+                    var running = session.Held.IsEmpty ? null : new Dictionary<string, string>(session.Held, StringComparer.Ordinal);
+                    var held = await grains.Worker(session.WorkerId).HeartbeatAsync(grains.Options.Lease, running, ct);
                     return new AckFrame { Type = WorkerFrameTypes.Ack, Ack = envelope.Id, Jobs = held };
                 case WorkerFrameTypes.Progress when session is not null:
                     var progress = Read<ProgressFrame>(bytes);

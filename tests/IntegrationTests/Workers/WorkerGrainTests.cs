@@ -218,6 +218,30 @@ public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
     }
 
     [Test]
+    public async Task A_heartbeat_takes_back_a_hold_the_worker_grain_forgot_while_the_job_still_grants_it()
+    {
+        // Assigned before the worker registered: the job is the worker's, its grain knows nothing of it, as when the
+        // activation that took the hold died with its silo before writing it.
+        var assignment = await AssignedJobAsync("w1", LongLease);
+        await RegisterAsync("w1");
+
+        var forgotten = await Grains.Worker("w1").HeartbeatAsync(LongLease);
+        var named = await Grains.Worker("w1").HeartbeatAsync(LongLease, new Dictionary<string, string>
+        {
+            [assignment.Job.Id] = assignment.LeaseToken,
+            ["job-that-never-was"] = "no-lease",
+        });
+        var worker = await WorkerAsync("w1");
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(forgotten, Is.Empty);
+            Assert.That(named, Is.EqualTo(new[] { assignment.Job.Id }), "the hold its job grants is kept, the other dropped");
+            Assert.That(worker!.Active, Is.EqualTo(1));
+        }
+    }
+
+    [Test]
     public async Task The_sweeper_returns_a_job_whose_grain_left_memory_with_its_lease_timer()
     {
         var assignment = await AssignedJobAsync("w9", ShortLease);
