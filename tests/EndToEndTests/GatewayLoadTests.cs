@@ -25,7 +25,7 @@ public sealed class GatewayLoadTests
     {
         await using var redis = await RedisFixture.StartAsync();
         await using var silo = await SiloProcess.StartReadyAsync(new SiloSettings { BootstrapApiKey = Key, RedisConnectionString = redis.ConnectionString });
-        var grains = new Cluster.Grains.Lua.LuaGrainFactory(redis.Client, new ClusterGrainOptions { Lease = TimeSpan.FromMinutes(5), WorkerTimeout = TimeSpan.FromMinutes(5) });
+        var grains = new Cluster.Grains.Lua.LuaGrainFactory(redis.Client, redis.Multiplexer, new ClusterGrainOptions { Lease = TimeSpan.FromMinutes(5), WorkerTimeout = TimeSpan.FromMinutes(5) });
         var machines = Enumerable.Range(0, Machines).Select(m => $"load-m{m:D3}").ToArray();
         var capabilities = new WorkerCapabilities { GpuMemory = 24, Capabilities = ["load"] };
         foreach (var machine in machines)
@@ -86,7 +86,7 @@ public sealed class GatewayLoadTests
         }));
     }
 
-    private static Task<List<StreamEvent>> ReadBurstAsync(RedisFixture redis) => redis.Client.ReadStreamAsync("events:jobs");
+    private static Task<List<StreamEvent>> ReadBurstAsync(RedisFixture redis) => redis.Database.ReadStreamAsync("events:jobs");
 
     private static bool Selects(JsonObject filter, StreamEvent e) =>
         (filter["machine_ids"] is not JsonArray machines || machines.Any(m => m!.ToString() == e["machine_id"]))

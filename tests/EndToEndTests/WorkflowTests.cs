@@ -58,9 +58,9 @@ public sealed class WorkflowTests
     }
 
     private async Task<Dictionary<string, string>> HashAsync(string key) =>
-        (await _redis.Client.ExecuteAsync("HGETALL", key)).ToDictionary().ToDictionary(kv => kv.Key, kv => kv.Value.ToString());
+        (await _redis.Database.HashGetAllAsync(key)).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
 
-    private Task<List<StreamEvent>> EventsAsync(string stream) => _redis.Client.ReadStreamAsync(stream);
+    private Task<List<StreamEvent>> EventsAsync(string stream) => _redis.Database.ReadStreamAsync(stream);
 
     [Test]
     public async Task Creating_a_workflow_with_two_steps_returns_its_job_ids_and_links_them_in_redis()
@@ -102,7 +102,7 @@ public sealed class WorkflowTests
             },
         });
 
-        var statuses = await Task.WhenAll(jobIds.Select(async id => (await _redis.Client.ExecuteAsync("HGET", "job:" + id, "status")).ToString()));
+        var statuses = await Task.WhenAll(jobIds.Select(async id => (await _redis.Database.HashGetAsync("job:" + id, "status")).ToString()));
         Assert.That(statuses, Is.EqualTo(new[] { "pending", "waiting", "waiting" }));
     }
 
@@ -111,11 +111,10 @@ public sealed class WorkflowTests
     {
         var workflowId = Unique("test-workflow-id");
         var jobIds = new[] { Unique("job-1"), Unique("job-2"), Unique("job-3") };
-        await _redis.Client.ExecuteAsync("HSET", "workflow:" + workflowId, "id", workflowId, "name", "Test Workflow", "status", "running",
-            "total_steps", "3", "completed_steps", "1", "created_at", DateTime.UtcNow.ToString("O"));
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[0], "id", jobIds[0], "workflow_id", workflowId, "status", "completed", "result", """{"image_url":"result1.jpg"}""");
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[1], "id", jobIds[1], "workflow_id", workflowId, "status", "running", "progress", "50");
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[2], "id", jobIds[2], "workflow_id", workflowId, "status", "waiting");
+        await _redis.Database.HashSetAsync("workflow:" + workflowId, [new("id", workflowId), new("name", "Test Workflow"), new("status", "running"), new("total_steps", "3"), new("completed_steps", "1"), new("created_at", DateTime.UtcNow.ToString("O"))]);
+        await _redis.Database.HashSetAsync("job:" + jobIds[0], [new("id", jobIds[0]), new("workflow_id", workflowId), new("status", "completed"), new("result", """{"image_url":"result1.jpg"}""")]);
+        await _redis.Database.HashSetAsync("job:" + jobIds[1], [new("id", jobIds[1]), new("workflow_id", workflowId), new("status", "running"), new("progress", "50")]);
+        await _redis.Database.HashSetAsync("job:" + jobIds[2], [new("id", jobIds[2]), new("workflow_id", workflowId), new("status", "waiting")]);
 
         var body = await StatusAsync(workflowId);
 
@@ -166,17 +165,17 @@ public sealed class WorkflowTests
             webhook_url = "http://localhost:3001/test-workflow-webhook",
         });
         var first = new { image_url = "https://cdn.example.com/mountain-512.jpg" };
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[0], "status", "completed", "result", JsonSerializer.Serialize(first), "completed_at", DateTime.UtcNow.ToString("O"));
+        await _redis.Database.HashSetAsync("job:" + jobIds[0], [new("status", "completed"), new("result", JsonSerializer.Serialize(first)), new("completed_at", DateTime.UtcNow.ToString("O"))]);
 
         using (var done = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[0], result = first }))
             Assert.That(done.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         using (var again = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[0], result = first }, _silos[2]))
             Assert.That((await again.JsonAsync()).GetProperty("already_completed").GetBoolean(), Is.True);
 
-        Assert.That((await _redis.Client.ExecuteAsync("HGET", "job:" + jobIds[1], "status")).ToString(), Is.EqualTo("pending"));
+        Assert.That((await _redis.Database.HashGetAsync("job:" + jobIds[1], "status")).ToString(), Is.EqualTo("pending"));
 
         var second = new { image_url = "https://cdn.example.com/mountain-1024.jpg", upscale_factor = 2 };
-        await _redis.Client.ExecuteAsync("HSET", "job:" + jobIds[1], "status", "completed", "result", JsonSerializer.Serialize(second), "completed_at", DateTime.UtcNow.ToString("O"));
+        await _redis.Database.HashSetAsync("job:" + jobIds[1], [new("status", "completed"), new("result", JsonSerializer.Serialize(second)), new("completed_at", DateTime.UtcNow.ToString("O"))]);
         using (var done = await SendAsync(HttpMethod.Post, $"/api/internal/workflows/{workflowId}/job-completed", new { job_id = jobIds[1], result = second }))
             Assert.That(done.StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
@@ -195,7 +194,7 @@ public sealed class WorkflowTests
     [TestCase("no name", null, "'name'")]
     public async Task A_workflow_with_bad_steps_is_refused_with_400_and_writes_nothing(string _, string? steps, string named)
     {
-        var before = (await _redis.Client.ExecuteAsync("ZCARD", "workflows")).Integer;
+        var before = await _redis.Database.SortedSetLengthAsync("workflows");
         var body = steps is null
             ? new JsonObject { ["steps"] = new JsonArray(new JsonObject { ["type"] = "simulation" }) }
             : new JsonObject { ["name"] = "bad", ["steps"] = JsonNode.Parse(steps) };
@@ -204,7 +203,7 @@ public sealed class WorkflowTests
 
         await response.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
         Assert.That((await response.JsonAsync()).GetProperty("error").GetProperty("message").GetString(), Does.Contain(named));
-        Assert.That((await _redis.Client.ExecuteAsync("ZCARD", "workflows")).Integer, Is.EqualTo(before));
+        Assert.That(await _redis.Database.SortedSetLengthAsync("workflows"), Is.EqualTo(before));
     }
 
     [Test]
