@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Cluster.Grains.Redis;
 using Cluster.Testing;
+using StackExchange.Redis;
 
 namespace Cluster.EndToEndTests;
 
@@ -64,23 +64,24 @@ public sealed class WebhookRecoveryTests
     public async Task An_event_a_dead_silo_read_but_never_acknowledged_is_delivered_by_another()
     {
         using var receiver = new WebhookReceiver();
-        var redis = _redis.Client;
-        await redis.XGroupCreateAsync("events:jobs", "webhooks", "$");
-        await redis.ExecuteAsync("HSET", ["job:orphan-1", "id", "orphan-1", "type", "simulation", "status", "completed", "webhook_url", receiver.Url]);
-        await redis.ExecuteAsync("XADD", ["events:jobs", "*", "type", "job_completed", "job_id", "orphan-1", "status", "completed", "job_type", "simulation", "result", "7"]);
-        var read = await redis.XReadGroupAsync("webhooks", "a-silo-that-died", [("events:jobs", ">")]);
-        Assert.That(read.Single().Entries, Has.Count.EqualTo(1), "the dead silo holds the event unacknowledged");
+        var redis = _redis.Database;
+        await redis.StreamCreateConsumerGroupAsync("events:jobs", "webhooks", "$", createStream: true);
+        await redis.HashSetAsync("job:orphan-1", [new("id", "orphan-1"), new("type", "simulation"), new("status", "completed"), new("webhook_url", receiver.Url)]);
+        await redis.StreamAddAsync("events:jobs",
+            [new("type", "job_completed"), new("job_id", "orphan-1"), new("status", "completed"), new("job_type", "simulation"), new("result", "7")]);
+        var read = await redis.StreamReadGroupAsync("events:jobs", "webhooks", "a-silo-that-died", StreamPosition.NewMessages);
+        Assert.That(read, Has.Length.EqualTo(1), "the dead silo holds the event unacknowledged");
 
         await using var silo = await SiloProcess.StartReadyAsync(Settings());
         await WebhookCalls.LogUntilAsync(silo, Key, "jobs", "orphan-1", outcomes => outcomes.Contains("delivered"));
 
         using var body = JsonDocument.Parse(receiver.Requests.Single().Body);
-        var pending = await redis.ExecuteAsync("XPENDING", ["events:jobs", "webhooks"]);
+        var pending = await redis.StreamPendingAsync("events:jobs", "webhooks");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(body.RootElement.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo("orphan-1"));
             Assert.That(body.RootElement.GetProperty("job").GetProperty("result").GetInt32(), Is.EqualTo(7));
-            Assert.That(pending.Items[0].Integer, Is.Zero);
+            Assert.That(pending.PendingMessageCount, Is.Zero);
         }
     }
 
@@ -109,8 +110,8 @@ public sealed class WebhookRecoveryTests
         using var receiver = new WebhookReceiver();
         await using var silo = await SiloProcess.StartReadyAsync(Settings(allowPrivateNetworks: false));
         // As if DNS had pointed the host at a public address when the job was submitted: the stored URL is loopback now.
-        await _redis.Client.ExecuteAsync("HSET", ["job:rebound-1", "id", "rebound-1", "type", "simulation", "status", "cancelled", "webhook_url", receiver.Url]);
-        await _redis.Client.ExecuteAsync("XADD", ["events:jobs", "*", "type", "job_cancelled", "job_id", "rebound-1", "status", "cancelled", "job_type", "simulation"]);
+        await _redis.Database.HashSetAsync("job:rebound-1", [new("id", "rebound-1"), new("type", "simulation"), new("status", "cancelled"), new("webhook_url", receiver.Url)]);
+        await _redis.Database.StreamAddAsync("events:jobs", [new("type", "job_cancelled"), new("job_id", "rebound-1"), new("status", "cancelled"), new("job_type", "simulation")]);
 
         var log = await WebhookCalls.LogUntilAsync(silo, Key, "jobs", "rebound-1", outcomes => outcomes.Contains("failed"));
 
@@ -132,7 +133,7 @@ public sealed class WebhookRecoveryTests
 
         var secretA = await SecretAsync(a);
         var secretB = await SecretAsync(b);
-        var stored = (await _redis.Client.HGetAsync("cluster:config", "webhook_secret")).ToString();
+        var stored = (await _redis.Database.HashGetAsync("cluster:config", "webhook_secret")).ToString();
         var id = await a.SubmitAsync(Key, UnclaimableJob(receiver.Url));
         await WebhookCalls.CancelAsync(b, Key, id);
         await WebhookCalls.LogUntilAsync(a, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
