@@ -2,9 +2,9 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
-using Cluster.Grains.Redis;
 using Cluster.Grains.Workers;
 using Cluster.Grains.Workflows;
+using StackExchange.Redis;
 
 namespace Cluster.Grains;
 
@@ -13,7 +13,7 @@ public sealed class OrleansGrainFactory : GrainFactory
 {
     private readonly IGrainFactory _grains;
 
-    public OrleansGrainFactory(IGrainFactory grains, IRedis redis, ClusterGrainOptions options) : base(options)
+    public OrleansGrainFactory(IGrainFactory grains, IConnectionMultiplexer redis, ClusterGrainOptions options) : base(options)
     {
         _grains = grains;
         Jobs = new OrleansJobQueue(grains, redis);

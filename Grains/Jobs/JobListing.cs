@@ -1,6 +1,6 @@
 using System.Globalization;
 using Cluster.Grains.Interfaces.Jobs;
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
 
@@ -18,7 +18,7 @@ internal static class JobListing
     /// the remaining filters on each job. A page looks at no more than ten pages' worth of candidates,
     /// so a rare combination of filters yields a short page with a cursor rather than a long scan.
     /// </summary>
-    public static async Task<Page<JobState>> ListAsync(IRedis redis, JobQuery query, Loader load, CancellationToken cancellationToken)
+    public static async Task<Page<JobState>> ListAsync(IDatabase redis, JobQuery query, Loader load, CancellationToken cancellationToken)
     {
         var limit = Math.Clamp(query.Limit, 1, JobLimits.MaxListLimit);
         var index = query switch
@@ -30,30 +30,32 @@ internal static class JobListing
             { Type: { } t } => "jobs:type:" + t,
             _ => "jobs:all",
         };
-        var max = query.Cursor is { } cursor && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
-            ? "(" + c.ToString(CultureInfo.InvariantCulture)
-            : "+inf";
+        // Scores are sequence numbers below 2^53, so they pass through a double exactly. Below the cursor, exclusive of it.
+        var (max, exclude) = query.Cursor is { } cursor && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
+            ? ((double)c, Exclude.Start)
+            : (double.PositiveInfinity, Exclude.None);
         var items = new List<JobState>(limit);
         string? next = null;
         var budget = limit * 10;
         while (items.Count < limit && budget > 0)
         {
             var batch = Math.Min(budget, limit * 2);
-            var reply = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "WITHSCORES", "LIMIT", 0, batch], cancellationToken).ConfigureAwait(false);
-            if (reply.Items.Count == 0)
+            var reply = await redis.SortedSetRangeByScoreWithScoresAsync(index, max, double.NegativeInfinity, exclude, Order.Descending, 0, batch)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (reply.Length == 0)
             {
                 next = null;
                 break;
             }
-            var ids = new string[reply.Items.Count / 2];
-            for (var i = 0; i < ids.Length; i++) ids[i] = reply.Items[2 * i].ToString();
+            var ids = new string[reply.Length];
+            for (var i = 0; i < ids.Length; i++) ids[i] = reply[i].Element.ToString();
             budget -= ids.Length;
             var jobs = await load(ids, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < ids.Length; i++)
             {
-                var seq = reply.Items[2 * i + 1].ToString();
-                max = "(" + seq;
-                next = seq;
+                var seq = (long)reply[i].Score;
+                (max, exclude) = (seq, Exclude.Start);
+                next = seq.ToString(CultureInfo.InvariantCulture);
                 if (jobs[i] is { } job && Matches(job, query))
                 {
                     items.Add(job);
@@ -69,8 +71,9 @@ internal static class JobListing
         // A page that filled exactly at the end of the index is the last one: say so rather than hand out a cursor to nothing.
         if (next is not null && items.Count == limit)
         {
-            var older = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [index, max, "-inf", "LIMIT", 0, 1], cancellationToken).ConfigureAwait(false);
-            if (older.Items.Count == 0) next = null;
+            var older = await redis.SortedSetRangeByScoreAsync(index, max, double.NegativeInfinity, exclude, Order.Descending, 0, 1)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (older.Length == 0) next = null;
         }
         return new Page<JobState>(items, next);
     }

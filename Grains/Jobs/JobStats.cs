@@ -1,5 +1,6 @@
+using System.Globalization;
 using Cluster.Grains.Interfaces.Jobs;
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
 
@@ -12,7 +13,7 @@ public sealed record ClusterStats(
 
 public sealed record MinuteStats(long Minute, long Submitted, long Completed, long Failed, long Dead);
 
-public sealed class JobStats(IRedis redis)
+public sealed class JobStats(IConnectionMultiplexer redis)
 {
     private static readonly string[] Kinds = ["submitted", "completed", "failed", "dead"];
 
@@ -20,22 +21,24 @@ public sealed class JobStats(IRedis redis)
     public async Task<ClusterStats> GetAsync(int minutes = 15, CancellationToken cancellationToken = default)
     {
         minutes = Math.Clamp(minutes, 1, 120);
+        var database = redis.GetDatabase();
         var statuses = JobStatus.All.Order(StringComparer.Ordinal).ToArray();
-        var counts = statuses.Select(s => redis.ExecuteAsync("ZCARD", ["jobs:status:" + s], cancellationToken)).ToArray();
-        var timeReply = await redis.ExecuteAsync("TIME", [], cancellationToken).ConfigureAwait(false);
-        var nowMinute = long.Parse(timeReply.Items[0].ToString(), System.Globalization.CultureInfo.InvariantCulture) / 60;
+        // Sent before TIME's reply is awaited, so that the multiplexer pipelines them with it.
+        var counts = statuses.Select(s => database.SortedSetLengthAsync("jobs:status:" + s)).ToArray();
+        var online = database.SortedSetLengthAsync("workers:heartbeats");
+        var machines = database.SortedSetLengthAsync("machines");
+        var time = await database.ExecuteAsync("TIME").WaitAsync(cancellationToken).ConfigureAwait(false);
+        var nowMinute = long.Parse(time[0].ToString(), CultureInfo.InvariantCulture) / 60;
         var range = Enumerable.Range(0, minutes).Select(i => nowMinute - minutes + 1 + i).ToArray();
         var series = Kinds.Select(kind =>
-            redis.ExecuteAsync("MGET", range.Select(m => (RedisArg)$"stats:{kind}:{m}").ToArray(), cancellationToken)).ToArray();
-        var online = redis.ExecuteAsync("ZCARD", ["workers:heartbeats"], cancellationToken);
-        var machines = redis.ExecuteAsync("ZCARD", ["machines"], cancellationToken);
-        await Task.WhenAll([.. counts, .. series, online, machines]).ConfigureAwait(false);
+            database.StringGetAsync(range.Select(m => (RedisKey)$"stats:{kind}:{m}").ToArray())).ToArray();
+        await Task.WhenAll([.. counts, .. series, online, machines]).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-        long At(int kind, int i) => series[kind].Result.Items[i] is { IsNull: false } v ? v.Integer : 0;
+        long At(int kind, int i) => series[kind].Result[i] is { IsNull: false } v ? (long)v : 0;
         return new ClusterStats(
-            statuses.Select((s, i) => (s, counts[i].Result.Integer)).ToDictionary(p => p.s, p => p.Integer, StringComparer.Ordinal),
+            statuses.Select((s, i) => (s, counts[i].Result)).ToDictionary(p => p.s, p => p.Item2, StringComparer.Ordinal),
             range.Select((m, i) => new MinuteStats(m * 60_000, At(0, i), At(1, i), At(2, i), At(3, i))).ToArray(),
-            online.Result.Integer,
-            machines.Result.Integer);
+            online.Result,
+            machines.Result);
     }
 }

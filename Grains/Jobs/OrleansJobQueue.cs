@@ -1,7 +1,7 @@
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
 
@@ -9,9 +9,9 @@ namespace Cluster.Grains.Jobs;
 /// Submission, claims and listings on the Orleans engine: a job is created by its grain, claimed through the
 /// <see cref="JobQueueGrain"/>, listed from the indexes the job grains keep in Redis.
 /// </summary>
-internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJobQueue
+internal sealed class OrleansJobQueue(IGrainFactory grains, IConnectionMultiplexer redis) : IJobQueue
 {
-    private const long IdempotencySeconds = 24 * 60 * 60;
+    private static readonly TimeSpan IdempotencyWindow = TimeSpan.FromHours(24);
 
     // Undoes a claim of an idempotency key whose job was never created, unless another submission holds it by now.
     private const string ReleaseKeyScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
@@ -31,7 +31,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
         var key = submission.IdempotencyKey is { Length: > 0 } idempotency ? "idempotency:" + idempotency : null;
         if (key is not null)
         {
-            var existing = await redis.ExecuteAsync("SET", [key, id, "NX", "GET", "EX", IdempotencySeconds], cancellationToken).ConfigureAwait(false);
+            var existing = await redis.GetDatabase().StringSetAndGetAsync(key, id, IdempotencyWindow, when: When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (!existing.IsNull) return new SubmittedJob(existing.ToString(), Created: false);
         }
         bool created;
@@ -41,7 +41,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
         }
         catch when (key is not null)
         {
-            await redis.ExecuteAsync("EVAL", [ReleaseKeyScript, 1, key, id], CancellationToken.None).ConfigureAwait(false);
+            await redis.GetDatabase().ScriptEvaluateAsync(ReleaseKeyScript, [key], [id]).ConfigureAwait(false);
             throw;
         }
         return created ? new SubmittedJob(id, Created: true) : throw new ClusterException(ErrorCodes.DuplicateJob, $"a job with id {id} exists");
@@ -58,10 +58,10 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IRedis redis) : IJob
             : Queue.ClaimAsync(workerId, machineId, capabilities, lease);
 
     public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) =>
-        JobListing.ListAsync(redis, query, LoadAsync, cancellationToken);
+        JobListing.ListAsync(redis.GetDatabase(), query, LoadAsync, cancellationToken);
 
-    public async Task<long> PendingCountAsync(CancellationToken cancellationToken = default) =>
-        (await redis.ExecuteAsync("ZCARD", ["jobs:status:pending"], cancellationToken).ConfigureAwait(false)).Integer;
+    public Task<long> PendingCountAsync(CancellationToken cancellationToken = default) =>
+        redis.GetDatabase().SortedSetLengthAsync("jobs:status:pending").WaitAsync(cancellationToken);
 
     private Task<JobState?[]> LoadAsync(string[] ids, CancellationToken cancellationToken)
     {

@@ -5,10 +5,11 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Jobs;
 using Cluster.Grains.Redis;
+using IConnectionMultiplexer = StackExchange.Redis.IConnectionMultiplexer;
 
 namespace Cluster.Grains.Lua;
 
-internal sealed class LuaJobQueue(IRedis redis, ClusterGrainOptions options) : IJobQueue
+internal sealed class LuaJobQueue(IRedis redis, IConnectionMultiplexer shared, ClusterGrainOptions options) : IJobQueue
 {
     public async Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
     {
@@ -35,7 +36,7 @@ internal sealed class LuaJobQueue(IRedis redis, ClusterGrainOptions options) : I
         (await redis.ExecuteAsync("ZCARD", ["jobs:pending"], cancellationToken).ConfigureAwait(false)).Integer;
 
     public Task<Page<JobState>> ListAsync(JobQuery query, CancellationToken cancellationToken = default) =>
-        JobListing.ListAsync(redis, query, LoadAsync, cancellationToken);
+        JobListing.ListAsync(shared.GetDatabase(), query, LoadAsync, cancellationToken);
 
     private async Task<JobState?[]> LoadAsync(string[] ids, CancellationToken cancellationToken)
     {

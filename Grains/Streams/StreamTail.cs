@@ -1,20 +1,27 @@
-using Cluster.Grains.Redis;
 using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Streams;
 
 /// <summary>
-/// Follows one Redis stream from a silo with a blocking XREAD on a connection of its own, and hands every
-/// batch to the silo's local subscribers. However many subscribers a silo has, it reads each stream once.
+/// One Redis stream as this silo follows it: where the silo's reading of it stands, and its local subscribers, to
+/// which every batch read is handed. <see cref="StreamTails"/> reads all of a silo's tails with one blocking read.
 /// </summary>
-public sealed class StreamTail(IRedis redis, string stream, ILogger<StreamTail> logger) : IAsyncDisposable
+public sealed partial class StreamTail
 {
-    private const int BatchSize = 512;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly StreamTails _owner;
+    private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private Action<IReadOnlyList<StreamEvent>>[] _subscribers = [];
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task? _loop;
+    private Action<IReadOnlyList<StreamEvent>>[] _subscribers = [];
+    private bool _following;
+
+    internal StreamTail(StreamTails owner, string stream, ILogger logger)
+    {
+        _owner = owner;
+        _logger = logger;
+        Stream = stream;
+    }
 
     /// <summary>
     /// Completes once the tail knows where it starts: every event appended after that is handed to subscribers.
@@ -22,111 +29,80 @@ public sealed class StreamTail(IRedis redis, string stream, ILogger<StreamTail> 
     /// </summary>
     public Task Started => _started.Task;
 
-    public string Stream { get; } = stream;
+    public string Stream { get; }
 
-    /// <summary>The id of the last event handed to subscribers.</summary>
-    public string LastId { get; private set; } = "$";
+    /// <summary>The id of the last event handed to subscribers; the next read asks for what follows it.</summary>
+    internal string LastId { get; set; } = "$";
 
     /// <summary>
-    /// Adds a subscriber for events appended from now on. It is called on the tail's loop, so it must be
-    /// quick and must not block: hand work to a queue of your own.
+    /// Adds a subscriber for events appended from now on. It is called on the silo's stream-reading loop, so it must
+    /// be quick and must not block: hand work to a queue of your own.
     /// </summary>
     public IDisposable Subscribe(Action<IReadOnlyList<StreamEvent>> onBatch)
     {
+        bool first;
         lock (_gate)
         {
             _subscribers = [.. _subscribers, onBatch];
-            _loop ??= Task.Run(() => RunAsync(_stop.Token));
+            first = !_following;
+            _following = true;
         }
+        if (first) _owner.Follow(this);
         return new Subscription(this, onBatch);
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
+    internal void MarkStarted() => _started.TrySetResult();
+
+    internal void Deliver(IReadOnlyList<StreamEvent> batch)
     {
-        // Start from the stream's current end so that a subscriber sees everything appended after it subscribed.
-        LastId = await CurrentEndAsync(cancellationToken).ConfigureAwait(false);
-        _started.TrySetResult();
-        var delay = TimeSpan.FromMilliseconds(100);
-        while (!cancellationToken.IsCancellationRequested)
+        LastId = batch[^1].Id;
+        foreach (var subscriber in _subscribers)
         {
             try
             {
-                var reply = await redis.ExecuteBlockingAsync("XREAD", ["COUNT", BatchSize, "BLOCK", 5000, "STREAMS", Stream, LastId], cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(100);
-                if (reply.IsNull) continue;
-                var batch = Parse(Stream, reply.Items[0].Items[1]);
-                if (batch.Count == 0) continue;
-                LastId = batch[^1].Id;
-                foreach (var subscriber in _subscribers)
-                {
-                    try
-                    {
-                        subscriber(batch);
-                    }
-                    catch (Exception e)
-                    {
-                        logger.LogError(e, "A subscriber of {Stream} failed", Stream);
-                    }
-                }
+                subscriber(batch);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception e)
             {
-                return;
-            }
-            catch (RedisException e)
-            {
-                logger.LogWarning("Reading {Stream} failed ({Message}); retrying in {Delay} ms", Stream, e.Message, delay.TotalMilliseconds);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                LogSubscriberFailed(e, Stream);
             }
         }
     }
 
-    private async Task<string> CurrentEndAsync(CancellationToken cancellationToken)
+    /// <summary>Turns XRANGE or XREAD entries into events.</summary>
+    public static List<StreamEvent> Parse(string stream, StackExchange.Redis.StreamEntry[] entries)
     {
-        while (true)
+        ArgumentNullException.ThrowIfNull(entries);
+        var events = new List<StreamEvent>(entries.Length);
+        foreach (var entry in entries)
         {
-            try
-            {
-                var last = await redis.ExecuteAsync("XREVRANGE", [Stream, "+", "-", "COUNT", 1], cancellationToken).ConfigureAwait(false);
-                return last.Items.Count == 0 ? "0-0" : last.Items[0].Items[0].ToString();
-            }
-            catch (RedisException) when (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(200, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Turns an XRANGE/XREAD list of [id, [field, value, …]] entries into events.</summary>
-    public static List<StreamEvent> Parse(string stream, RespValue entries)
-    {
-        var events = new List<StreamEvent>(entries.Items.Count);
-        foreach (var entry in entries.Items)
-        {
-            var flat = entry.Items[1].Items;
-            var fields = new Dictionary<string, string>(flat.Count / 2, StringComparer.Ordinal);
-            for (var i = 0; i + 1 < flat.Count; i += 2) fields[flat[i].ToString()] = flat[i + 1].ToString();
-            events.Add(new StreamEvent(stream, entry.Items[0].ToString(), fields));
+            if (entry.IsNull) continue;
+            var values = entry.Values;
+            var fields = new Dictionary<string, string>(values.Length, StringComparer.Ordinal);
+            foreach (var value in values) fields[value.Name.ToString()] = value.Value.ToString();
+            events.Add(new StreamEvent(stream, entry.Id.ToString(), fields));
         }
         return events;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Turns the entries of a raw XREAD reply (a list of [id, [field, value, …]]) into events.</summary>
+    internal static List<StreamEvent> Parse(string stream, RedisResult entries)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
+        var events = new List<StreamEvent>(Math.Max(0, entries.Length));
+        for (var e = 0; e < entries.Length; e++)
         {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            var entry = entries[e];
+            var flat = entry[1];
+            if (flat.IsNull) continue; // deleted while pending; XREAD does not return these, but be safe
+            var fields = new Dictionary<string, string>(flat.Length / 2, StringComparer.Ordinal);
+            for (var i = 0; i + 1 < flat.Length; i += 2) fields[flat[i].ToString()] = flat[i + 1].ToString();
+            events.Add(new StreamEvent(stream, entry[0].ToString(), fields));
         }
-        _stop.Dispose();
+        return events;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A subscriber of {Stream} failed")]
+    private partial void LogSubscriberFailed(Exception e, string stream);
 
     private sealed class Subscription(StreamTail tail, Action<IReadOnlyList<StreamEvent>> onBatch) : IDisposable
     {

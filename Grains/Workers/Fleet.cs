@@ -1,12 +1,12 @@
 using System.Globalization;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Workers;
 
 /// <summary>Listings across machines and workers, paginated by id so the monitor never loads the whole fleet.</summary>
-public sealed class Fleet(IRedis redis, Func<string, IWorkerGrain> worker, Func<string, IMachineGrain> machine)
+public sealed class Fleet(IConnectionMultiplexer redis, Func<string, IWorkerGrain> worker, Func<string, IMachineGrain> machine)
 {
     /// <summary>Machines in id order after <paramref name="cursor"/>; <paramref name="only"/> picks a set of machines instead.</summary>
     public async Task<Page<MachineState>> ListMachinesAsync(string? cursor, int limit, IReadOnlyCollection<string>? only = null, CancellationToken cancellationToken = default)
@@ -19,9 +19,7 @@ public sealed class Fleet(IRedis redis, Func<string, IWorkerGrain> worker, Func<
         }
         else
         {
-            var min = cursor is null ? "-" : "(" + cursor;
-            var reply = await redis.ExecuteAsync("ZRANGEBYLEX", ["machines", min, "+", "LIMIT", 0, limit + 1], cancellationToken).ConfigureAwait(false);
-            ids = reply.Items.Select(i => i.ToString()).ToArray();
+            ids = await IdsAfterAsync("machines", cursor, limit + 1, cancellationToken).ConfigureAwait(false);
         }
         var machines = await Task.WhenAll(ids.Take(limit).Select(id => machine(id).GetAsync(cancellationToken))).ConfigureAwait(false);
         var next = ids.Length > limit ? ids[limit - 1] : null;
@@ -31,10 +29,16 @@ public sealed class Fleet(IRedis redis, Func<string, IWorkerGrain> worker, Func<
     public async Task<Page<WorkerState>> ListWorkersAsync(string? cursor, int limit, CancellationToken cancellationToken = default)
     {
         limit = Math.Clamp(limit, 1, JobLimits.MaxListLimit);
-        var min = cursor is null ? "-" : "(" + cursor;
-        var reply = await redis.ExecuteAsync("ZRANGEBYLEX", ["workers", min, "+", "LIMIT", 0, limit + 1], cancellationToken).ConfigureAwait(false);
-        var ids = reply.Items.Select(i => i.ToString()).ToArray();
+        var ids = await IdsAfterAsync("workers", cursor, limit + 1, cancellationToken).ConfigureAwait(false);
         var workers = await Task.WhenAll(ids.Take(limit).Select(id => worker(id).GetAsync(cancellationToken))).ConfigureAwait(false);
         return new Page<WorkerState>(workers.OfType<WorkerState>().ToArray(), ids.Length > limit ? ids[limit - 1] : null);
+    }
+
+    /// <summary>Up to <paramref name="count"/> members of an index (a zset of equal scores, ordered by id) after <paramref name="cursor"/>, or from the first.</summary>
+    private async Task<string[]> IdsAfterAsync(string index, string? cursor, int count, CancellationToken cancellationToken)
+    {
+        var ids = await redis.GetDatabase().SortedSetRangeByValueAsync(index, cursor is null ? default : (RedisValue)cursor, default, Exclude.Start, Order.Ascending, 0, count)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return Array.ConvertAll(ids, id => id.ToString());
     }
 }

@@ -1,12 +1,12 @@
 using System.Globalization;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workflows;
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Grains.Workflows;
 
 /// <summary>Creation and listing of workflows on the Orleans engine: the listing index is <c>workflows</c>, as the Lua engine keeps it.</summary>
-internal sealed class OrleansWorkflowCollection(IGrainFactory grains, IRedis redis) : IWorkflowCollection
+internal sealed class OrleansWorkflowCollection(IGrainFactory grains, IConnectionMultiplexer redis) : IWorkflowCollection
 {
     public Task<CreatedWorkflow> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken = default) =>
         grains.GetGrain<IWorkflowControlGrain>(Guid.CreateVersion7().ToString()).CreateAsync(definition);
@@ -14,16 +14,17 @@ internal sealed class OrleansWorkflowCollection(IGrainFactory grains, IRedis red
     public async Task<Page<WorkflowState>> ListAsync(string? cursor, int limit, CancellationToken cancellationToken = default)
     {
         limit = Math.Clamp(limit, 1, JobLimits.MaxListLimit);
-        var max = cursor is not null && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
-            ? "(" + c.ToString(CultureInfo.InvariantCulture)
-            : "+inf";
-        var ids = await redis.ExecuteAsync("ZREVRANGEBYSCORE", [WorkflowGrain.ListingKey, max, "-inf", "WITHSCORES", "LIMIT", 0, limit + 1], cancellationToken).ConfigureAwait(false);
-        var count = ids.Items.Count / 2;
-        var taken = Math.Min(count, limit);
+        // Below the cursor (a workflow's sequence number, exact in a double), exclusive of it.
+        var (max, exclude) = cursor is not null && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var c)
+            ? ((double)c, Exclude.Start)
+            : (double.PositiveInfinity, Exclude.None);
+        var ids = await redis.GetDatabase().SortedSetRangeByScoreWithScoresAsync(WorkflowGrain.ListingKey, max, double.NegativeInfinity, exclude, Order.Descending, 0, limit + 1)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var taken = Math.Min(ids.Length, limit);
         var loads = new Task<WorkflowState?>[taken];
-        for (var i = 0; i < taken; i++) loads[i] = grains.GetGrain<IWorkflowControlGrain>(ids.Items[2 * i].ToString()).StateAsync();
+        for (var i = 0; i < taken; i++) loads[i] = grains.GetGrain<IWorkflowControlGrain>(ids[i].Element.ToString()).StateAsync();
         var states = await Task.WhenAll(loads).ConfigureAwait(false);
-        var next = count > limit ? ids.Items[2 * (limit - 1) + 1].ToString() : null;
+        var next = ids.Length > limit ? ((long)ids[limit - 1].Score).ToString(CultureInfo.InvariantCulture) : null;
         return new Page<WorkflowState>(states.OfType<WorkflowState>().ToArray(), next);
     }
 }

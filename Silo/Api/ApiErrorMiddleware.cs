@@ -36,7 +36,7 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
             var message = e.StatusCode == StatusCodes.Status413PayloadTooLarge ? TooLarge(limit) : e.Message;
             await ApiError.WriteAsync(context, e.StatusCode, ApiError.CodeFor(e.StatusCode), message).ConfigureAwait(false);
         }
-        catch (RedisException e) when (!context.Response.HasStarted && e is RedisConnectionException or RedisTimeoutException)
+        catch (Exception e) when (!context.Response.HasStarted && IsRedisUnreachable(e))
         {
             LogRedisUnavailable(logger, context.Request.Method, context.Request.Path, e.Message);
             await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ApiError.Unavailable, "Redis is not reachable right now; try again shortly").ConfigureAwait(false);
@@ -52,6 +52,11 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
                 "The silo failed to handle this request; the log has the details (trace id " + context.TraceIdentifier + ")").ConfigureAwait(false);
         }
     }
+
+    /// <summary>Redis did not answer, through the Lua engine's client or through StackExchange.Redis.</summary>
+    private static bool IsRedisUnreachable(Exception e) => e
+        is RedisConnectionException or RedisTimeoutException
+        or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException;
 
     private static void LiftKestrelLimit(HttpContext context)
     {

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Cluster.Grains.Interfaces;
-using Cluster.Grains.Redis;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Auth;
 
@@ -14,13 +14,15 @@ public enum ApiKeyDeletion { Deleted, NotFound, Ambiguous }
 /// <c>apikeys</c> of their hashes. Lookups are cached in memory briefly so that authenticating a request
 /// rarely costs a round trip; deleting a key forgets it here at once and on other silos within the cache time.
 /// </summary>
-public sealed class ApiKeyStore(IRedis redis, IOptions<AuthOptions> options) : IDisposable
+public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptions> options) : IDisposable
 {
     public const string KeyPrefix = "apikey:";
     public const string IndexKey = "apikeys";
     private static readonly TimeSpan UnknownKeyCacheDuration = TimeSpan.FromSeconds(5);
+    private static readonly RedisKey Index = IndexKey;
 
-    // One script per write so that the hash and the index never disagree; the shared pipelined connection rules out MULTI.
+    // One script per write so that the hash and the index never disagree. StackExchange.Redis runs a script given as
+    // text by its SHA (EVALSHA), loading it once per server and again after a NOSCRIPT.
     private const string StoreScript = """
         redis.call('HSET', KEYS[1], 'name', ARGV[1], 'scopes', ARGV[2], 'prefix', ARGV[3])
         redis.call('HSETNX', KEYS[1], 'created_at', ARGV[4])
@@ -49,7 +51,7 @@ public sealed class ApiKeyStore(IRedis redis, IOptions<AuthOptions> options) : I
         var hash = ApiKeySecret.Hash(key);
         var prefix = ApiKeySecret.VisiblePrefix(key);
         var createdAt = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-        await redis.ExecuteAsync("EVAL", [StoreScript, 2, KeyPrefix + hash, IndexKey, name, string.Join(',', scopes), prefix, createdAt, hash], cancellationToken).ConfigureAwait(false);
+        await Database.ScriptEvaluateAsync(StoreScript, [KeyPrefix + hash, Index], [name, string.Join(',', scopes), prefix, createdAt, hash]).WaitAsync(cancellationToken).ConfigureAwait(false);
         _cache.Remove(hash);
         return await FindByHashAsync(hash, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("An API key just stored could not be read back");
@@ -74,8 +76,8 @@ public sealed class ApiKeyStore(IRedis redis, IOptions<AuthOptions> options) : I
     /// <summary>Every key, oldest first.</summary>
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken = default)
     {
-        var hashes = await redis.ExecuteAsync("SMEMBERS", [IndexKey], cancellationToken).ConfigureAwait(false);
-        var records = await Task.WhenAll(hashes.Items.Select(h => ReadAsync(h.ToString(), cancellationToken))).ConfigureAwait(false);
+        var hashes = await Database.SetMembersAsync(Index).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var records = await Task.WhenAll(hashes.Select(h => ReadAsync(h.ToString(), cancellationToken))).ConfigureAwait(false);
         return [.. records.OfType<ApiKeyRecord>().OrderBy(r => r.CreatedAt).ThenBy(r => r.Name, StringComparer.Ordinal)];
     }
 
@@ -88,21 +90,27 @@ public sealed class ApiKeyStore(IRedis redis, IOptions<AuthOptions> options) : I
         if (matches.Count == 0) return (ApiKeyDeletion.NotFound, null);
         if (matches.Count > 1) return (ApiKeyDeletion.Ambiguous, null);
         var record = matches[0];
-        await redis.ExecuteAsync("EVAL", [DeleteScript, 2, KeyPrefix + record.Hash, IndexKey, record.Hash], cancellationToken).ConfigureAwait(false);
+        await Database.ScriptEvaluateAsync(DeleteScript, [KeyPrefix + record.Hash, Index], [record.Hash]).WaitAsync(cancellationToken).ConfigureAwait(false);
         _cache.Remove(record.Hash);
         return (ApiKeyDeletion.Deleted, record);
     }
 
     private async Task<ApiKeyRecord?> ReadAsync(string hash, CancellationToken cancellationToken)
     {
-        var reply = await redis.ExecuteAsync("HGETALL", [KeyPrefix + hash], cancellationToken).ConfigureAwait(false);
-        if (reply.IsNull || reply.Items.Count == 0) return null;
-        var fields = reply.ToDictionary();
-        string Field(string name) => fields.TryGetValue(name, out var value) ? value.ToString() : "";
+        var entries = await Database.HashGetAllAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (entries.Length == 0) return null;
+        string Field(string name)
+        {
+            foreach (var entry in entries)
+                if (entry.Name == name) return entry.Value.ToString();
+            return "";
+        }
         var scopes = Field("scopes").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(ApiScopes.IsKnown).ToArray();
         DateTimeOffset.TryParse(Field("created_at"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var createdAt);
         return new ApiKeyRecord(hash, Field("name"), scopes, Field("prefix"), createdAt);
     }
+
+    private IDatabase Database => redis.GetDatabase();
 
     public void Dispose() => _cache.Dispose();
 }

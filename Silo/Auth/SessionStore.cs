@@ -1,6 +1,6 @@
-using Cluster.Grains.Redis;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Auth;
 
@@ -8,7 +8,7 @@ namespace Cluster.Silo.Auth;
 /// Dashboard sessions: <c>session:{sha256 of the session id}</c> holds the hash of the API key that opened
 /// it and expires on its own. A session has whatever scopes its key has now, and dies with the key.
 /// </summary>
-public sealed class SessionStore(IRedis redis, IOptions<AuthOptions> options) : IDisposable
+public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<AuthOptions> options) : IDisposable
 {
     public const string KeyPrefix = "session:";
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
@@ -17,8 +17,8 @@ public sealed class SessionStore(IRedis redis, IOptions<AuthOptions> options) : 
     public async Task<string> CreateAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
     {
         var id = ApiKeySecret.RandomToken();
-        var seconds = (long)Math.Max(1, options.Value.SessionLifetime.TotalSeconds);
-        await redis.ExecuteAsync("SET", [KeyPrefix + ApiKeySecret.Hash(id), key.Hash, "EX", seconds], cancellationToken).ConfigureAwait(false);
+        var lifetime = TimeSpan.FromSeconds(Math.Max(1, (long)options.Value.SessionLifetime.TotalSeconds));
+        await redis.GetDatabase().StringSetAsync(KeyPrefix + ApiKeySecret.Hash(id), key.Hash, lifetime).WaitAsync(cancellationToken).ConfigureAwait(false);
         return id;
     }
 
@@ -27,7 +27,7 @@ public sealed class SessionStore(IRedis redis, IOptions<AuthOptions> options) : 
     {
         var hash = ApiKeySecret.Hash(sessionId);
         if (_cache.TryGetValue(hash, out string? cached)) return cached;
-        var keyHash = (await redis.ExecuteAsync("GET", [KeyPrefix + hash], cancellationToken).ConfigureAwait(false)).AsString();
+        var keyHash = (string?)await redis.GetDatabase().StringGetAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
         _cache.Set(hash, keyHash, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = options.Value.LookupCacheDuration });
         return keyHash;
     }
@@ -35,7 +35,7 @@ public sealed class SessionStore(IRedis redis, IOptions<AuthOptions> options) : 
     public async Task DeleteAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         var hash = ApiKeySecret.Hash(sessionId);
-        await redis.ExecuteAsync("DEL", [KeyPrefix + hash], cancellationToken).ConfigureAwait(false);
+        await redis.GetDatabase().KeyDeleteAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
         _cache.Remove(hash);
     }
 

@@ -1,6 +1,6 @@
 using Cluster.Grains.Interfaces.Protocol;
-using Cluster.Grains.Redis;
 using Cluster.Grains.Streams;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Gateway;
 
@@ -8,7 +8,7 @@ namespace Cluster.Silo.Gateway;
 /// The silo's fan-out of event streams to its WebSocket subscribers: each stream is read once per silo,
 /// however many clients follow it, and each event is serialized once, however many subscribers receive it.
 /// </summary>
-public sealed partial class EventHub(StreamTails tails, IRedis redis, ILogger<EventHub> logger)
+public sealed partial class EventHub(StreamTails tails, IConnectionMultiplexer redis, ILogger<EventHub> logger)
 {
     private const int ReplayPage = 500;
     private readonly Lock _gate = new();
@@ -43,8 +43,8 @@ public sealed partial class EventHub(StreamTails tails, IRedis redis, ILogger<Ev
     {
         try
         {
-            var info = (await redis.ExecuteAsync("XINFO", ["STREAM", GatewayTopics.Streams[topic]], cancellationToken)).ToDictionary();
-            return info.TryGetValue("max-deleted-entry-id", out var deleted) && StreamIds.Compare(deleted.ToString(), since) > 0;
+            var info = await redis.GetDatabase().StreamInfoAsync(GatewayTopics.Streams[topic]).WaitAsync(cancellationToken);
+            return !info.MaxDeletedEntryId.IsNull && StreamIds.Compare(info.MaxDeletedEntryId.ToString(), since) > 0;
         }
         catch (RedisServerException)
         {
@@ -66,9 +66,10 @@ public sealed partial class EventHub(StreamTails tails, IRedis redis, ILogger<Ev
     {
         string? last = null;
         var from = since == "0" ? "-" : "(" + since;
+        var database = redis.GetDatabase();
         while (true)
         {
-            var page = await redis.ExecuteAsync("XRANGE", [stream, from, "+", "COUNT", ReplayPage], cancellationToken);
+            var page = await database.StreamRangeAsync(stream, from, "+", ReplayPage).WaitAsync(cancellationToken);
             var events = StreamTail.Parse(stream, page);
             foreach (var e in events)
             {

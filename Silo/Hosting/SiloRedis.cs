@@ -9,11 +9,12 @@ using RedisConnectionException = Cluster.Grains.Redis.RedisConnectionException;
 namespace Cluster.Silo.Hosting;
 
 /// <summary>
-/// Owns the silo's link to Redis: the client every component shares (this class is what DI hands out as
-/// <see cref="IRedis"/>, so that components can be constructed before Redis is up and use it once it is),
-/// the StackExchange.Redis multiplexer that Orleans' clustering, storage, reminders and streams share, and,
-/// when no connection string is configured, the embedded redis-server it runs on. Disposing it (at host
-/// shutdown) closes both connections and then stops that server unless another silo still uses it.
+/// Owns the silo's link to Redis: the StackExchange.Redis multiplexer that every component and Orleans' clustering,
+/// storage, reminders and streams share; the project's own RESP client, which only the Lua engine (its functions, its
+/// lease sweeper, the function library check) still uses (this class is what DI hands out as <see cref="IRedis"/>, so
+/// that those can be constructed before Redis is up); and, when no connection string is configured, the embedded
+/// redis-server they run on. Disposing it (at host shutdown) closes both connections and then stops that server
+/// unless another silo still uses it.
 /// </summary>
 public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, IOptions<ClusterOptions> clusterOptions, ILogger<SiloRedis> logger) : IRedis
 {
@@ -27,7 +28,7 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
 
     public RedisOptions Options => Client.Options;
 
-    /// <summary>The multiplexer every Orleans provider shares; available once <see cref="StartAsync"/> has returned.</summary>
+    /// <summary>The multiplexer the silo shares, Orleans' providers included; available once <see cref="StartAsync"/> has returned.</summary>
     public IConnectionMultiplexer Multiplexer => _multiplexer ?? throw new InvalidOperationException("Redis is not connected yet: SiloStartup connects it before Orleans starts");
 
     public Task<RespValue> ExecuteAsync(string command, params ReadOnlySpan<RedisArg> args) => Client.ExecuteAsync(command, args);
@@ -78,7 +79,7 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
 
     /// <summary>
     /// The same server through StackExchange.Redis. It reconnects by itself after Redis restarts
-    /// (<c>AbortOnConnectFail = false</c>), so Orleans' providers recover without a silo restart.
+    /// (<c>AbortOnConnectFail = false</c>), so the silo's components and Orleans' providers recover without a silo restart.
     /// </summary>
     private static async Task<ConnectionMultiplexer> ConnectMultiplexerAsync(RedisOptions options)
     {
@@ -88,7 +89,7 @@ public sealed partial class SiloRedis(IOptions<RedisHostOptions> redisOptions, I
             User = options.User,
             Password = options.Password,
             DefaultDatabase = options.Database,
-            ClientName = options.ClientName + "-orleans",
+            ClientName = options.ClientName + "-shared",
             AbortOnConnectFail = false,
             ConnectTimeout = (int)options.ConnectTimeout.TotalMilliseconds,
             SyncTimeout = (int)options.CommandTimeout.TotalMilliseconds,

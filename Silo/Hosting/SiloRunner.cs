@@ -28,7 +28,7 @@ public static partial class SiloRunner
         catch (Exception e)
         {
             var message = Describe(e);
-            if (e is SiloStartupException or RedisException or IOException) LogCannotStart(logger, message);
+            if (e is SiloStartupException or IOException || IsRedisFailure(e)) LogCannotStart(logger, message);
             else LogCannotStartUnexpectedly(logger, e, message);
             signals.Dispose();
             await StopWhatStartedAsync(app).ConfigureAwait(false);
@@ -61,10 +61,14 @@ public static partial class SiloRunner
         }
     }
 
+    /// <summary>A failure of Redis, through the Lua engine's client or through StackExchange.Redis.</summary>
+    private static bool IsRedisFailure(Exception e) =>
+        e is RedisException or StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException;
+
     private static string Describe(Exception e) => e switch
     {
         SiloStartupException => e.Message,
-        RedisException => $"Redis failed while the silo was starting: {e.Message}",
+        _ when IsRedisFailure(e) => $"Redis failed while the silo was starting: {e.Message}",
         IOException => e.Message, // Kestrel's "Failed to bind to address …: address already in use."
         _ => $"failed to start: {e.GetType().Name}: {e.Message} (the log has the details)",
     };

@@ -1,6 +1,7 @@
 using Cluster.Grains.Functions;
 using Cluster.Silo.Auth;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Hosting;
 
@@ -8,8 +9,12 @@ namespace Cluster.Silo.Hosting;
 /// What must be true before the silo accepts a request: Redis is up, holds this silo's function library,
 /// and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
 /// </summary>
+/// <remarks>
+/// The bootstrap key is resolved from the container once Redis is connected: it is stored through the
+/// shared multiplexer, which the container hands out only after <see cref="SiloRedis.StartAsync"/>.
+/// </remarks>
 public sealed partial class SiloStartup(
-    SiloRedis redis, BootstrapApiKey bootstrapKey, IConfiguration configuration, IOptions<OrleansHostOptions> orleans, ILogger<SiloStartup> logger)
+    SiloRedis redis, IServiceProvider services, IConfiguration configuration, IOptions<OrleansHostOptions> orleans, ILogger<SiloStartup> logger)
 {
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -28,7 +33,7 @@ public sealed partial class SiloStartup(
             await redis.Client.ExecuteAsync("HSET", ["cluster:config", "events_maxlen", maxLength], cancellationToken).ConfigureAwait(false);
         }
 
-        await bootstrapKey.EnsureAsync(cancellationToken).ConfigureAwait(false);
+        await services.GetRequiredService<BootstrapApiKey>().EnsureAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -39,8 +44,8 @@ public sealed partial class SiloStartup(
     private async Task ForgetEarlierMembersAsync(CancellationToken cancellationToken)
     {
         var table = $"{orleans.Value.ServiceId}/members/{orleans.Value.ClusterId}";
-        var removed = await redis.Client.ExecuteAsync("DEL", [table], cancellationToken).ConfigureAwait(false);
-        if (removed.Integer > 0) LogMembershipForgotten(logger, table);
+        var removed = await redis.Multiplexer.GetDatabase().KeyDeleteAsync(table).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (removed) LogMembershipForgotten(logger, table);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed the membership table {Table} of silos that ran on this embedded Redis before it restarted")]

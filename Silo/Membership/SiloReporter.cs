@@ -1,9 +1,11 @@
 using Cluster.Grains.Interfaces.Silos;
-using Cluster.Grains.Redis;
 using Cluster.Silo.Gateway;
 using Cluster.Silo.Workers;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using IConnectionMultiplexer = StackExchange.Redis.IConnectionMultiplexer;
+using RedisException = StackExchange.Redis.RedisException;
+using RedisTimeoutException = StackExchange.Redis.RedisTimeoutException;
 
 namespace Cluster.Silo.Membership;
 
@@ -13,7 +15,7 @@ namespace Cluster.Silo.Membership;
 /// </summary>
 public sealed partial class SiloReporter(
     IGrainFactory grains, ILocalSiloDetails silo, IServer server, JobDispatcher dispatcher, EventHub hub,
-    IRedis redis, IHostApplicationLifetime lifetime, ILogger<SiloReporter> logger) : BackgroundService
+    IConnectionMultiplexer redis, IHostApplicationLifetime lifetime, ILogger<SiloReporter> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
@@ -73,10 +75,11 @@ public sealed partial class SiloReporter(
     {
         try
         {
-            await redis.ExecuteAsync("XADD", ["events:silos", "MAXLEN", "~", 10_000, "*", "type", type, "silo_id", silo.Name], cancellationToken);
+            await redis.GetDatabase().StreamAddAsync("events:silos", [new("type", type), new("silo_id", silo.Name)], maxLength: 10_000, useApproximateMaxLength: true)
+                .WaitAsync(cancellationToken);
             return true;
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
             LogReportFailed(e.Message);
             return false;

@@ -1,7 +1,6 @@
 using Cluster.Grains;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
-using Cluster.Grains.Redis;
 using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
 

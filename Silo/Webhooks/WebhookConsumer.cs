@@ -1,8 +1,8 @@
 using Cluster.Grains;
-using Cluster.Grains.Redis;
 using Cluster.Grains.Streams;
 using Cluster.Silo.Hosting;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Webhooks;
 
@@ -15,20 +15,33 @@ namespace Cluster.Silo.Webhooks;
 /// the delivery id derives from the entry id, so reading an entry twice queues one delivery.
 /// </summary>
 /// <remarks>
-/// The group is created at the streams' current end (<c>$</c>): a new deployment delivers events from the
+/// <para>The group is created at the streams' current end (<c>$</c>): a new deployment delivers events from the
 /// moment its first silo starts, and does not replay the history it finds. After that the group's cursor lives
-/// in Redis, so events appended while every silo was down are delivered when one comes back.
+/// in Redis, so events appended while every silo was down are delivered when one comes back.</para>
+/// <para><b>Reads without BLOCK.</b> An <c>XREADGROUP BLOCK</c> would hold the connection it is sent on, and every
+/// command of the silo's shared multiplexer goes down one connection. Instead the consumer reads without blocking
+/// whenever the silo's <see cref="StreamTails"/>, which already wait on these streams with the silo's one blocking
+/// read, see a new entry: an event is queued as soon as it is read, and an idle silo reads the group only as often
+/// as its safety poll (at most every 5 s, for a wake-up lost while Redis was away). A second blocking connection per
+/// silo for this loop would buy no lower latency.</para>
 /// </remarks>
 public sealed partial class WebhookConsumer(
-    IRedis redis, WebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options, IOptions<ClusterOptions> cluster, ILogger<WebhookConsumer> logger) : BackgroundService
+    IConnectionMultiplexer redis, StreamTails tails, WebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options,
+    IOptions<ClusterOptions> cluster, ILogger<WebhookConsumer> logger) : BackgroundService
 {
     public const string Group = "webhooks";
     private const int BatchSize = 256;
     private static readonly TimeSpan DeadConsumerIdle = TimeSpan.FromHours(1);
+    private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(5);
     private static readonly string[] Streams = [EventStreams.Jobs, WebhookEvents.WorkflowStream];
+    private static readonly StreamPosition[] NewEntries = [.. Streams.Select(s => new StreamPosition(s, StreamPosition.NewMessages))];
+    private static readonly RedisValue[] TargetFields = ["webhook_url", "webhook_events"];
+    private readonly WakeSignal _wake = new();
 
     /// <summary>This silo's consumer name in the group, unique per process.</summary>
     public string Consumer { get; } = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}".ToLowerInvariant();
+
+    private IDatabase Database => redis.GetDatabase();
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -48,7 +61,7 @@ public sealed partial class WebhookConsumer(
         {
             await EnsureGroupsAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
             LogReadFailed(e.Message, 0);
         }
@@ -59,53 +72,85 @@ public sealed partial class WebhookConsumer(
     {
         var o = options.Value;
         var claimEvery = o.ClaimIdleTime / 2;
-        var block = claimEvery < TimeSpan.FromSeconds(5) ? claimEvery : TimeSpan.FromSeconds(5);
+        var poll = claimEvery < SafetyPoll ? claimEvery : SafetyPoll;
         var nextClaim = DateTime.UtcNow;
         var delay = TimeSpan.FromMilliseconds(100);
-        var streams = Streams.Select(s => (s, ">")).ToArray();
-        while (!stoppingToken.IsCancellationRequested)
+        var subscriptions = Streams.Select(s => tails[s].Subscribe(_ => _wake.Wake())).ToArray();
+        try
         {
-            try
+            // Read only once the tails follow the streams: an entry appended after a read that found nothing then wakes the loop.
+            await Task.WhenAll(Streams.Select(s => tails[s].Started)).WaitAsync(stoppingToken).ConfigureAwait(false);
+            while (!stoppingToken.IsCancellationRequested)
             {
-                if (DateTime.UtcNow >= nextClaim)
-                {
-                    await ReclaimAsync(o.ClaimIdleTime, stoppingToken).ConfigureAwait(false);
-                    nextClaim = DateTime.UtcNow + claimEvery;
-                }
-                var batches = await redis.XReadGroupAsync(Group, Consumer, streams, BatchSize, block, cancellationToken: stoppingToken).ConfigureAwait(false);
-                foreach (var batch in batches) await HandleAsync(batch.Stream, batch.Entries, stoppingToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(100);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (RedisServerException e) when (e.Code == "NOGROUP")
-            {
-                // The streams or the group were deleted (FLUSHALL, a restored backup): start again from now.
                 try
                 {
-                    await EnsureGroupsAsync(stoppingToken).ConfigureAwait(false);
+                    if (DateTime.UtcNow >= nextClaim)
+                    {
+                        await ReclaimAsync(o.ClaimIdleTime, stoppingToken).ConfigureAwait(false);
+                        nextClaim = DateTime.UtcNow + claimEvery;
+                    }
+                    var read = 0;
+                    var batches = await Database.StreamReadGroupAsync(NewEntries, Group, Consumer, BatchSize, CommandFlags.None).WaitAsync(stoppingToken).ConfigureAwait(false);
+                    foreach (var batch in batches)
+                    {
+                        if (batch.Entries.Length == 0) continue;
+                        read += batch.Entries.Length;
+                        await HandleAsync(batch.Key.ToString(), batch.Entries, stoppingToken).ConfigureAwait(false);
+                    }
+                    delay = TimeSpan.FromMilliseconds(100);
+                    if (read > 0) continue; // there may be more
+                    var untilClaim = nextClaim - DateTime.UtcNow;
+                    await _wake.WaitAsync(untilClaim < poll ? (untilClaim > TimeSpan.Zero ? untilClaim : TimeSpan.Zero) : poll, stoppingToken).ConfigureAwait(false);
                 }
-                catch (Exception again) when (again is RedisException or OperationCanceledException)
+                catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
                 {
-                    await WebhookSender.Pause(delay, stoppingToken).ConfigureAwait(false);
+                    // The streams or the group were deleted (FLUSHALL, a restored backup): start again from now.
+                    try
+                    {
+                        await EnsureGroupsAsync(stoppingToken).ConfigureAwait(false);
+                    }
+                    catch (Exception again) when (again is RedisException or RedisTimeoutException or OperationCanceledException)
+                    {
+                        await WebhookSender.Pause(delay, stoppingToken).ConfigureAwait(false);
+                    }
                 }
-            }
-            catch (RedisException e)
-            {
-                LogReadFailed(e.Message, (long)delay.TotalMilliseconds);
-                await WebhookSender.Pause(delay, stoppingToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                catch (Exception e) when (e is RedisException or RedisTimeoutException)
+                {
+                    LogReadFailed(e.Message, (long)delay.TotalMilliseconds);
+                    await WebhookSender.Pause(delay, stoppingToken).ConfigureAwait(false);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
             }
         }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var subscription in subscriptions) subscription.Dispose();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
     }
 
     private async Task EnsureGroupsAsync(CancellationToken cancellationToken)
     {
         foreach (var stream in Streams)
-            if (await redis.XGroupCreateAsync(stream, Group, "$", makeStream: true, cancellationToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await Database.StreamCreateConsumerGroupAsync(stream, Group, "$", createStream: true).WaitAsync(cancellationToken).ConfigureAwait(false);
                 LogGroupCreated(Group, stream);
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+            {
+                // created by another silo, or by this one before a restart
+            }
+        }
     }
 
     /// <summary>Takes over entries other consumers read but did not acknowledge in time, and forgets long-gone consumers.</summary>
@@ -113,14 +158,16 @@ public sealed partial class WebhookConsumer(
     {
         foreach (var stream in Streams)
         {
-            var start = "0-0";
+            RedisValue start = "0-0";
             for (var round = 0; round < 100; round++)
             {
-                var claimed = await redis.XAutoClaimAsync(stream, Group, Consumer, minIdle, start, BatchSize, cancellationToken).ConfigureAwait(false);
-                if (claimed.Claimed.Count > 0)
+                var claimed = await Database.StreamAutoClaimAsync(stream, Group, Consumer, (long)minIdle.TotalMilliseconds, start, BatchSize).WaitAsync(cancellationToken).ConfigureAwait(false);
+                // Entries deleted while pending come back empty (before Redis 7) or only among the deleted ids.
+                var entries = Array.FindAll(claimed.ClaimedEntries, e => !e.IsNull && e.Values.Length > 0);
+                if (entries.Length > 0)
                 {
-                    LogReclaimed(claimed.Claimed.Count, stream);
-                    await HandleAsync(stream, claimed.Claimed, cancellationToken).ConfigureAwait(false);
+                    LogReclaimed(entries.Length, stream);
+                    await HandleAsync(stream, entries, cancellationToken).ConfigureAwait(false);
                 }
                 start = claimed.NextStartId;
                 if (start == "0-0") break;
@@ -132,34 +179,33 @@ public sealed partial class WebhookConsumer(
     // Every silo process joins under a new name; names of silos gone for an hour with nothing pending are removed.
     private async Task ForgetDeadConsumersAsync(string stream, CancellationToken cancellationToken)
     {
-        var consumers = await redis.ExecuteAsync("XINFO", ["CONSUMERS", stream, Group], cancellationToken).ConfigureAwait(false);
-        foreach (var consumer in consumers.Items)
+        var consumers = await Database.StreamConsumerInfoAsync(stream, Group).WaitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var consumer in consumers)
         {
-            var info = consumer.ToDictionary();
-            var name = info.TryGetValue("name", out var n) ? n.ToString() : "";
-            if (name.Length == 0 || name == Consumer) continue;
-            if (info.TryGetValue("pending", out var pending) && pending.Integer == 0
-                && info.TryGetValue("idle", out var idle) && idle.Integer > (long)DeadConsumerIdle.TotalMilliseconds)
-                await redis.ExecuteAsync("XGROUP", ["DELCONSUMER", stream, Group, name], cancellationToken).ConfigureAwait(false);
+            var name = consumer.Name;
+            if (string.IsNullOrEmpty(name) || name == Consumer) continue;
+            if (consumer.PendingMessageCount == 0 && consumer.IdleTimeInMilliseconds > (long)DeadConsumerIdle.TotalMilliseconds)
+                await Database.StreamDeleteConsumerAsync(stream, Group, name).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task HandleAsync(string stream, IReadOnlyList<StreamEntry> entries, CancellationToken cancellationToken)
+    private async Task HandleAsync(string stream, StackExchange.Redis.StreamEntry[] entries, CancellationToken cancellationToken)
     {
-        var events = entries.Select(e => new StreamEvent(stream, e.Id, e.Fields.ToDictionary(f => f.Key, f => f.Value.ToString(), StringComparer.Ordinal))).ToArray();
+        var database = Database;
+        var events = StreamTail.Parse(stream, entries);
         var candidates = events.Select(e => (Event: e, Subject: WebhookEvents.Subject(e))).ToArray();
-        // Look up the webhook of every event that may need one at once: the client pipelines them.
+        // Look up the webhook of every event that may need one at once: the multiplexer pipelines them.
         var lookups = await Task.WhenAll(candidates.Select(c => c.Subject is { } s
-            ? redis.ExecuteAsync("HMGET", [WebhookTargets.Key(cluster.Value.Engine, s.Kind, s.Id), "webhook_url", "webhook_events"], cancellationToken)
-            : Task.FromResult(RespValue.Null))).ConfigureAwait(false);
+            ? database.HashGetAsync(WebhookTargets.Key(cluster.Value.Engine, s.Kind, s.Id), TargetFields)
+            : Task.FromResult<RedisValue[]>([]))).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-        var acknowledge = new List<RedisArg>();
+        var acknowledge = new List<RedisValue>();
         var enqueues = new List<Task>();
         for (var i = 0; i < candidates.Length; i++)
         {
             var (e, subject) = candidates[i];
-            var url = lookups[i].IsNull ? null : lookups[i].Items[0].AsString();
-            if (subject is not { } s || string.IsNullOrEmpty(url) || !WebhookEvents.Wanted(e.Type, lookups[i].Items[1].AsString()))
+            var url = lookups[i].Length == 0 ? null : (string?)lookups[i][0];
+            if (subject is not { } s || string.IsNullOrEmpty(url) || !WebhookEvents.Wanted(e.Type, (string?)lookups[i][1]))
             {
                 acknowledge.Add(e.Id);
                 continue;
@@ -168,7 +214,7 @@ public sealed partial class WebhookConsumer(
             enqueues.Add(EnqueueAsync(stream, e, s, url, cancellationToken));
         }
         await Task.WhenAll(enqueues).ConfigureAwait(false);
-        if (acknowledge.Count > 0) await redis.XAckAsync(stream, Group, [.. acknowledge], cancellationToken).ConfigureAwait(false);
+        if (acknowledge.Count > 0) await database.StreamAcknowledgeAsync(stream, Group, [.. acknowledge]).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (enqueues.Count > 0) sender.Wake();
     }
 

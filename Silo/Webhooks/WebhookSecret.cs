@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
-using Cluster.Grains.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Webhooks;
 
@@ -9,7 +9,7 @@ namespace Cluster.Silo.Webhooks;
 /// first silo that needs it and kept in Redis (<c>cluster:config</c> field <c>webhook_secret</c>, set with
 /// HSETNX so that silos starting together agree on one).
 /// </summary>
-public sealed class WebhookSecret(IRedis redis, IOptions<WebhookOptions> options)
+public sealed class WebhookSecret(IConnectionMultiplexer redis, IOptions<WebhookOptions> options)
 {
     public const string ConfigKey = "cluster:config";
     public const string Field = "webhook_secret";
@@ -23,8 +23,9 @@ public sealed class WebhookSecret(IRedis redis, IOptions<WebhookOptions> options
         if (_value is { } known) return known;
         if (IsConfigured) return _value = options.Value.Secret!;
         var candidate = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        await redis.ExecuteAsync("HSETNX", [ConfigKey, Field, candidate], cancellationToken).ConfigureAwait(false);
-        var stored = await redis.HGetAsync(ConfigKey, Field, cancellationToken).ConfigureAwait(false);
+        var database = redis.GetDatabase();
+        await database.HashSetAsync(ConfigKey, Field, candidate, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var stored = await database.HashGetAsync(ConfigKey, Field).WaitAsync(cancellationToken).ConfigureAwait(false);
         return _value = stored.ToString();
     }
 }

@@ -5,9 +5,9 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using Cluster.Grains.Redis;
 using Cluster.Silo.Hosting;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Webhooks;
 
@@ -83,7 +83,7 @@ public sealed partial class WebhookSender : BackgroundService
             {
                 break;
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or RedisTimeoutException)
             {
                 LogClaimFailed(e.Message);
                 await Pause(delay, stoppingToken).ConfigureAwait(false);
@@ -115,7 +115,7 @@ public sealed partial class WebhookSender : BackgroundService
             {
                 await AttemptAsync(delivery, stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is RedisException or OperationCanceledException)
+            catch (Exception e) when (e is RedisException or RedisTimeoutException or OperationCanceledException)
             {
                 // The outcome could not be recorded: the claim's lease runs out and the attempt is made again.
                 LogRecordFailed(delivery.Id, e.Message);

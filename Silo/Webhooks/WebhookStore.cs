@@ -1,6 +1,7 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
-using Cluster.Grains.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Webhooks;
 
@@ -14,11 +15,13 @@ namespace Cluster.Silo.Webhooks;
 /// </list>
 /// Each step is one small script, so that enqueuing and acknowledging an event, claiming an attempt and
 /// recording its outcome are each atomic; the attempt number fences out a sender that outlived its lease.
+/// StackExchange.Redis runs them by SHA (EVALSHA), loading each once per server and again after a NOSCRIPT.
 /// </summary>
-public sealed class WebhookStore(IRedis redis, IOptions<WebhookOptions> options)
+public sealed class WebhookStore(IConnectionMultiplexer redis, IOptions<WebhookOptions> options)
 {
     public const string DueKey = "webhooks:due";
     public const string DeliveryPrefix = "webhook:";
+    private static readonly RedisKey Due = DueKey;
 
     /// <summary>How much longer than the HTTP timeout a claimed attempt stays reserved for its sender.</summary>
     public static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(5);
@@ -97,17 +100,22 @@ public sealed class WebhookStore(IRedis redis, IOptions<WebhookOptions> options)
     /// delivery that exists already (the entry was read before by a silo that died before acknowledging) is kept.
     /// </summary>
     public Task EnqueueAsync(string stream, string group, string entryId, string deliveryId, string url, ReadOnlyMemory<byte> body, string eventType, string logKey, CancellationToken cancellationToken) =>
-        redis.ExecuteAsync("EVAL", [EnqueueScript, 3, stream, DeliveryPrefix + deliveryId, DueKey, group, entryId, deliveryId, url, body, eventType, logKey], cancellationToken);
+        Database.ScriptEvaluateAsync(EnqueueScript, [stream, DeliveryPrefix + deliveryId, Due], [group, entryId, deliveryId, url, body, eventType, logKey]).WaitAsync(cancellationToken);
 
     /// <summary>Takes up to <paramref name="limit"/> due deliveries for one attempt each; no other silo gets them until <paramref name="lease"/> runs out.</summary>
     public async Task<DeliveryClaim> ClaimAsync(int limit, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var reply = await redis.ExecuteAsync("EVAL", [ClaimScript, 1, DueKey, limit, (long)lease.TotalMilliseconds], cancellationToken).ConfigureAwait(false);
-        var items = reply.Items;
-        var deliveries = items[1].Items.Select(d => new ClaimedDelivery(
-            d.Items[0].ToString(), (int)d.Items[1].Integer, d.Items[2].ToString(), d.Items[3].Bytes, d.Items[4].ToString(), d.Items[5].ToString())).ToArray();
-        var next = (long)items[2].Double;
-        return new DeliveryClaim(items[0].Integer, deliveries, next < 0 ? null : next);
+        var reply = await Database.ScriptEvaluateAsync(ClaimScript, [Due], [limit, (long)lease.TotalMilliseconds]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var claimed = reply[1];
+        var deliveries = new ClaimedDelivery[Math.Max(0, claimed.Length)];
+        for (var i = 0; i < deliveries.Length; i++)
+        {
+            var d = claimed[i];
+            deliveries[i] = new ClaimedDelivery(d[0].ToString(), (int)d[1], d[2].ToString(), (byte[]?)d[3] ?? [], d[4].ToString(), d[5].ToString());
+        }
+        // The head's score comes back as text, and may be fractional or -1 for none.
+        var next = (long)double.Parse(reply[2].ToString(), CultureInfo.InvariantCulture);
+        return new DeliveryClaim((long)reply[0], deliveries, next < 0 ? null : next);
     }
 
     /// <summary>
@@ -119,28 +127,28 @@ public sealed class WebhookStore(IRedis redis, IOptions<WebhookOptions> options)
         ArgumentNullException.ThrowIfNull(delivery);
         ArgumentNullException.ThrowIfNull(logEntry);
         var o = options.Value;
-        var reply = await redis.ExecuteAsync("EVAL",
-        [
-            FinishScript, 3, DueKey, DeliveryPrefix + delivery.Id, delivery.LogKey,
-            delivery.Id, delivery.Attempt, outcome, (long)retryDelay.TotalMilliseconds, logEntry.ToJsonString(), o.LogLength,
-            (long)o.Retention.TotalMilliseconds, statusCode is { } code ? code.ToString(System.Globalization.CultureInfo.InvariantCulture) : "", error ?? "",
-        ], cancellationToken).ConfigureAwait(false);
-        return reply.Integer == 1;
+        var reply = await Database.ScriptEvaluateAsync(FinishScript,
+            [Due, DeliveryPrefix + delivery.Id, delivery.LogKey],
+            [
+                delivery.Id, delivery.Attempt, outcome, (long)retryDelay.TotalMilliseconds, logEntry.ToJsonString(), o.LogLength,
+                (long)o.Retention.TotalMilliseconds, statusCode is { } code ? code.ToString(CultureInfo.InvariantCulture) : "", error ?? "",
+            ]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (long)reply == 1;
     }
 
     /// <summary>Makes a claimed attempt that was never made due again at once, without counting it.</summary>
     public Task ReleaseAsync(ClaimedDelivery delivery, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(delivery);
-        return redis.ExecuteAsync("EVAL", [ReleaseScript, 2, DueKey, DeliveryPrefix + delivery.Id, delivery.Id, delivery.Attempt], cancellationToken);
+        return Database.ScriptEvaluateAsync(ReleaseScript, [Due, DeliveryPrefix + delivery.Id], [delivery.Id, delivery.Attempt]).WaitAsync(cancellationToken);
     }
 
     /// <summary>The attempts logged for a job or workflow, oldest first.</summary>
     public async Task<JsonArray> ReadLogAsync(string kind, string id, CancellationToken cancellationToken)
     {
-        var reply = await redis.ExecuteAsync("LRANGE", [LogKey(kind, id), 0, -1], cancellationToken).ConfigureAwait(false);
+        var reply = await Database.ListRangeAsync(LogKey(kind, id)).WaitAsync(cancellationToken).ConfigureAwait(false);
         var log = new JsonArray();
-        foreach (var item in reply.Items)
+        foreach (var item in reply)
         {
             try
             {
@@ -153,4 +161,6 @@ public sealed class WebhookStore(IRedis redis, IOptions<WebhookOptions> options)
         }
         return log;
     }
+
+    private IDatabase Database => redis.GetDatabase();
 }

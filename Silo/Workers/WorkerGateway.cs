@@ -72,7 +72,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                 {
                     // already offline
                 }
-                catch (Cluster.Grains.Redis.RedisException e)
+                catch (Exception e) when (e is Cluster.Grains.Redis.RedisException or StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
                 {
                     LogUnregisterFailed(session.WorkerId, e.Message);
                 }

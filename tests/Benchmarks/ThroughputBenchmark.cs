@@ -55,7 +55,7 @@ public static class ThroughputBenchmark
     /// <summary>Each command's calls and total µs since the last CONFIG RESETSTAT, most time first.</summary>
     private static async Task<List<(string Command, long Calls, double Usec)>> CommandTimesAsync(RedisFixture redis)
     {
-        var info = (await redis.Client.ExecuteAsync("INFO", "commandstats")).ToString();
+        var info = (await redis.Database.ExecuteAsync("INFO", "commandstats")).ToString();
         var rows = new List<(string, long, double)>();
         foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
         {
@@ -116,7 +116,7 @@ public static class ThroughputBenchmark
         using var siloProcess = Process.GetProcessById(silo.ProcessId);
         using var self = Process.GetCurrentProcess();
         var (siloCpu, clientCpu, cpu) = (siloProcess.TotalProcessorTime, self.TotalProcessorTime, await RedisCpuSecondsAsync(redis));
-        await redis.Client.ExecuteAsync("CONFIG", "RESETSTAT");
+        await redis.Database.ExecuteAsync("CONFIG", "RESETSTAT");
         var started = Stopwatch.StartNew();
         await RunRoundAsync(jobs);
         var seconds = started.Elapsed.TotalSeconds;
@@ -144,7 +144,7 @@ public static class ThroughputBenchmark
     /// <summary>CPU time redis-server has used so far (user + system), from INFO cpu.</summary>
     private static async Task<double> RedisCpuSecondsAsync(RedisFixture redis)
     {
-        var info = (await redis.Client.ExecuteAsync("INFO", "cpu")).ToString();
+        var info = (await redis.Database.ExecuteAsync("INFO", "cpu")).ToString();
         return info.Split('\n').Select(l => l.Trim().Split(':')).Where(p => p.Length == 2 && p[0] is "used_cpu_user" or "used_cpu_sys")
             .Sum(p => double.Parse(p[1], System.Globalization.CultureInfo.InvariantCulture));
     }

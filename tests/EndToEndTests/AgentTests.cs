@@ -75,7 +75,7 @@ public sealed class AgentTests
 
     /// <summary>How many job_completed events each job has in the stream.</summary>
     private async Task<Dictionary<string, int>> CompletionsAsync() =>
-        (await _redis.Client.ReadStreamAsync("events:jobs"))
+        (await _redis.Database.ReadStreamAsync("events:jobs"))
             .Where(e => e.Type == "job_completed")
             .CountBy(e => e["job_id"]!, StringComparer.Ordinal)
             .ToDictionary(StringComparer.Ordinal);

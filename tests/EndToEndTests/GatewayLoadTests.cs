@@ -99,7 +99,7 @@ public sealed class GatewayLoadTests
         return JsonNode.Parse(text)!.AsObject();
     }
 
-    private static Task<List<StreamEvent>> ReadBurstAsync(RedisFixture redis) => redis.Client.ReadStreamAsync("events:jobs");
+    private static Task<List<StreamEvent>> ReadBurstAsync(RedisFixture redis) => redis.Database.ReadStreamAsync("events:jobs");
 
     private static bool Selects(JsonObject filter, StreamEvent e) =>
         (filter["machine_ids"] is not JsonArray machines || machines.Any(m => m!.ToString() == e["machine_id"]))

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Cluster.Grains.Redis;
 using Cluster.Grains.Streams;
 using Cluster.Testing;
+using StackExchange.Redis;
 
 namespace Cluster.EndToEndTests;
 
@@ -84,7 +84,7 @@ public sealed class ReliabilityTests
     /// <summary>Waits until every one of <paramref name="ids"/> has a <c>job_completed</c> event, reading the stream on from where it left off.</summary>
     private async Task WaitUntilCompletedAsync(IReadOnlyCollection<string> ids, TimeSpan within, string because)
     {
-        var tail = new EventTail(_redis.Client, EventStreams.Jobs);
+        var tail = new EventTail(_redis.Database, EventStreams.Jobs);
         var waiting = ids.ToHashSet(StringComparer.Ordinal);
         await Eventually.HoldsAsync(async () =>
         {
@@ -105,7 +105,7 @@ public sealed class ReliabilityTests
         await using var onA = StartAgent(a, b, Unique("box-a"), 4, capability, jobMilliseconds: 40);
         await using var onB = StartAgent(b, a, Unique("box-b"), 4, capability, jobMilliseconds: 40);
         var ids = (await SubmitBatchAsync(a, 500, capability)).Concat(await SubmitBatchAsync(b, 500, capability)).ToArray();
-        var tail = new EventTail(_redis.Client, EventStreams.Jobs);
+        var tail = new EventTail(_redis.Database, EventStreams.Jobs);
         await Eventually.HoldsAsync(async () =>
         {
             await tail.ReadNewAsync();
@@ -119,7 +119,7 @@ public sealed class ReliabilityTests
         var deadline = Lease + TimeSpan.FromSeconds(30);
         await WaitUntilCompletedAsync(ids, deadline - (DateTime.UtcNow - killed), $"every job completes within the lease ({Lease.TotalSeconds:0} s) and 30 s of the kill");
 
-        var events = await _redis.Client.ReadStreamAsync(EventStreams.Jobs);
+        var events = await _redis.Database.ReadStreamAsync(EventStreams.Jobs);
         var completions = Count(events, "job_completed");
         var statuses = await JobStatusesAsync(b, ids);
         using (Assert.EnterMultipleScope())
@@ -192,7 +192,7 @@ public sealed class ReliabilityTests
         await using var agent = StartAgent(a, b, Unique("box"), 4, capability, jobMilliseconds: 1);
         await WaitUntilCompletedAsync(ids, TimeSpan.FromSeconds(60), "the recovered silos run every acknowledged job");
 
-        var completions = Count(await _redis.Client.ReadStreamAsync(EventStreams.Jobs), "job_completed");
+        var completions = Count(await _redis.Database.ReadStreamAsync(EventStreams.Jobs), "job_completed");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(ids.Where(id => completions.GetValueOrDefault(id) != 1), Is.Empty, "one job_completed event per acknowledged job");
@@ -249,8 +249,8 @@ public sealed class ReliabilityTests
             using var response = await b.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, $"/api/workflows/{workflowId}/status", Key));
             return (await response.JsonAsync()).GetProperty("workflow");
         }, w => w.GetProperty("status").GetString() == "completed", TimeSpan.FromSeconds(30), "the workflow completes");
-        var jobEvents = await _redis.Client.ReadStreamAsync(EventStreams.Jobs);
-        var workflowEvents = await _redis.Client.ReadStreamAsync(EventStreams.Workflows);
+        var jobEvents = await _redis.Database.ReadStreamAsync(EventStreams.Jobs);
+        var workflowEvents = await _redis.Database.ReadStreamAsync(EventStreams.Workflows);
 
         var dependents = jobIds[1..];
         var pending = Count(jobEvents, "job_pending");
@@ -270,7 +270,7 @@ public sealed class ReliabilityTests
     }
 
     /// <summary>Reads a stream on from where the last read stopped, so that polling a long stream costs only what is new.</summary>
-    private sealed class EventTail(IRedis redis, string stream)
+    private sealed class EventTail(IDatabase redis, string stream)
     {
         private readonly Dictionary<string, int> _seen = new(StringComparer.Ordinal);
         private string _from = "-";
@@ -282,7 +282,7 @@ public sealed class ReliabilityTests
             var events = new List<StreamEvent>();
             while (true)
             {
-                var page = StreamTail.Parse(stream, await redis.ExecuteAsync("XRANGE", stream, _from, "+", "COUNT", 5000));
+                var page = StreamTail.Parse(stream, await redis.StreamRangeAsync(stream, _from, "+", 5000));
                 if (page.Count == 0) break;
                 events.AddRange(page);
                 _from = "(" + page[^1].Id;

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Cluster.Grains.Redis;
 using Cluster.Testing;
+using StackExchange.Redis;
 
 namespace Cluster.EndToEndTests;
 
@@ -82,27 +82,27 @@ public sealed class WebhookRecoveryTests
     public async Task An_event_a_dead_silo_read_but_never_acknowledged_is_delivered_by_another()
     {
         using var receiver = new WebhookReceiver();
-        var redis = _redis.Client;
-        await redis.XGroupCreateAsync("events:jobs", "webhooks", "$");
+        var redis = _redis.Database;
+        await redis.StreamCreateConsumerGroupAsync("events:jobs", "webhooks", "$", createStream: true);
         string id;
         // A silo that delivers nothing runs the job to its end, so that its job_completed event waits in the group unread.
         await using (var worker = await SiloProcess.StartReadyAsync(Settings(deliver: false)))
             id = await CompleteAsync(worker, receiver.Url, result: 7);
-        var read = await redis.XReadGroupAsync("webhooks", "a-silo-that-died", [("events:jobs", ">")]);
-        Assert.That(read.Single().Entries.Where(e => e.Fields.TryGetValue("type", out var type) && type.ToString() == "job_completed").ToList(), Has.Count.EqualTo(1),
+        var read = await redis.StreamReadGroupAsync("events:jobs", "webhooks", "a-silo-that-died", StreamPosition.NewMessages);
+        Assert.That(read.Where(e => e["type"] == "job_completed").ToList(), Has.Count.EqualTo(1),
             "the dead silo holds the event unacknowledged");
 
         await using var silo = await SiloProcess.StartReadyAsync(Settings());
         await WebhookCalls.LogUntilAsync(silo, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
 
         using var body = JsonDocument.Parse(receiver.Requests.Single().Body);
-        var pending = await redis.ExecuteAsync("XPENDING", ["events:jobs", "webhooks"]);
+        var pending = await redis.StreamPendingAsync("events:jobs", "webhooks");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(body.RootElement.GetProperty("event").GetString(), Is.EqualTo("job_completed"));
             Assert.That(body.RootElement.GetProperty("job").GetProperty("id").GetString(), Is.EqualTo(id));
             Assert.That(body.RootElement.GetProperty("job").GetProperty("result").GetInt32(), Is.EqualTo(7));
-            Assert.That(pending.Items[0].Integer, Is.Zero);
+            Assert.That(pending.PendingMessageCount, Is.Zero);
         }
     }
 
@@ -156,7 +156,7 @@ public sealed class WebhookRecoveryTests
 
         var secretA = await SecretAsync(a);
         var secretB = await SecretAsync(b);
-        var stored = (await _redis.Client.HGetAsync("cluster:config", "webhook_secret")).ToString();
+        var stored = (await _redis.Database.HashGetAsync("cluster:config", "webhook_secret")).ToString();
         var id = await a.SubmitAsync(Key, UnclaimableJob(receiver.Url));
         await WebhookCalls.CancelAsync(b, Key, id);
         await WebhookCalls.LogUntilAsync(a, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));

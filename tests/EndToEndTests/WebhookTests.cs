@@ -240,8 +240,8 @@ public sealed class WebhookClusterTests
             Assert.That(requests.Select(r => r.DeliveryId).Distinct().Count(), Is.EqualTo(jobs));
             Assert.That(deliveredJobs, Is.EquivalentTo(ids));
         }
-        var pending = await _redis.Client.ExecuteAsync("XPENDING", ["events:jobs", "webhooks"]);
-        Assert.That(pending.Items[0].Integer, Is.Zero, "every event read was acknowledged");
+        var pending = await _redis.Database.StreamPendingAsync("events:jobs", "webhooks");
+        Assert.That(pending.PendingMessageCount, Is.Zero, "every event read was acknowledged");
     }
 }
 

@@ -101,7 +101,7 @@ public sealed class WorkflowTests
 
     private static object Requiring(string capability) => new { capabilities = new[] { capability } };
 
-    private Task<List<StreamEvent>> EventsAsync(string stream) => _redis.Client.ReadStreamAsync(stream);
+    private Task<List<StreamEvent>> EventsAsync(string stream) => _redis.Database.ReadStreamAsync(stream);
 
     [Test]
     public async Task Creating_a_workflow_with_two_steps_returns_its_job_ids_and_links_them()
@@ -256,7 +256,7 @@ public sealed class WorkflowTests
     [TestCase("no name", null, "'name'")]
     public async Task A_workflow_with_bad_steps_is_refused_with_400_and_writes_nothing(string _, string? steps, string named)
     {
-        var before = (await _redis.Client.ExecuteAsync("ZCARD", "workflows")).Integer;
+        var before = await _redis.Database.SortedSetLengthAsync("workflows");
         var body = steps is null
             ? new JsonObject { ["steps"] = new JsonArray(new JsonObject { ["type"] = "simulation" }) }
             : new JsonObject { ["name"] = "bad", ["steps"] = JsonNode.Parse(steps) };
@@ -265,7 +265,7 @@ public sealed class WorkflowTests
 
         await response.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
         Assert.That((await response.JsonAsync()).GetProperty("error").GetProperty("message").GetString(), Does.Contain(named));
-        Assert.That((await _redis.Client.ExecuteAsync("ZCARD", "workflows")).Integer, Is.EqualTo(before));
+        Assert.That(await _redis.Database.SortedSetLengthAsync("workflows"), Is.EqualTo(before));
     }
 
     [Test]

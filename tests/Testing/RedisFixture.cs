@@ -1,4 +1,5 @@
 using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Testing;
 
@@ -7,16 +8,28 @@ public sealed class RedisFixture : IAsyncDisposable
 {
     private readonly RedisServerSettings _settings;
 
-    private RedisFixture(RedisServerSettings settings, RedisServerProcess server, RedisClient client)
+    private RedisFixture(RedisServerSettings settings, RedisServerProcess server, RedisClient client, ConnectionMultiplexer multiplexer)
     {
         _settings = settings;
         Server = server;
         Client = client;
+        Multiplexer = multiplexer;
     }
 
     /// <summary>The running server; replaced by <see cref="StartServerAgainAsync"/>.</summary>
     public RedisServerProcess Server { get; private set; }
+
+    /// <summary>The project's own RESP client: only for the tests of that client and of the Lua engine, which go with them.</summary>
     public RedisClient Client { get; }
+
+    /// <summary>
+    /// A StackExchange.Redis connection for tests to arrange and inspect what is in Redis. It reconnects by itself
+    /// after <see cref="StartServerAgainAsync"/>, and may run admin commands (FLUSHALL, INFO, CONFIG).
+    /// </summary>
+    public ConnectionMultiplexer Multiplexer { get; }
+
+    public IDatabase Database => Multiplexer.GetDatabase();
+
     public string ConnectionString => Server.ConnectionString;
 
     public static Task<RedisFixture> StartAsync(bool appendOnly = false) =>
@@ -37,16 +50,36 @@ public sealed class RedisFixture : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "cluster-tests", Guid.NewGuid().ToString("N"));
         var settings = configure(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
         var server = await RedisServerProcess.StartAsync(settings);
+        RedisClient? client = null;
         try
         {
-            var client = await RedisClient.ConnectAsync(server.ConnectionString);
-            return new RedisFixture(settings with { Port = server.Port }, server, client);
+            client = await RedisClient.ConnectAsync(server.ConnectionString);
+            var multiplexer = await ConnectMultiplexerAsync(server.ConnectionString);
+            return new RedisFixture(settings with { Port = server.Port }, server, client, multiplexer);
         }
         catch
         {
+            if (client is not null) await client.DisposeAsync();
             await server.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// A further StackExchange.Redis connection to <paramref name="connectionString"/> (a <see cref="RedisOptions"/> string:
+    /// host:port with an optional password), which the caller disposes.
+    /// </summary>
+    public static Task<ConnectionMultiplexer> ConnectMultiplexerAsync(string connectionString)
+    {
+        var options = RedisOptions.Parse(connectionString);
+        return ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { { options.Host, options.Port } },
+            Password = options.Password,
+            AbortOnConnectFail = false,
+            AllowAdmin = true,
+            ClientName = "cluster-tests",
+        });
     }
 
     /// <summary>A further client of this server, which the caller disposes.</summary>
@@ -56,7 +89,7 @@ public sealed class RedisFixture : IAsyncDisposable
         return RedisClient.ConnectAsync(configure is null ? options : configure(options));
     }
 
-    public Task FlushAsync() => Client.ExecuteAsync("FLUSHALL");
+    public Task FlushAsync() => Database.ExecuteAsync("FLUSHALL");
 
     /// <summary>Stops the server the way a silo shutdown does (SIGTERM), leaving its folder and port for a restart.</summary>
     public ValueTask StopServerAsync() => Server.DisposeAsync();
@@ -78,6 +111,7 @@ public sealed class RedisFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await Multiplexer.DisposeAsync();
         await Client.DisposeAsync();
         await Server.DisposeAsync();
         try { Directory.Delete(Server.DataDirectory, recursive: true); } catch (IOException) { }

@@ -1,6 +1,7 @@
 using Cluster.Grains.Interfaces;
 using Cluster.Silo.Auth;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.IntegrationTests.Auth;
 
@@ -12,7 +13,7 @@ public sealed class ApiKeyStoreTests : RedisServerTest
     public async Task FreshStore()
     {
         await RedisServer.FlushAsync();
-        _store = new ApiKeyStore(RedisServer.Client, Options.Create(new AuthOptions()));
+        _store = new ApiKeyStore(RedisServer.Multiplexer, Options.Create(new AuthOptions()));
     }
 
     [TearDown]
@@ -40,13 +41,15 @@ public sealed class ApiKeyStoreTests : RedisServerTest
     {
         var (key, _) = await _store.CreateAsync("secretive", [ApiScopes.Admin]);
 
-        var names = (await RedisServer.Client.ExecuteAsync("KEYS", "*")).Items.Select(k => k.ToString()).ToList();
+        var redis = RedisServer.Database;
+        var names = ((string[])(await redis.ExecuteAsync("KEYS", "*"))!).ToList();
         var values = new List<string>();
         foreach (var name in names)
         {
-            var type = (await RedisServer.Client.ExecuteAsync("TYPE", name)).ToString();
-            var content = type == "hash" ? await RedisServer.Client.ExecuteAsync("HGETALL", name) : await RedisServer.Client.ExecuteAsync("SMEMBERS", name);
-            values.Add(content.ToString());
+            var content = await redis.KeyTypeAsync(name) == RedisType.Hash
+                ? (await redis.HashGetAllAsync(name)).SelectMany(e => new[] { e.Name.ToString(), e.Value.ToString() })
+                : (await redis.SetMembersAsync(name)).Select(m => m.ToString());
+            values.AddRange(content);
         }
 
         Assert.That(names.Concat(values), Has.None.Contain(key));

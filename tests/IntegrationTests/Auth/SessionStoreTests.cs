@@ -12,17 +12,17 @@ public sealed class SessionStoreTests
     {
         await using var redis = await RedisFixture.StartAsync();
         var options = Options.Create(new AuthOptions { SessionLifetime = TimeSpan.FromMinutes(10) });
-        using var keys = new ApiKeyStore(redis.Client, options);
-        using var sessions = new SessionStore(redis.Client, options);
+        using var keys = new ApiKeyStore(redis.Multiplexer, options);
+        using var sessions = new SessionStore(redis.Multiplexer, options);
         var (_, key) = await keys.CreateAsync("browser", [ApiScopes.Monitor]);
 
         var sessionId = await sessions.CreateAsync(key);
-        var ttl = (await redis.Client.ExecuteAsync("TTL", SessionStore.KeyPrefix + ApiKeySecret.Hash(sessionId))).Integer;
+        var ttl = (long)(await redis.Database.ExecuteAsync("TTL", SessionStore.KeyPrefix + ApiKeySecret.Hash(sessionId)));
 
         using (Assert.EnterMultipleScope())
         {
             Assert.That(ttl, Is.InRange(1, 600));
-            Assert.That((await redis.Client.ExecuteAsync("EXISTS", SessionStore.KeyPrefix + sessionId)).Integer, Is.Zero);
+            Assert.That(await redis.Database.KeyExistsAsync(SessionStore.KeyPrefix + sessionId), Is.False);
             Assert.That(await sessions.FindKeyHashAsync(sessionId), Is.EqualTo(key.Hash));
         }
     }
@@ -32,8 +32,8 @@ public sealed class SessionStoreTests
     {
         await using var redis = await RedisFixture.StartAsync();
         var options = Options.Create(new AuthOptions());
-        using var keys = new ApiKeyStore(redis.Client, options);
-        using var sessions = new SessionStore(redis.Client, options);
+        using var keys = new ApiKeyStore(redis.Multiplexer, options);
+        using var sessions = new SessionStore(redis.Multiplexer, options);
         var (_, key) = await keys.CreateAsync("browser", [ApiScopes.Monitor]);
         var sessionId = await sessions.CreateAsync(key);
         Assert.That(await sessions.FindKeyHashAsync(sessionId), Is.Not.Null);

@@ -4,6 +4,8 @@ using Cluster.Grains.Lua;
 using Cluster.Grains.Redis;
 using Cluster.IntegrationTests.Orleans;
 using Orleans.TestingHost;
+using StackExchange.Redis;
+using IRedis = Cluster.Grains.Redis.IRedis;
 
 namespace Cluster.IntegrationTests.Jobs;
 
@@ -26,7 +28,11 @@ public abstract class GrainTestBase(Engine engine = Engine.Lua) : RedisServerTes
     private TestCluster? _cluster;
 
     protected Engine Engine { get; } = engine;
-    protected IRedis Redis => RedisServer.Client;
+    /// <summary>Redis, to arrange and inspect what either engine keeps there.</summary>
+    protected IDatabase Redis => RedisServer.Database;
+
+    /// <summary>The project's own client, for tests of the Lua engine's functions (FCALL), which go with that engine.</summary>
+    protected IRedis LuaClient => RedisServer.Client;
     protected GrainFactory Grains { get; private set; } = null!;
 
     /// <summary>The Orleans engine's cluster; only for tests that run on it.</summary>
@@ -44,12 +50,12 @@ public abstract class GrainTestBase(Engine engine = Engine.Lua) : RedisServerTes
         await RedisServer.FlushAsync();
         if (Engine == Engine.Lua)
         {
-            await FunctionLibrary.LoadAsync(Redis);
-            Grains = new LuaGrainFactory(Redis, Options);
+            await FunctionLibrary.LoadAsync(LuaClient);
+            Grains = new LuaGrainFactory(LuaClient, RedisServer.Multiplexer, Options);
             return;
         }
         _cluster = await RedisTestCluster.DeployAsync(RedisServer, silos: 1, timings: Options);
-        Grains = new OrleansGrainFactory(_cluster.Client, Redis, Options);
+        Grains = new OrleansGrainFactory(_cluster.Client, RedisServer.Multiplexer, Options);
     }
 
     [TearDown]
@@ -66,6 +72,6 @@ public abstract class GrainTestBase(Engine engine = Engine.Lua) : RedisServerTes
         command[0] = function;
         command[1] = 0;
         for (var i = 0; i < args.Length; i++) command[i + 2] = args[i];
-        return (await Redis.ExecuteAsync("FCALL", command)).ToString();
+        return (await LuaClient.ExecuteAsync("FCALL", command)).ToString();
     }
 }

@@ -105,9 +105,9 @@ public sealed class JobQueueGrainTests() : GrainTestBase(Engine.Orleans)
         var jobs = created.ToDictionary(j => j.Id, StringComparer.Ordinal);
         var claimed = await ClaimAsync();
         await Cluster.Client.GetGrain<IJobGrain>(created.First(j => j.Id != claimed).Id).CancelAsync();
-        var pending = (await Redis.ExecuteAsync("ZRANGE", "jobs:status:pending", 0, -1, "WITHSCORES")).Items;
-        var expected = Enumerable.Range(0, pending.Count / 2)
-            .Select(i => (Job: jobs[pending[2 * i].ToString()], Sequence: long.Parse(pending[2 * i + 1].ToString(), CultureInfo.InvariantCulture)))
+        var pending = await Redis.SortedSetRangeByRankWithScoresAsync("jobs:status:pending");
+        var expected = pending
+            .Select(p => (Job: jobs[p.Element.ToString()], Sequence: (long)p.Score))
             .OrderBy(j => j.Job.Heavy).ThenByDescending(j => j.Job.Priority).ThenBy(j => j.Sequence)
             .Select(j => j.Job.Id).ToList();
         var serviceId = Cluster.Options.ServiceId;

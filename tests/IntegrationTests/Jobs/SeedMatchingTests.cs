@@ -13,8 +13,8 @@ public sealed class SeedMatchingTests(Engine engine) : GrainTestBase(engine)
 
     private async Task SeedJobAsync(string id, double priority, string requirements, string status = "pending")
     {
-        await Redis.ExecuteAsync("HSET", "job:" + id, "id", id, "requirements", requirements, "status", status, "priority", priority);
-        await Redis.ExecuteAsync("ZADD", "jobs:pending", priority, id);
+        await LuaClient.ExecuteAsync("HSET", "job:" + id, "id", id, "requirements", requirements, "status", status, "priority", priority);
+        await LuaClient.ExecuteAsync("ZADD", "jobs:pending", priority, id);
     }
 
     private async Task<JsonObject> FindMatchingJobAsync(string capabilities) =>
@@ -30,9 +30,9 @@ public sealed class SeedMatchingTests(Engine engine) : GrainTestBase(engine)
 
         Assert.That(reply["success"]!.GetValue<bool>(), Is.True);
         Assert.That(reply["jobId"]!.ToString(), Is.EqualTo("job-1"));
-        var pending = await Redis.ExecuteAsync("ZRANGE", "jobs:pending", 0, -1);
+        var pending = await LuaClient.ExecuteAsync("ZRANGE", "jobs:pending", 0, -1);
         Assert.That(pending.Items.Select(i => i.ToString()), Does.Not.Contain("job-1").And.Contain("job-2"));
-        Assert.That((await Redis.ExecuteAsync("HGET", "job:job-1", "status")).ToString(), Is.EqualTo("assigned"));
+        Assert.That((await LuaClient.ExecuteAsync("HGET", "job:job-1", "status")).ToString(), Is.EqualTo("assigned"));
     }
 
     [Test]
@@ -44,7 +44,7 @@ public sealed class SeedMatchingTests(Engine engine) : GrainTestBase(engine)
 
         Assert.That(reply["success"]!.GetValue<bool>(), Is.False);
         Assert.That(reply["reason"]!.ToString(), Does.Contain("No matching jobs found"));
-        Assert.That((await Redis.ExecuteAsync("HGET", "job:gpu-intensive", "status")).ToString(), Is.EqualTo("pending"));
+        Assert.That((await LuaClient.ExecuteAsync("HGET", "job:gpu-intensive", "status")).ToString(), Is.EqualTo("pending"));
     }
 
     [Test]
@@ -90,22 +90,22 @@ public sealed class SeedMatchingTests(Engine engine) : GrainTestBase(engine)
         const string worker = """{"worker_id":"test-worker-failure","machine_id":"m","gpu_memory":8,"model_types":["stable-diffusion"],"capabilities":["text-to-image"]}""";
         Assert.That((await FindMatchingJobAsync(worker))["jobId"]!.ToString(), Is.EqualTo(submitted.JobId));
 
-        await Redis.ExecuteAsync("HSET", "job:" + submitted.JobId, "status", "failed", "retry_count", "1", "error", """{"code":"MODEL_LOAD_ERROR","message":"m"}""");
-        await Redis.ExecuteAsync("ZADD", "jobs:pending", 50, submitted.JobId);
+        await LuaClient.ExecuteAsync("HSET", "job:" + submitted.JobId, "status", "failed", "retry_count", "1", "error", """{"code":"MODEL_LOAD_ERROR","message":"m"}""");
+        await LuaClient.ExecuteAsync("ZADD", "jobs:pending", 50, submitted.JobId);
 
         var again = await FindMatchingJobAsync(worker);
         Assert.That(again["jobId"]?.ToString(), Is.EqualTo(submitted.JobId));
-        Assert.That(int.Parse((await Redis.ExecuteAsync("HGET", "job:" + submitted.JobId, "retry_count")).ToString()), Is.GreaterThan(0));
+        Assert.That(int.Parse((await LuaClient.ExecuteAsync("HGET", "job:" + submitted.JobId, "retry_count")).ToString()), Is.GreaterThan(0));
     }
 
     [Test]
     public async Task A_dangling_id_in_the_pending_set_is_dropped_instead_of_served()
     {
-        await Redis.ExecuteAsync("ZADD", "jobs:pending", 99, "no-such-job");
+        await LuaClient.ExecuteAsync("ZADD", "jobs:pending", 99, "no-such-job");
 
         var reply = await FindMatchingJobAsync("""{"gpu_memory":16}""");
 
         Assert.That(reply["success"]!.GetValue<bool>(), Is.False);
-        Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:pending")).Integer, Is.Zero);
+        Assert.That((await LuaClient.ExecuteAsync("ZCARD", "jobs:pending")).Integer, Is.Zero);
     }
 }

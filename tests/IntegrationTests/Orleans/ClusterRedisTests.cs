@@ -16,12 +16,12 @@ public sealed class ClusterRedisTests : RedisServerTest
         try
         {
             var hosts = await cluster.Client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
-            var tables = await RedisServer.Client.ExecuteAsync("KEYS", [cluster.Options.ServiceId + "/members/*"]);
+            var tables = (string[])(await RedisServer.Database.ExecuteAsync("KEYS", cluster.Options.ServiceId + "/members/*"))!;
 
             using (Assert.EnterMultipleScope())
             {
                 Assert.That(hosts, Has.Count.EqualTo(2));
-                Assert.That(tables.Items, Has.Count.EqualTo(1), "one membership table, in Redis");
+                Assert.That(tables, Has.Length.EqualTo(1), "one membership table, in Redis");
             }
         }
         finally
@@ -44,9 +44,9 @@ public sealed class ClusterRedisTests : RedisServerTest
             await first.DisposeAsync();
         }
 
-        var keys = await RedisServer.Client.ExecuteAsync("KEYS", [serviceId + "/state/*"]);
-        Assert.That(keys.Items, Has.Count.EqualTo(1), "the state is one Redis key under the service id");
-        var stored = await RedisServer.Client.ExecuteAsync("HGET", [keys.Items[0].ToString(), "data"]);
+        var keys = (string[])(await RedisServer.Database.ExecuteAsync("KEYS", serviceId + "/state/*"))!;
+        Assert.That(keys, Has.Length.EqualTo(1), "the state is one Redis key under the service id");
+        var stored = await RedisServer.Database.HashGetAsync(keys[0], "data");
         Assert.That(stored.ToString(), Does.Not.Contain("$type").And.Not.Contain("\"Name\""), "not the provider's default Newtonsoft JSON");
 
         var second = await RedisTestCluster.DeployAsync(RedisServer, silos: 1, serviceId);

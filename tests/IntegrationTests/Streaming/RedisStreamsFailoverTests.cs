@@ -46,8 +46,8 @@ public sealed class RedisStreamsFailoverTests : RedisServerTest
     }
 
     private async Task<long> PendingCountAsync(string key) =>
-        (await RedisServer.Client.ExecuteAsync("XPENDING", key, StreamTestCluster.Provider)).Items[0].Integer;
+        (await RedisServer.Database.StreamPendingAsync(key, StreamTestCluster.Provider)).PendingMessageCount;
 
     private async Task<string[]> EntryIdsAsync(string key) =>
-        [.. (await RedisServer.Client.ExecuteAsync("XRANGE", key, "-", "+")).Items.Select(entry => entry.Items[0].ToString())];
+        [.. (await RedisServer.Database.StreamRangeAsync(key)).Select(entry => entry.Id.ToString())];
 }

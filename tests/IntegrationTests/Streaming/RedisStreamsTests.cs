@@ -1,10 +1,10 @@
-using Cluster.Grains.Redis;
 using Cluster.Grains.Streaming;
 using Cluster.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.TestingHost;
+using StackExchange.Redis;
 
 namespace Cluster.IntegrationTests.Streaming;
 
@@ -87,7 +87,7 @@ public sealed class RedisStreamsTests : RedisServerTest
         const int nodeSlack = 100; // Redis trims whole nodes of stream-node-max-entries (100) entries under MAXLEN ~
 
         await Publisher.PublishAsync(StreamTestCluster.CappedProvider, "plain", Guid.NewGuid().ToString("N"), 0, published);
-        var length = (await Redis.ExecuteAsync("XLEN", "events-capped:plain")).Integer;
+        var length = await Redis.StreamLengthAsync("events-capped:plain");
 
         Assert.That(length, Is.InRange(StreamTestCluster.CappedLength, StreamTestCluster.CappedLength + nodeSlack));
     }
@@ -98,7 +98,7 @@ public sealed class RedisStreamsTests : RedisServerTest
         var error = Assert.ThrowsAsync<ArgumentException>(() => Publisher.PublishAsync(StreamTestCluster.Provider, "nope", "1", 0, 1));
 
         Assert.That(error!.Message, Does.Contain("not on a topic").And.Contain("test-order"));
-        Assert.That((await Redis.ExecuteAsync("EXISTS", "events:nope")).Integer, Is.Zero);
+        Assert.That(await Redis.KeyExistsAsync("events:nope"), Is.False);
     }
 
     [Test]
@@ -106,7 +106,7 @@ public sealed class RedisStreamsTests : RedisServerTest
     {
         var job = Guid.NewGuid().ToString("N");
         // What cluster.lua's emit appends: a type, then the event's fields by name.
-        var id = (await Redis.ExecuteAsync("XADD", "events:flat-jobs", "*", "type", "job_completed", "job_id", job, "status", "completed", "result", "{\"ok\":true}")).ToString();
+        var id = (await Redis.StreamAddAsync("events:flat-jobs", [new("type", "job_completed"), new("job_id", job), new("status", "completed"), new("result", "{\"ok\":true}")])).ToString();
 
         var received = await Eventually.HoldsAsync(
             () => Task.FromResult(TopicEventRecorderGrain.Received.Where(r => r.Event.Fields.GetValueOrDefault("job_id") == job).ToList()),
@@ -123,12 +123,12 @@ public sealed class RedisStreamsTests : RedisServerTest
         await Eventually.UntilAsync(async () => await PendingCountAsync("events:flat-jobs") == 0, "the delivered entry is acknowledged");
     }
 
-    private RedisClient Redis => RedisServer.Client;
+    private IDatabase Redis => RedisServer.Database;
 
     private async Task<string[]> EntryIdsAsync(string key) =>
-        [.. (await Redis.ExecuteAsync("XRANGE", key, "-", "+")).Items.Select(entry => entry.Items[0].ToString())];
+        [.. (await Redis.StreamRangeAsync(key)).Select(entry => entry.Id.ToString())];
 
-    private async Task<long> PendingCountAsync(string key) => (await Redis.ExecuteAsync("XPENDING", key, Group)).Items[0].Integer;
+    private async Task<long> PendingCountAsync(string key) => (await Redis.StreamPendingAsync(key, Group)).PendingMessageCount;
 
     /// <summary>
     /// Writes entries as the format's encoder makes them (as a Lua script would, with the same fields) and reads them
@@ -142,13 +142,15 @@ public sealed class RedisStreamsTests : RedisServerTest
         var streamId = StreamId.Create("test-replay", _replayKey);
         for (var i = 0; i < Pending; i++)
         {
-            await Redis.ExecuteAsync("XADD", key, "*",
-                RedisStreamEntryFormat.StreamIdFieldName, RedisStreamEntryFormat.EncodeStreamId(streamId),
-                RedisStreamEntryFormat.EventsFieldName, RedisStreamEntryFormat.EncodeEvents([new StreamTestEvent(i)], serializer));
+            await Redis.StreamAddAsync(key,
+            [
+                new(RedisStreamEntryFormat.StreamIdFieldName, RedisStreamEntryFormat.EncodeStreamId(streamId)),
+                new(RedisStreamEntryFormat.EventsFieldName, RedisStreamEntryFormat.EncodeEvents([new StreamTestEvent(i)], serializer)),
+            ]);
         }
-        await Redis.ExecuteAsync("XGROUP", "CREATE", key, Group, "0", "MKSTREAM");
-        var read = await Redis.ExecuteAsync("XREADGROUP", "GROUP", Group, "test-replay", "COUNT", 100, "STREAMS", key, ">");
-        var ids = read.Items[0].Items[1].Items.Select(entry => entry.Items[0].ToString()).ToArray();
+        await Redis.StreamCreateConsumerGroupAsync(key, Group, "0", createStream: true);
+        var read = await Redis.StreamReadGroupAsync(key, Group, "test-replay", StreamPosition.NewMessages, 100);
+        var ids = read.Select(entry => entry.Id.ToString()).ToArray();
         Assert.That(await PendingCountAsync(key), Is.EqualTo(Pending), "arranged: read, not acknowledged");
         return ids;
     }

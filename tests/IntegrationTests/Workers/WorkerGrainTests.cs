@@ -3,7 +3,6 @@ using Cluster.Grains;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
-using Cluster.Grains.Redis;
 using Cluster.IntegrationTests.Jobs;
 using Cluster.Testing;
 
@@ -64,9 +63,9 @@ public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
             Assert.That(worker.MachineId, Is.EqualTo("gpu-box-1"));
             Assert.That(worker.Capabilities!.Capabilities, Is.EqualTo(new[] { "text-to-image" }));
             Assert.That(worker.LastHeartbeat, Is.Not.Null);
-            Assert.That(await Redis.ZScoreAsync("workers", "w1"), Is.Zero);
-            Assert.That(await Redis.ZScoreAsync("workers:heartbeats", "w1"), Is.Not.Null);
-            Assert.That(await Redis.ZScoreAsync("machines", "gpu-box-1"), Is.Zero);
+            Assert.That(await Redis.SortedSetScoreAsync("workers", "w1"), Is.Zero);
+            Assert.That(await Redis.SortedSetScoreAsync("workers:heartbeats", "w1"), Is.Not.Null);
+            Assert.That(await Redis.SortedSetScoreAsync("machines", "gpu-box-1"), Is.Zero);
             Assert.That(machine!.Status, Is.EqualTo(MachineStatus.Ready));
             Assert.That(machine.Workers.Select(w => w.Id), Is.EqualTo(new[] { "w1" }));
             Assert.That(machine.LastSeen, Is.EqualTo(worker.LastHeartbeat));
@@ -142,7 +141,7 @@ public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
             Assert.That(job!.Status, Is.AnyOf(JobStatus.Pending, JobStatus.Delayed));
             Assert.That(job.Error!.Code, Is.EqualTo("WORKER_LOST"));
             Assert.That(machine!.Status, Is.EqualTo(MachineStatus.Offline));
-            Assert.That(await Redis.ZScoreAsync("workers:heartbeats", "w1"), Is.Null);
+            Assert.That(await Redis.SortedSetScoreAsync("workers:heartbeats", "w1"), Is.Null);
             Assert.That(Assert.ThrowsAsync<ClusterException>(() => Grains.Worker("w1").HeartbeatAsync(ShortLease))!.Code, Is.EqualTo(ErrorCodes.WorkerOffline));
         }
     }
@@ -288,6 +287,6 @@ public sealed class SweeperTimerTests(Engine engine) : GrainTestBase(engine)
         var worker = await Eventually.HoldsAsync(() => Grains.Worker("w1").GetAsync(), w => w!.Status == WorkerStatus.Offline, because: "the sweeper's timer finds the lapsed heartbeat");
 
         Assert.That(worker!.Active, Is.Zero);
-        Assert.That(await Redis.ZScoreAsync("workers:heartbeats", "w1"), Is.Null);
+        Assert.That(await Redis.SortedSetScoreAsync("workers:heartbeats", "w1"), Is.Null);
     }
 }

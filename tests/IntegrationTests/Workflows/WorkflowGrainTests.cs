@@ -76,7 +76,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
 
         Assert.That((counted, repeated), Is.EqualTo((true, false)));
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "completed", "pending" }));
-        Assert.That((await Redis.ExecuteAsync("ZRANGE", "jobs:status:pending", 0, -1)).Items.Select(i => i.ToString()), Is.EqualTo(new[] { wf.JobIds[1] }));
+        Assert.That((await Redis.SortedSetRangeByRankAsync("jobs:status:pending")).Select(i => i.ToString()), Is.EqualTo(new[] { wf.JobIds[1] }));
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Does.EndWith("512.jpg"));
 
         await AssignAsync(wf.JobIds[1]);
@@ -91,7 +91,7 @@ public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
         Assert.That(events.Count(e => e.Type == "workflow_completed"), Is.EqualTo(1));
         var jobEvents = await EventsAsync("jobs");
         Assert.That(wf.JobIds.Select(id => jobEvents.Count(e => e.Type == "job_completed" && e["job_id"] == id)), Is.All.EqualTo(1));
-        Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:status:completed")).Integer, Is.EqualTo(2), "the status index agrees");
+        Assert.That(await Redis.SortedSetLengthAsync("jobs:status:completed"), Is.EqualTo(2), "the status index agrees");
     }
 
     [Test]

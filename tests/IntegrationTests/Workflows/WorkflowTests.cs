@@ -9,6 +9,7 @@ using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Streams;
 using Cluster.IntegrationTests.Jobs;
 using Cluster.Testing;
+using StackExchange.Redis;
 
 namespace Cluster.IntegrationTests.Workflows;
 
@@ -134,11 +135,11 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
 
         if (Engine == Engine.Lua)
         {
-            string[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
-            var asJob = await Redis.ExecuteAsync("HMGET", ["job:" + job.JobId, .. options]);
-            var asStep = await Redis.ExecuteAsync("HMGET", ["job:" + wf.JobIds[0], .. options]);
-            Assert.That(asStep.Items.Select(v => v.ToString()), Is.EqualTo(asJob.Items.Select(v => v.ToString())));
-            Assert.That(asStep.Items[^1].ToString(), Is.EqualTo("failed,progress"));
+            RedisValue[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
+            var asJob = await Redis.HashGetAsync("job:" + job.JobId, options);
+            var asStep = await Redis.HashGetAsync("job:" + wf.JobIds[0], options);
+            Assert.That(asStep.Select(v => v.ToString()), Is.EqualTo(asJob.Select(v => v.ToString())));
+            Assert.That(asStep[^1].ToString(), Is.EqualTo("failed,progress"));
             return;
         }
         // The Orleans engine hands the step's job the submission as read, as a submitted job gets it; what the API shows of both agrees.
@@ -193,7 +194,7 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "dead", "pending", "cancelled", "cancelled" }));
         Assert.That((await ViewAsync(wf)).Workflow.Status, Is.EqualTo(WorkflowStatus.Running), "the independent branch still runs");
         if (Engine == Engine.Lua)
-            Assert.That((await Redis.ExecuteAsync("HGET", "job:" + wf.JobIds[3], "cancel_reason")).ToString(), Is.EqualTo("dependency failed"));
+            Assert.That((await Redis.HashGetAsync("job:" + wf.JobIds[3], "cancel_reason")).ToString(), Is.EqualTo("dependency failed"));
         var cancelled = (await EventsAsync(EventStreams.Jobs)).Single(e => e.Type == "job_cancelled" && e["job_id"] == wf.JobIds[3]);
         Assert.That(cancelled["reason"], Is.EqualTo("dependency failed"));
 
@@ -319,14 +320,14 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         Assert.That(refused!.Code, Is.EqualTo(ErrorCodes.ValidationError));
         if (Engine == Engine.Lua)
         {
-            Assert.That((await Redis.ExecuteAsync("DBSIZE")).Integer, Is.Zero, "neither the first step's job nor the workflow was written");
+            Assert.That((long)await Redis.ExecuteAsync("DBSIZE"), Is.Zero, "neither the first step's job nor the workflow was written");
             return;
         }
         // The Orleans cluster keeps its membership in the same Redis: nothing of the workflow's is there.
         Assert.That((await Grains.Workflows.ListAsync(null, 10)).Items, Is.Empty, "no workflow was written");
-        Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:all")).Integer, Is.Zero, "no step's job was written");
-        Assert.That((await Redis.ExecuteAsync("XLEN", EventStreams.Workflows)).Integer, Is.Zero, "no workflow event");
-        Assert.That((await Redis.ExecuteAsync("XLEN", EventStreams.Jobs)).Integer, Is.Zero, "no job event");
+        Assert.That(await Redis.SortedSetLengthAsync("jobs:all"), Is.Zero, "no step's job was written");
+        Assert.That(await Redis.StreamLengthAsync(EventStreams.Workflows), Is.Zero, "no workflow event");
+        Assert.That(await Redis.StreamLengthAsync(EventStreams.Jobs), Is.Zero, "no job event");
     }
 
     [Test]
@@ -343,7 +344,7 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         Assert.That(counted, Is.True);
         Assert.That(repeated, Is.False);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "completed", "pending" }));
-        Assert.That((await Redis.ExecuteAsync("ZRANGE", Engine == Engine.Lua ? "jobs:pending" : "jobs:status:pending", 0, -1)).Items.Select(i => i.ToString()),
+        Assert.That((await Redis.SortedSetRangeByRankAsync(Engine == Engine.Lua ? "jobs:pending" : "jobs:status:pending")).Select(i => i.ToString()),
             Is.EqualTo(new[] { wf.JobIds[1] }), "the completed job left the queue and its dependent joined it");
         Assert.That(await Grains.Jobs.PendingCountAsync(), Is.EqualTo(1));
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Does.EndWith("512.jpg"));
@@ -360,7 +361,7 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         Assert.That(events.Count(e => e.Type == "workflow_completed"), Is.EqualTo(1));
         var jobEvents = await EventsAsync(EventStreams.Jobs);
         Assert.That(wf.JobIds.Select(id => jobEvents.Count(e => e.Type == "job_completed" && e["job_id"] == id)), Is.All.EqualTo(1));
-        Assert.That((await Redis.ExecuteAsync("ZCARD", "jobs:status:completed")).Integer, Is.EqualTo(2), "the status index agrees");
+        Assert.That(await Redis.SortedSetLengthAsync("jobs:status:completed"), Is.EqualTo(2), "the status index agrees");
     }
 
     /// <summary>
@@ -371,7 +372,7 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
     {
         if (Engine == Engine.Lua)
         {
-            await Redis.ExecuteAsync("HSET", "job:" + jobId, "status", "completed", "result", result.ToJsonString(), "completed_at", DateTime.UtcNow.ToString("O"));
+            await Redis.HashSetAsync("job:" + jobId, [new("status", "completed"), new("result", result.ToJsonString()), new("completed_at", DateTime.UtcNow.ToString("O"))]);
             return;
         }
         var assignment = await Grains.Jobs.ClaimAsync("w1", "m1", new WorkerCapabilities(), Lease) ?? throw new AssertionException("nothing was claimable");
