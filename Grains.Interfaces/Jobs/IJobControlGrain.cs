@@ -25,9 +25,13 @@ public interface IJobControlGrain : IGrainWithStringKey
     [Alias("Wake")]
     Task<bool> WakeAsync();
 
-    /// <summary>The assignment the token names, while it still holds the job; null once it does not (for a worker handing out a hold whose claim lost its answer).</summary>
-    [Alias("Held")]
-    Task<JobAssignment?> HeldAsync(string leaseToken);
+    /// <summary>
+    /// The job's assignment while <paramref name="workerId"/> holds it; null otherwise. For a worker grain that lost
+    /// track of a hold (its claim's answer, or its activation, died with a silo) and hands it out again. Interleaves:
+    /// the job may be waiting on that very worker; it reads only what is written.
+    /// </summary>
+    [AlwaysInterleave, Alias("HeldBy")]
+    Task<JobAssignment?> HeldByAsync(string workerId);
 
     /// <summary>Extends the lease the token names (a heartbeat of its worker); false when the token is not the job's.</summary>
     [Alias("RenewLease")]

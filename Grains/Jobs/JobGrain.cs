@@ -190,8 +190,11 @@ public sealed partial class JobGrain(
         return assignment;
     }
 
-    public Task<JobAssignment?> HeldAsync(string leaseToken) =>
-        Task.FromResult(Job.IsHeld && Job.LeaseToken == leaseToken ? new JobAssignment(View(Job), leaseToken, Job.LeaseExpiresAtMs) : null);
+    public async Task<JobAssignment?> HeldByAsync(string workerId)
+    {
+        await AfterWriteInFlightAsync();
+        return Job.IsHeld && Job.WorkerId == workerId && Job.LeaseToken is { } token ? new JobAssignment(View(Job), token, Job.LeaseExpiresAtMs) : null;
+    }
 
     /// <summary>
     /// Tells the worker of its hold before the assignment answers; false when the worker refuses it. A worker that

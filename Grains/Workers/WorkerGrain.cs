@@ -3,6 +3,8 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Jobs;
+using Orleans.Placement;
+using StackExchange.Redis;
 using static Cluster.Grains.Timestamps;
 
 namespace Cluster.Grains.Workers;
@@ -12,18 +14,26 @@ namespace Cluster.Grains.Workers;
 /// heartbeats. The job grains are the truth of every hold: they tell the worker when one starts and ends, and a
 /// heartbeat renews each lease through its job, dropping the holds the job no longer grants. Heartbeats are kept in
 /// memory and written, with the worker's score in <c>workers:heartbeats</c>, at most every third of the worker
-/// timeout: the sweeper reads that set to find workers gone silent, also when their silo died.
+/// timeout: the sweeper reads that set to find workers gone silent, also when their silo died. So an activation that
+/// follows one lost with its silo may not know every hold: it asks the jobs leased under this worker's name before it
+/// claims, returns or gives up its jobs. It lives on the silo that registers it, the one with the worker's connection,
+/// so that it dies only with that connection's silo rather than with another.
 /// </summary>
+[PreferLocalPlacement]
 public sealed class WorkerGrain(
     [PersistentState("worker", JobGrain.Storage)] IPersistentState<WorkerRecord> state,
-    ClusterGrainOptions options) : Grain, IWorkerGrain, IWorkerControlGrain
+    ClusterGrainOptions options, IConnectionMultiplexer redis) : Grain, IWorkerGrain, IWorkerControlGrain
 {
     public const string Topic = "workers";
     private long _storedHeartbeatMs;
     /// <summary>Completed when a job tells this worker of its hold while a claim of it waits for the queue's answer.</summary>
     private TaskCompletionSource? _assigned;
+    /// <summary>The claim last sent to the queue; no other is sent while it is in flight, so claims never take more jobs than the worker runs.</summary>
+    private Task _claim = Task.CompletedTask;
     /// <summary>Held jobs whose claim has not answered this grain: handed out by the next claim.</summary>
     private readonly HashSet<string> _unanswered = new(StringComparer.Ordinal);
+    /// <summary>Whether this activation has looked for holds its stored record may lack.</summary>
+    private bool _holdsRecovered;
 
     private WorkerRecord Worker => state.State;
     private string Id => this.GetPrimaryKeyString();
@@ -32,6 +42,7 @@ public sealed class WorkerGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _storedHeartbeatMs = Worker.LastHeartbeatMs;
+        _holdsRecovered = !Worker.Registered || Worker.Offline;
         return Task.CompletedTask;
     }
 
@@ -104,29 +115,36 @@ public sealed class WorkerGrain(
     // ---- what the cluster's grains do -------------------------------------------------------------------
 
     /// <summary>
-    /// A hold whose claim lost its answer is handed out first. Otherwise this claims from the queue and waits for the
-    /// answer, but once the job has told this worker of its hold (<see cref="JobHeldAsync"/>, before the job answers
-    /// the queue) only a fifth of the lease more: an answer that must come back through a silo that just died hangs
-    /// until the cluster declares that silo dead, while the job waits for its worker under a running lease.
+    /// A hold whose claim lost its answer is handed out first. Otherwise one claim at a time goes to the queue. Its
+    /// answer is awaited for half the lease, and only a fifth of the lease more once the job has told this worker of
+    /// its hold (<see cref="JobHeldAsync"/>, before the job answers the queue): after a silo died, an answer that must
+    /// come back through it, and even the job's word to this grain, wait until the cluster has declared it dead and
+    /// found its grains again, while the job waits for its worker under a running lease. A claim that is not answered
+    /// looks for the hold in Redis; one still in flight ends in a hold the next claim hands out.
     /// </summary>
     public async Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease)
     {
         var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
         if (!Worker.Registered) return await queue.ClaimAsync(Id, machineId, capabilities, lease);
         if (Worker.Offline) return null;
+        if (!_holdsRecovered) await RecoverHoldsAsync();
         if (await TakeUnansweredAsync() is { } held) return held;
-        if (Worker.Held.Count >= Worker.Concurrency) return null;
+        if (Worker.Held.Count >= Worker.Concurrency || !_claim.IsCompleted) return null;
         var assigned = _assigned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var claim = queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
+        _claim = claim;
         try
         {
-            var claim = queue.ClaimAsync(Id, machineId.Length > 0 ? machineId : Worker.MachineId, capabilities, lease);
-            if (await Task.WhenAny(claim, assigned.Task) != claim)
+            await ((Task)Task.WhenAny(claim, assigned.Task)).WaitAsync(lease / 2)
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            if (!claim.IsCompleted && assigned.Task.IsCompleted)
                 await ((Task)claim).WaitAsync(lease / 5).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-            if (!claim.IsCompletedSuccessfully && assigned.Task.IsCompleted)
+            if (!claim.IsCompleted)
             {
-                // The answer is late or lost; the hold it would have brought is known. The claim assigns nothing more.
+                // The answer is late or lost. The hold it brings is known here, or written in Redis with the job.
                 _ = claim.ContinueWith(static c => c.Exception, CancellationToken.None,
                     TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                if (!assigned.Task.IsCompleted) await RecoverHoldsAsync();
                 return await TakeUnansweredAsync();
             }
             var assignment = await claim;
@@ -136,6 +154,13 @@ public sealed class WorkerGrain(
                 Hold(assignment.Job.Id, assignment.LeaseToken);
             }
             return assignment;
+        }
+        catch (Exception) when (!assigned.Task.IsCompleted)
+        {
+            // Failed with no word from a job: the job it assigned may have written its hold and died with its silo before telling.
+            await RecoverHoldsAsync();
+            if (await TakeUnansweredAsync() is { } recovered) return recovered;
+            throw;
         }
         finally
         {
@@ -172,9 +197,34 @@ public sealed class WorkerGrain(
             var jobId = _unanswered.First();
             _unanswered.Remove(jobId);
             if (!Worker.Held.TryGetValue(jobId, out var token)) continue;
-            if (await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldAsync(token) is { } assignment) return assignment;
+            if (await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldByAsync(Id) is { } assignment)
+            {
+                Worker.Held[jobId] = assignment.LeaseToken;
+                return assignment;
+            }
+            if (Worker.Held.TryGetValue(jobId, out var now) && now == token) Worker.Held.Remove(jobId);
         }
         return null;
+    }
+
+    /// <summary>
+    /// The holds this activation does not know: the jobs ever assigned to this worker (<c>jobs:worker:{id}</c>) that
+    /// hold a lease now (<c>jobs:leases</c>), each asked whether this worker holds it. The next claim hands each found
+    /// out; a connection that runs it already does not run it twice.
+    /// </summary>
+    private async Task RecoverHoldsAsync()
+    {
+        _holdsRecovered = true;
+        var leased = await redis.GetDatabase().SortedSetCombineAsync(SetOperation.Intersect, ["jobs:worker:" + Id, "jobs:leases"]);
+        var unknown = leased.Select(j => j.ToString()).Where(j => !Worker.Held.ContainsKey(j)).ToArray();
+        if (unknown.Length == 0) return;
+        var holds = await Task.WhenAll(unknown.Select(j => GrainFactory.GetGrain<IJobControlGrain>(j).HeldByAsync(Id)));
+        foreach (var hold in holds)
+        {
+            if (hold is null || Worker.Held.ContainsKey(hold.Job.Id)) continue;
+            Worker.Held[hold.Job.Id] = hold.LeaseToken;
+            _unanswered.Add(hold.Job.Id);
+        }
     }
 
     public async Task<bool> LapseAsync()
@@ -204,6 +254,7 @@ public sealed class WorkerGrain(
     /// <summary>Hands back every job the worker holds, each as a failed attempt; returns how many its job took back.</summary>
     private async Task<int> ReturnHeldAsync(string code, string message)
     {
+        if (!_holdsRecovered) await RecoverHoldsAsync();
         if (Worker.Held.Count == 0) return 0;
         var error = new JobError(code, message);
         var held = Worker.Held.ToArray();

@@ -75,6 +75,8 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
     {
         var assignment = await grains.Jobs.ClaimAsync(session.WorkerId, session.Registration.MachineId, session.Capabilities, grains.Options.Lease, cancellationToken);
         if (assignment is null) return false;
+        // A hold the cluster lost track of and hands out again: the worker runs it already.
+        if (session.Held.TryGetValue(assignment.Job.Id, out var running) && running == assignment.LeaseToken) return true;
         session.Held[assignment.Job.Id] = assignment.LeaseToken;
         try
         {

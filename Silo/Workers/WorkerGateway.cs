@@ -7,8 +7,10 @@ using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Interfaces.Workers;
+using Cluster.Silo.Api;
 using Cluster.Silo.Auth;
 using Cluster.Silo.Protocol;
+using Orleans.Runtime;
 
 namespace Cluster.Silo.Workers;
 
@@ -72,7 +74,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                 {
                     // already offline
                 }
-                catch (Exception e) when (e is Cluster.Grains.Redis.RedisException or StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
+                catch (Exception e) when (e is Cluster.Grains.Redis.RedisException or StackExchange.Redis.RedisException or OrleansException or TimeoutException)
                 {
                     LogUnregisterFailed(session.WorkerId, e.Message);
                 }
@@ -103,18 +105,25 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                     return null;
                 case WorkerFrameTypes.Heartbeat when session is not null:
                     var running = session.Held.IsEmpty ? null : new Dictionary<string, string>(session.Held, StringComparer.Ordinal);
-                    var held = await grains.Worker(session.WorkerId).HeartbeatAsync(grains.Options.Lease, running, ct);
+                    var held = await FailoverRetry.CallAsync((Worker: grains.Worker(session.WorkerId), grains.Options.Lease, running),
+                        static (s, ct) => s.Worker.HeartbeatAsync(s.Lease, s.running, ct), ct);
                     return new AckFrame { Type = WorkerFrameTypes.Ack, Ack = envelope.Id, Jobs = held };
                 case WorkerFrameTypes.Progress when session is not null:
                     var progress = Read<ProgressFrame>(bytes);
                     CheckJob(progress.JobId, progress.LeaseToken);
-                    await grains.Job(progress.JobId).ReportProgressAsync(progress.LeaseToken, progress.Progress, Bounded(progress.Message, 1000), ct);
+                    await FailoverRetry.CallAsync((Job: grains.Job(progress.JobId), Frame: progress),
+                        static async (s, ct) =>
+                        {
+                            await s.Job.ReportProgressAsync(s.Frame.LeaseToken, s.Frame.Progress, Bounded(s.Frame.Message, 1000), ct);
+                            return true;
+                        }, ct);
                     return Ack(envelope.Id);
                 case WorkerFrameTypes.Complete when session is not null:
                     var complete = Read<CompleteFrame>(bytes);
                     CheckJob(complete.JobId, complete.LeaseToken);
                     session.Held.TryRemove(complete.JobId, out _);
-                    await grains.Job(complete.JobId).CompleteAsync(complete.LeaseToken, complete.Result, ct);
+                    await FailoverRetry.CallAsync((Job: grains.Job(complete.JobId), Frame: complete),
+                        static (s, ct) => s.Job.CompleteAsync(s.Frame.LeaseToken, s.Frame.Result, ct), ct);
                     dispatcher.Wake();
                     return Ack(envelope.Id);
                 case WorkerFrameTypes.Fail when session is not null:
@@ -122,7 +131,8 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                     CheckJob(fail.JobId, fail.LeaseToken);
                     session.Held.TryRemove(fail.JobId, out _);
                     var error = new JobError(Bounded(fail.Error.Code, 64) ?? "ERROR", Bounded(fail.Error.Message, 4000) ?? "");
-                    await grains.Job(fail.JobId).FailAsync(fail.LeaseToken, error, fail.Retryable, ct);
+                    await FailoverRetry.CallAsync((Job: grains.Job(fail.JobId), Frame: fail, Error: error),
+                        static (s, ct) => s.Job.FailAsync(s.Frame.LeaseToken, s.Error, s.Frame.Retryable, ct), ct);
                     dispatcher.Wake();
                     return Ack(envelope.Id);
                 case WorkerFrameTypes.Heartbeat or WorkerFrameTypes.Progress or WorkerFrameTypes.Complete or WorkerFrameTypes.Fail:
@@ -134,6 +144,12 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
         catch (ClusterException e)
         {
             return Error(envelope.Id, e.Code, e.Message);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            // The cluster could not answer in time (a silo died and has not been replaced yet): the frame may be sent again.
+            LogUnanswered(envelope.Type, session?.WorkerId ?? "(not registered)", e.Message);
+            return Error(envelope.Id, ApiError.Unavailable, $"The cluster could not answer this '{envelope.Type}' now; send it again shortly");
         }
         catch (JsonException e)
         {
@@ -181,6 +197,9 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} of machine {MachineId} registered ({Returned} earlier jobs returned to the queue)")]
     private partial void LogRegistered(string workerId, string machineId, int returned);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A '{FrameType}' frame of worker {WorkerId} got no answer from the cluster: {Reason}")]
+    private partial void LogUnanswered(string frameType, string workerId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not take worker {WorkerId} offline ({Reason}); its heartbeat will lapse instead")]
     private partial void LogUnregisterFailed(string workerId, string reason);
