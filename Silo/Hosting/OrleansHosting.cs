@@ -43,6 +43,7 @@ public static class OrleansHosting
 
             silo.UseClusterRedis();
             silo.Services.AddClusterSerializers();
+            silo.Services.AddGrainInterfaceTypeCache();
             if (engine == Engines.Orleans)
             {
                 var maxLength = builder.Configuration.GetValue<long?>("Streams:MaxLength");

@@ -64,6 +64,7 @@ public static class RedisTestCluster
                 ConnectionMultiplexer.Connect(sp.GetRequiredService<IConfiguration>()[ConnectionKey]!));
             silo.UseClusterRedis();
             silo.Services.AddClusterSerializers();
+            silo.Services.AddGrainInterfaceTypeCache();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
             silo.AddClusterGrainEngine();
         }
