@@ -20,11 +20,13 @@ public sealed partial class EventHub(StreamTails tails, IConnectionMultiplexer r
         get { lock (_gate) return _byTopic.Values.Sum(s => s.Length); }
     }
 
-    /// <summary>Starts a subscription: live from now, or, with <paramref name="since"/>, first everything after that id.</summary>
-    public async Task AddAsync(GatewaySubscription subscription, string? since, CancellationToken cancellationToken)
+    /// <summary>
+    /// Attaches a subscription to its stream's tail once the tail knows where it starts: every event appended after this
+    /// returns reaches the subscription, held until <see cref="GatewaySubscription.Release"/> or <see cref="ReplayAsync"/>.
+    /// </summary>
+    public async Task AttachAsync(GatewaySubscription subscription, CancellationToken cancellationToken)
     {
-        var stream = GatewayTopics.Streams[subscription.Topic];
-        var tail = tails[stream];
+        var tail = tails[GatewayTopics.Streams[subscription.Topic]];
         lock (_gate)
         {
             if (!_feeds.ContainsKey(subscription.Topic))
@@ -35,7 +37,6 @@ public sealed partial class EventHub(StreamTails tails, IConnectionMultiplexer r
         }
         await tail.Started.WaitAsync(cancellationToken);
         lock (_gate) _byTopic[subscription.Topic] = [.. _byTopic.GetValueOrDefault(subscription.Topic, []), subscription];
-        if (since is not null) await ReplayAsync(subscription, stream, since, cancellationToken);
     }
 
     /// <summary>Whether the stream has already trimmed events newer than <paramref name="since"/> (Redis 7 records the largest id it deleted).</summary>
@@ -62,8 +63,10 @@ public sealed partial class EventHub(StreamTails tails, IConnectionMultiplexer r
         }
     }
 
-    private async Task ReplayAsync(GatewaySubscription subscription, string stream, string since, CancellationToken cancellationToken)
+    /// <summary>Delivers an attached subscription's history after <paramref name="since"/>, then releases its live feed.</summary>
+    public async Task ReplayAsync(GatewaySubscription subscription, string since, CancellationToken cancellationToken)
     {
+        var stream = GatewayTopics.Streams[subscription.Topic];
         string? last = null;
         var from = since == "0" ? "-" : "(" + since;
         var database = redis.GetDatabase();
@@ -82,7 +85,7 @@ public sealed partial class EventHub(StreamTails tails, IConnectionMultiplexer r
             from = "(" + last;
             if (events.Count < ReplayPage) break;
         }
-        subscription.FinishReplay(last ?? since);
+        subscription.Release(last ?? since);
     }
 
     private void OnBatch(string topic, IReadOnlyList<StreamEvent> batch)

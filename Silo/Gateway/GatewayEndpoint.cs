@@ -124,17 +124,20 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         if (connection.SubscriptionCount >= _options.MaxSubscriptionsPerConnection)
             return Error(frame.Id, "TOO_MANY_SUBSCRIPTIONS", $"A connection may hold at most {_options.MaxSubscriptionsPerConnection} subscriptions");
 
-        var subscription = new GatewaySubscription(connection, connection.NextSubscriptionId(), topic, filter, seedStyle, replaying: frame.Since is not null);
+        var subscription = new GatewaySubscription(connection, connection.NextSubscriptionId(), topic, filter, seedStyle);
         subscription.Lagged += OnLagged;
         connection.Add(subscription);
         var truncated = frame.Since is not null && await hub.IsTrimmedAsync(topic, frame.Since, cancellationToken);
         if (truncated) LogTruncated(subscription.Id, frame.Since!);
-        // Acknowledge before replaying, so that the client knows the subscription id of the events that follow.
+        // Attached before the acknowledgement, so that every event appended after the client reads it is delivered; the
+        // acknowledgement goes before any event, so that the client knows the subscription id of the events that follow.
+        await hub.AttachAsync(subscription, cancellationToken);
         connection.QueueControl(new SubscribedFrame
         {
             Type = GatewayFrameTypes.Subscribed, Ack = frame.Id, Subscription = subscription.Id, Topic = topic, Truncated = truncated ? true : null,
         });
-        await hub.AddAsync(subscription, frame.Since, cancellationToken);
+        if (frame.Since is null) subscription.Release(null);
+        else await hub.ReplayAsync(subscription, frame.Since, cancellationToken);
         return null;
     }
 

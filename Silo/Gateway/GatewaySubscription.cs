@@ -7,9 +7,10 @@ using Cluster.Grains.Streams;
 namespace Cluster.Silo.Gateway;
 
 /// <summary>
-/// One subscription of one connection. While it replays history (a subscribe with <c>since</c>) the live
-/// feed is held back in a buffer; when the replay reaches the end, buffered events newer than the last
-/// replayed one are delivered and the rest dropped, so that nothing is lost or repeated in the handoff.
+/// One subscription of one connection. From the moment it is attached to its stream's tail until it is released, the
+/// live feed is held back in a buffer: the client must read the <c>subscribed</c> acknowledgement before any event, and
+/// a subscribe with <c>since</c> replays history first. On release, held events newer than the last replayed one are
+/// delivered and the rest dropped, so that nothing is lost or repeated in the handoff.
 /// </summary>
 public sealed class GatewaySubscription
 {
@@ -17,17 +18,16 @@ public sealed class GatewaySubscription
     private readonly byte[] _head;
     // The filter's lists as sets, built once: Matches runs for every event and every subscriber.
     private readonly HashSet<string>? _machineIds, _jobTypes, _eventTypes;
-    private List<StreamEvent>? _held;
+    private List<StreamEvent>? _held = [];
     private bool _ended;
 
-    public GatewaySubscription(GatewayConnection connection, string id, string topic, EventFilter filter, bool seedStyle, bool replaying)
+    public GatewaySubscription(GatewayConnection connection, string id, string topic, EventFilter filter, bool seedStyle)
     {
         Connection = connection;
         Id = id;
         Topic = topic;
         Filter = filter;
         SeedStyle = seedStyle;
-        _held = replaying ? [] : null;
         _machineIds = SetOf(filter.MachineIds);
         _jobTypes = SetOf(filter.JobTypes);
         _eventTypes = SetOf(filter.EventTypes);
@@ -82,8 +82,11 @@ public sealed class GatewaySubscription
         }
     }
 
-    /// <summary>Ends the replay: delivers the live events that arrived meanwhile and are newer than the replay's last.</summary>
-    public void FinishReplay(string? lastReplayedId)
+    /// <summary>
+    /// Goes live: delivers the held events newer than <paramref name="lastReplayedId"/> (all of them when nothing was
+    /// replayed), then every live event as it comes.
+    /// </summary>
+    public void Release(string? lastReplayedId)
     {
         lock (_gate)
         {

@@ -70,6 +70,25 @@ public sealed class GatewayProtocolTests
     }
 
     [Test]
+    public async Task An_event_appended_as_soon_as_the_subscribe_is_answered_is_delivered()
+    {
+        // A silo of its own follows none of these streams yet, so each subscribe starts its stream's tail: the answer
+        // must wait until the tail knows where it starts and the subscription is attached to it.
+        await using var cluster = await SiloCluster.StartAsync(1, new SiloSettings { BootstrapApiKey = Key });
+        await using var client = await ProtocolClient.ConnectAsync(cluster[0], Key);
+        foreach (var topic in new[] { "workers", "machines", "silos" })
+        {
+            var reply = await client.CommandAsync(new JsonObject { ["type"] = "subscribe", ["topic"] = topic });
+            Assert.That(ProtocolClient.Text(reply["type"]), Is.EqualTo("subscribed"), reply.ToJsonString());
+            var marker = Guid.NewGuid().ToString("N");
+            var id = await cluster.Redis.Database.StreamAddAsync("events:" + topic, [new("type", "probe"), new("probe", marker)]);
+
+            var delivered = await client.ReceiveAsync(f => ProtocolClient.Text(f["type"]) == "event" && ProtocolClient.Text(f["event"]!["probe"]) == marker);
+            Assert.That(ProtocolClient.Text(delivered["event_id"]), Is.EqualTo(id.ToString()), topic);
+        }
+    }
+
+    [Test]
     public async Task Resuming_after_a_dropped_connection_loses_and_repeats_nothing()
     {
         var capability = UniqueType();

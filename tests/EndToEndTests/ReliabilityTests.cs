@@ -82,16 +82,35 @@ public sealed class ReliabilityTests
         events.Where(e => e.Type == type && e["job_id"] is not null).CountBy(e => e["job_id"]!, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
 
     /// <summary>Waits until every one of <paramref name="ids"/> has a <c>job_completed</c> event, reading the stream on from where it left off.</summary>
-    private async Task WaitUntilCompletedAsync(IReadOnlyCollection<string> ids, TimeSpan within, string because)
+    private async Task WaitUntilCompletedAsync(IReadOnlyCollection<string> ids, TimeSpan within, string because, params AgentProcess[] agents)
     {
         var tail = new EventTail(_redis.Database, EventStreams.Jobs);
         var waiting = ids.ToHashSet(StringComparer.Ordinal);
-        await Eventually.HoldsAsync(async () =>
+        try
         {
-            foreach (var e in await tail.ReadNewAsync())
-                if (e.Type == "job_completed" && e["job_id"] is { } id) waiting.Remove(id);
-            return waiting.Count;
-        }, left => left == 0, within, because);
+            await Eventually.HoldsAsync(async () =>
+            {
+                foreach (var e in await tail.ReadNewAsync())
+                    if (e.Type == "job_completed" && e["job_id"] is { } id) waiting.Remove(id);
+                return waiting.Count;
+            }, left => left == 0, within, because);
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException(timeout.Message + "\n" + await HistoriesAsync(waiting.Take(5), agents), timeout);
+        }
+    }
+
+    /// <summary>Each job's events and the agents' lines that name it, to say where a job that never completed got stuck.</summary>
+    private async Task<string> HistoriesAsync(IEnumerable<string> ids, AgentProcess[] agents)
+    {
+        var wanted = ids.ToHashSet(StringComparer.Ordinal);
+        var events = (await _redis.Database.ReadStreamAsync(EventStreams.Jobs)).Where(e => e["job_id"] is { } id && wanted.Contains(id)).ToList();
+        var workers = events.Select(e => e["worker_id"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var lines = agents.SelectMany(a => a.Transcript().Split('\n')).Where(line => wanted.Any(line.Contains) || workers.Any(line.Contains));
+        return string.Join("\n", events
+            .Select(e => $"{e.Id} {e["job_id"]} {e.Type} " + string.Join(" ", e.Fields.Where(f => f.Key is not ("type" or "job_id")).Select(f => $"{f.Key}={f.Value}")))
+            .Append("--- the agents' lines on these jobs and their workers ---").Concat(lines));
     }
 
     [Test]
@@ -117,7 +136,7 @@ public sealed class ReliabilityTests
         var killed = DateTime.UtcNow;
         await a.WaitForExitAsync(TimeSpan.FromSeconds(15));
         var deadline = Lease + TimeSpan.FromSeconds(30);
-        await WaitUntilCompletedAsync(ids, deadline - (DateTime.UtcNow - killed), $"every job completes within the lease ({Lease.TotalSeconds:0} s) and 30 s of the kill");
+        await WaitUntilCompletedAsync(ids, deadline - (DateTime.UtcNow - killed), $"every job completes within the lease ({Lease.TotalSeconds:0} s) and 30 s of the kill", onA, onB);
 
         var events = await _redis.Database.ReadStreamAsync(EventStreams.Jobs);
         var completions = Count(events, "job_completed");
