@@ -502,14 +502,17 @@ public sealed partial class JobGrain(
         Publish("job_pending", ("reason", reason));
     }
 
-    /// <summary>Ends the worker's hold on the job: no lease, no deadline.</summary>
+    /// <summary>Ends the worker's hold on the job: no lease, no deadline (only a held job has them in Redis).</summary>
     private void Release()
     {
-        if (Job.IsHeld && Job.WorkerId is { Length: > 0 } worker && Job.LeaseToken is { } token) _releasedHold = (worker, token);
+        if (Job.IsHeld)
+        {
+            if (Job.WorkerId is { Length: > 0 } worker && Job.LeaseToken is { } token) _releasedHold = (worker, token);
+            Job.Outbox.SortedSetRemove("jobs:leases", Id);
+            if (Job.TimeoutMs > 0) Job.Outbox.SortedSetRemove("jobs:deadlines", Id);
+        }
         Job.LeaseToken = null;
         Job.LeaseExpiresAtMs = 0;
-        Job.Outbox.SortedSetRemove("jobs:leases", Id);
-        Job.Outbox.SortedSetRemove("jobs:deadlines", Id);
     }
 
     private void Unqueue() => Job.Outbox.SortedSetRemove("jobs:delayed", Id);

@@ -48,8 +48,7 @@ public sealed partial class OutboxGrainStorage(
           local id = redis.call(unpack(xadd))
           ids[#ids + 1] = id
           local history = ARGV[e + 2 + fields]
-          if history ~= '' then
-            redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields])
+          if history ~= '' and redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields]) > tonumber(ARGV[4]) then
             redis.call('LTRIM', history, -tonumber(ARGV[4]), -1)
           end
           e = e + 4 + fields
@@ -57,7 +56,12 @@ public sealed partial class OutboxGrainStorage(
         j = 6
         for _ = 1, commands do
           local argc = tonumber(ARGV[j])
-          redis.call(unpack(ARGV, j + 1, j + argc))
+          if argc == 5 and ARGV[j + 1] == 'INCRBY' then
+            local by = tonumber(ARGV[j + 3])
+            if redis.call('INCRBY', ARGV[j + 2], by) == by then redis.call('PEXPIRE', ARGV[j + 2], ARGV[j + 5]) end
+          else
+            redis.call(unpack(ARGV, j + 1, j + argc))
+          end
           j = j + argc + 1
         end
         return ids
