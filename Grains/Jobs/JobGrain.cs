@@ -532,14 +532,17 @@ public sealed partial class JobGrain(
         Publish("job_pending", ("reason", reason));
     }
 
-    /// <summary>Ends the worker's hold on the job: no lease, no deadline.</summary>
+    /// <summary>Ends the worker's hold on the job: no lease, no deadline (only a held job has them in Redis).</summary>
     private void Release()
     {
-        if (Job.IsHeld && Job.WorkerId is { Length: > 0 } worker && Job.LeaseToken is { } token) _releasedHold = (worker, token);
+        if (Job.IsHeld)
+        {
+            if (Job.WorkerId is { Length: > 0 } worker && Job.LeaseToken is { } token) _releasedHold = (worker, token);
+            Job.Outbox.SortedSetRemove("jobs:leases", Id);
+            if (Job.TimeoutMs > 0) Job.Outbox.SortedSetRemove("jobs:deadlines", Id);
+        }
         Job.LeaseToken = null;
         Job.LeaseExpiresAtMs = 0;
-        Job.Outbox.SortedSetRemove("jobs:leases", Id);
-        Job.Outbox.SortedSetRemove("jobs:deadlines", Id);
     }
 
     private void Unqueue() => Job.Outbox.SortedSetRemove("jobs:delayed", Id);
@@ -579,7 +582,7 @@ public sealed partial class JobGrain(
     /// <summary>The event of a transition, with the fields every job event carries, to the topic and the job's history.</summary>
     private void Publish(string type, params ReadOnlySpan<(string Name, string Value)> extra)
     {
-        var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["job_id"] = Id, ["status"] = Job.Status, ["job_type"] = Job.Type };
+        var fields = new Dictionary<string, string>(10 + extra.Length, StringComparer.Ordinal) { ["job_id"] = Id, ["status"] = Job.Status, ["job_type"] = Job.Type };
         fields["priority"] = Job.Priority.ToString(CultureInfo.InvariantCulture);
         if (Job.WorkerId is { Length: > 0 } worker) fields["worker_id"] = worker;
         if (Job.MachineId is { Length: > 0 } machine) fields["machine_id"] = machine;
@@ -588,8 +591,7 @@ public sealed partial class JobGrain(
         fields["retry_count"] = Job.RetryCount.ToString(CultureInfo.InvariantCulture);
         foreach (var (name, value) in extra)
             if (value.Length > 0) fields[name] = value;
-        var history = Streams.EventJson.ToJson(fields.Prepend(new("type", type)));
-        Job.Outbox.Publish(Topic, Id, new TopicEvent(type, fields), (HistoryKey(Id), history.ToJsonString()));
+        Job.Outbox.Publish(Topic, Id, new TopicEvent(type, fields), (HistoryKey(Id), Streams.EventJson.ToJsonText(type, fields)));
     }
 
     private static string HistoryKey(string id) => "job:" + id + ":events";

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Cluster.Grains.Streaming;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,8 +49,7 @@ public sealed partial class OutboxGrainStorage(
           local id = redis.call(unpack(xadd))
           ids[#ids + 1] = id
           local history = ARGV[e + 2 + fields]
-          if history ~= '' then
-            redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields])
+          if history ~= '' and redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields]) > tonumber(ARGV[4]) then
             redis.call('LTRIM', history, -tonumber(ARGV[4]), -1)
           end
           e = e + 4 + fields
@@ -57,7 +57,12 @@ public sealed partial class OutboxGrainStorage(
         j = 6
         for _ = 1, commands do
           local argc = tonumber(ARGV[j])
-          redis.call(unpack(ARGV, j + 1, j + argc))
+          if argc == 5 and ARGV[j + 1] == 'INCRBY' then
+            local by = tonumber(ARGV[j + 3])
+            if redis.call('INCRBY', ARGV[j + 2], by) == by then redis.call('PEXPIRE', ARGV[j + 2], ARGV[j + 5]) end
+          else
+            redis.call(unpack(ARGV, j + 1, j + argc))
+          end
           j = j + argc + 1
         end
         return ids
@@ -71,6 +76,7 @@ public sealed partial class OutboxGrainStorage(
         """;
 
     private readonly string _keyPrefix = cluster.Value.ServiceId + "/state/";
+    private readonly ConcurrentDictionary<string, string> _streamKeys = new(StringComparer.Ordinal);
     private RedisStreamOptions? _streams;
     private IDatabase? _database;
 
@@ -98,34 +104,40 @@ public sealed partial class OutboxGrainStorage(
     {
         ArgumentNullException.ThrowIfNull(grainState);
         var outbox = (grainState.State as IOutboxState)?.Outbox;
-        var args = new List<RedisValue>(16)
+        IReadOnlyList<RedisValue[]> commands = outbox?.Commands ?? [];
+        IReadOnlyList<OutboxEvent> events = outbox?.Events ?? [];
+        // One array of the exact size: a transition's write passes some fifty values, three writes a job.
+        var count = 6;
+        foreach (var command in commands) count += 1 + command.Length;
+        foreach (var e in events) count += 4 + RedisStreamEntryFormat.FieldValueCount(e.Event);
+        var args = new RedisValue[count];
+        var i = 0;
+        args[i++] = grainState.ETag ?? "";
+        args[i++] = serializer.SerializeToArray(grainState.State);
+        args[i++] = Streams.MaxLength ?? 0;
+        args[i++] = Outbox.HistoryLength;
+        args[i++] = commands.Count;
+        foreach (var command in commands)
         {
-            grainState.ETag ?? "",
-            serializer.SerializeToArray(grainState.State),
-            Streams.MaxLength ?? 0,
-            Outbox.HistoryLength,
-            outbox?.Commands.Count ?? 0,
-        };
-        foreach (var command in outbox?.Commands ?? [])
-        {
-            args.Add(command.Length);
-            args.AddRange(command);
+            args[i++] = command.Length;
+            command.CopyTo(args, i);
+            i += command.Length;
         }
-        args.Add(outbox?.Events.Count ?? 0);
-        foreach (var e in outbox?.Events ?? [])
+        args[i++] = events.Count;
+        foreach (var e in events)
         {
-            args.Add(StreamKey(e.Topic));
-            var fields = RedisStreamEntryFormat.EncodeFields(StreamId.Create(e.Topic, e.Key), e.Event, serializer);
-            args.Add(fields.Length);
-            args.AddRange(fields);
-            args.Add(e.HistoryKey ?? "");
-            args.Add(e.HistoryText ?? "");
+            args[i++] = StreamKey(e.Topic);
+            var fields = RedisStreamEntryFormat.EncodeFields(e.Topic, e.Key, e.Event, serializer, args.AsSpan(i + 1));
+            args[i] = fields;
+            i += 1 + fields;
+            args[i++] = e.HistoryKey ?? "";
+            args[i++] = e.HistoryText ?? "";
         }
 
         RedisResult reply;
         try
         {
-            reply = await Database.ScriptEvaluateAsync(WriteScript, [Key(grainId)], [.. args]).ConfigureAwait(false);
+            reply = await Database.ScriptEvaluateAsync(WriteScript, [Key(grainId)], args).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("VERSION_CONFLICT", StringComparison.Ordinal))
         {
@@ -138,7 +150,9 @@ public sealed partial class OutboxGrainStorage(
         if (outbox is not null)
         {
             outbox.Clear();
-            outbox.Published = [.. ids.Skip(1).Select(id => id.ToString())];
+            var published = new string[ids.Length - 1];
+            for (var k = 1; k < ids.Length; k++) published[k - 1] = ids[k].ToString();
+            outbox.Published = published;
         }
         if (ids.Length > 1) LogWritten(grainId, ids.Length - 1);
     }
@@ -162,7 +176,9 @@ public sealed partial class OutboxGrainStorage(
     /// <summary>The Redis key of a grain's state.</summary>
     public RedisKey Key(GrainId grainId) => _keyPrefix + grainId.ToString();
 
-    private string StreamKey(string topic) =>
+    private string StreamKey(string topic) => _streamKeys.GetOrAdd(topic, static (topic, storage) => storage.CreateStreamKey(topic), this);
+
+    private string CreateStreamKey(string topic) =>
         Streams.Topics.Contains(topic)
             ? string.Create(CultureInfo.InvariantCulture, $"{Streams.KeyPrefix}:{topic}")
             : throw new ArgumentException($"'{topic}' is not a topic of stream provider '{options.StreamProvider}' ({string.Join(", ", Streams.Topics)})", nameof(topic));

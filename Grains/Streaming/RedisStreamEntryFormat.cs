@@ -66,26 +66,46 @@ public static class RedisStreamEntryFormat
             : [new(StreamIdField, id), new(EventsField, data), new(RequestContextField, context)];
     }
 
+    /// <summary>How many values <see cref="EncodeFields"/> writes for <paramref name="event"/>: each field's name and value.</summary>
+    public static int FieldValueCount(object @event)
+    {
+        ArgumentNullException.ThrowIfNull(@event);
+        if (@event is not TopicEvent topicEvent) return 4;
+        var count = 2;
+        foreach (var (name, value) in topicEvent.Fields)
+            if (IsFlatField(name, value)) count += 2;
+        return count;
+    }
+
     /// <summary>
-    /// The fields of the entry for one event, name then value: flat for a <see cref="TopicEvent"/>, else <c>s</c> and
-    /// <c>d</c>. What a script that XADDs the event beside a state write passes on.
+    /// Writes the fields of the entry for one event published on <c>{topic}/{key}</c>, name then value, into
+    /// <paramref name="into"/> and returns how many values it wrote (<see cref="FieldValueCount"/>): flat for a
+    /// <see cref="TopicEvent"/>, else <c>s</c> and <c>d</c>. What a script that XADDs the event beside a state write passes on.
     /// </summary>
-    public static RedisValue[] EncodeFields(StreamId streamId, object @event, Serializer serializer)
+    public static int EncodeFields(string topic, string key, object @event, Serializer serializer, Span<RedisValue> into)
     {
         ArgumentNullException.ThrowIfNull(@event);
         if (@event is TopicEvent topicEvent)
         {
-            var fields = new List<RedisValue>(2 + topicEvent.Fields.Count * 2) { TopicEventTypeFieldName, topicEvent.Type };
+            into[0] = TopicEventTypeFieldName;
+            into[1] = topicEvent.Type;
+            var i = 2;
             foreach (var (name, value) in topicEvent.Fields)
             {
-                if (string.IsNullOrEmpty(value) || name == TopicEventTypeFieldName) continue;
-                fields.Add(name);
-                fields.Add(value);
+                if (!IsFlatField(name, value)) continue;
+                into[i++] = name;
+                into[i++] = value;
             }
-            return [.. fields];
+            return i;
         }
-        return [StreamIdField, EncodeStreamId(streamId), EventsField, EncodeEvents([@event], serializer)];
+        into[0] = StreamIdField;
+        into[1] = EncodeStreamId(StreamId.Create(topic, key));
+        into[2] = EventsField;
+        into[3] = EncodeEvents([@event], serializer);
+        return 4;
     }
+
+    private static bool IsFlatField(string name, string value) => !string.IsNullOrEmpty(value) && name != TopicEventTypeFieldName;
 
     /// <summary>The <c>s</c> field: <c>namespace/key</c> in UTF-8, as <see cref="StreamId.Parse"/> reads it.</summary>
     /// <exception cref="ArgumentException">The stream id has no namespace, so no topic.</exception>

@@ -102,12 +102,56 @@ public sealed class OutboxGrainStorageTests : RedisServerTest
             Assert.That(await _redis.GetDatabase().SortedSetScoreAsync("counters:by-total", id), Is.EqualTo(index), "no index change either");
         }
     }
+
+    [Test]
+    public async Task A_history_list_keeps_the_last_events_with_the_ids_Redis_gave_them()
+    {
+        var id = Id();
+        var counter = _cluster.Client.GetGrain<IOutboxCounterGrain>(id);
+        var history = "counter:" + id + ":events";
+        var published = new List<string>();
+
+        for (var i = 1; i <= Outbox.HistoryLength + 5; i++) published.AddRange(await counter.AddAsync(1, history));
+
+        var entries = (await _redis.GetDatabase().ListRangeAsync(history)).Select(e => e.ToString()).ToArray();
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(entries, Has.Length.EqualTo(Outbox.HistoryLength), "trimmed to the last HistoryLength");
+            Assert.That(entries.Select(e => e[..e.IndexOf(' ', StringComparison.Ordinal)]), Is.EqualTo(published.TakeLast(Outbox.HistoryLength)));
+            Assert.That(entries[^1], Does.EndWith(" total " + (Outbox.HistoryLength + 5)));
+        }
+    }
+
+    [Test]
+    public async Task A_counter_with_an_expiry_gets_it_from_the_increment_that_creates_it()
+    {
+        var id = Id();
+        var counter = _cluster.Client.GetGrain<IOutboxCounterGrain>(id);
+        var key = "counter:" + id + ":count";
+
+        await counter.CountAsync(key, TimeSpan.FromMinutes(1));
+        var first = await _redis.GetDatabase().KeyTimeToLiveAsync(key);
+        // As if most of the expiry had passed: the next increment must not start it again.
+        await _redis.GetDatabase().KeyExpireAsync(key, TimeSpan.FromSeconds(20));
+        await counter.CountAsync(key, TimeSpan.FromMinutes(1));
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(first, Is.GreaterThan(TimeSpan.FromSeconds(50)).And.LessThanOrEqualTo(TimeSpan.FromMinutes(1)));
+            Assert.That(await _redis.GetDatabase().KeyTimeToLiveAsync(key), Is.LessThanOrEqualTo(TimeSpan.FromSeconds(20)));
+            Assert.That((long)await _redis.GetDatabase().StringGetAsync(key), Is.EqualTo(2));
+        }
+    }
 }
 
 public interface IOutboxCounterGrain : IGrainWithStringKey
 {
     /// <summary>Adds to the total and returns the ids of the events the write published.</summary>
     Task<string[]> AddAsync(int amount);
+    /// <summary>As <see cref="AddAsync(int)"/>, the event also appended to <paramref name="historyKey"/> as <c>"{id} total {n}"</c>.</summary>
+    Task<string[]> AddAsync(int amount, string historyKey);
+    /// <summary>Increments <paramref name="key"/> through the outbox, with an expiry.</summary>
+    Task CountAsync(string key, TimeSpan expiry);
     Task<int> GetAsync();
     Task DeactivateAsync();
 }
@@ -134,6 +178,21 @@ public sealed class OutboxCounterGrain([PersistentState("counter", "outbox")] IP
         state.State.Outbox.SortedSetAdd("counters:by-total", id, state.State.Total);
         await state.WriteStateAsync();
         return [.. state.State.Outbox.Published];
+    }
+
+    public async Task<string[]> AddAsync(int amount, string historyKey)
+    {
+        var id = this.GetPrimaryKeyString();
+        state.State.Total += amount;
+        state.State.Outbox.Publish("jobs", id, new CounterChanged(state.State.Total), (historyKey, "total " + state.State.Total));
+        await state.WriteStateAsync();
+        return [.. state.State.Outbox.Published];
+    }
+
+    public async Task CountAsync(string key, TimeSpan expiry)
+    {
+        state.State.Outbox.Increment(key, 1, expiry);
+        await state.WriteStateAsync();
     }
 
     public Task<int> GetAsync() => Task.FromResult(state.State.Total);
