@@ -108,6 +108,12 @@ public sealed class ReliabilityTests
         var events = (await _redis.Database.ReadStreamAsync(EventStreams.Jobs)).Where(e => e["job_id"] is { } id && wanted.Contains(id)).ToList();
         var workers = events.Select(e => e["worker_id"]).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var lines = agents.SelectMany(a => a.Transcript().Split('\n')).Where(line => wanted.Any(line.Contains) || workers.Any(line.Contains));
+        for (var i = 0; i < agents.Length; i++)
+        {
+            var path = Path.Combine(TestContext.CurrentContext.WorkDirectory, $"agent-{i}-{Guid.NewGuid():N}.log");
+            await File.WriteAllTextAsync(path, agents[i].Transcript());
+            TestContext.AddTestAttachment(path, $"the whole transcript of agent {i}");
+        }
         return string.Join("\n", events
             .Select(e => $"{e.Id} {e["job_id"]} {e.Type} " + string.Join(" ", e.Fields.Where(f => f.Key is not ("type" or "job_id")).Select(f => $"{f.Key}={f.Value}")))
             .Append("--- the agents' lines on these jobs and their workers ---").Concat(lines));
