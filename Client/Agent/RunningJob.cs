@@ -11,13 +11,24 @@ public enum JobStopReason
     Shutdown,
 }
 
-/// <summary>A job a worker is running, and the means to stop it.</summary>
-internal sealed class RunningJob(string jobId) : IDisposable
+/// <summary>A job a worker is running, the lease it runs under, and the means to stop it.</summary>
+internal sealed class RunningJob(string jobId, string leaseToken) : IDisposable
 {
     private readonly CancellationTokenSource _cancellation = new();
     private int _reason = -1;
+    private string _leaseToken = leaseToken;
 
     public string JobId { get; } = jobId;
+
+    /// <summary>
+    /// The lease its progress, completion or failure is sent under: the newest the silo assigned the job under, since
+    /// a silo that lost track of a hold (its silo died) may hand the running job to this worker again.
+    /// </summary>
+    public string LeaseToken
+    {
+        get => Volatile.Read(ref _leaseToken);
+        set => Volatile.Write(ref _leaseToken, value);
+    }
     public CancellationToken Token => _cancellation.Token;
 
     /// <summary>The first reason it was stopped for, or null while it runs on.</summary>

@@ -148,17 +148,19 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                 switch (frame)
                 {
                     case JobAssignedFrame assigned when stopping.IsCancellationRequested:
-                        work.Add(FailQuietlyAsync(connection, assigned.Job.Id, assigned.LeaseToken,
+                        work.Add(FailQuietlyAsync(connection, assigned.Job.Id, () => assigned.LeaseToken,
                             new JobError("WORKER_STOPPING", $"Worker {WorkerId} is stopping and took no new job."), retryable: true));
                         break;
                     case JobAssignedFrame assigned:
-                        var job = new RunningJob(assigned.Job.Id);
-                        if (!running.TryAdd(job.JobId, job))
+                        if (running.TryGetValue(assigned.Job.Id, out var already))
                         {
-                            log.Warn(WorkerId, $"job {job.JobId} was assigned again while it runs; ignoring the repeat");
-                            job.Dispose();
+                            if (already.LeaseToken != assigned.LeaseToken)
+                                log.Warn(WorkerId, $"job {assigned.Job.Id} was assigned again while it runs; it goes on under the new lease");
+                            already.LeaseToken = assigned.LeaseToken;
                             break;
                         }
+                        var job = new RunningJob(assigned.Job.Id, assigned.LeaseToken);
+                        running[job.JobId] = job;
                         work.Add(Task.Run(async () =>
                         {
                             try
@@ -195,11 +197,10 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
     private async Task RunJobAsync(WorkerConnection connection, JobAssignedFrame assigned, RunningJob running)
     {
         var job = assigned.Job with { WorkerId = assigned.Job.WorkerId ?? WorkerId };
-        var lease = assigned.LeaseToken;
         var clock = Stopwatch.StartNew();
         log.Info(WorkerId, $"job {job.Id} ({job.Type}) started{(job.RetryCount > 0 ? $", retry {job.RetryCount}" : "")}");
         var progress = new ProgressForwarder(
-            (value, message) => connection.ReportProgressAsync(job.Id, lease, value, message),
+            (value, message) => connection.ReportProgressAsync(job.Id, running.LeaseToken, value, message),
             ProgressInterval,
             e => log.Warn(WorkerId, $"job {job.Id}: progress not delivered: {e.Message}"));
 
@@ -221,7 +222,7 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                     log.Warn(WorkerId, $"job {job.Id} abandoned: the connection dropped and its lease with it; the silo puts it back in the queue");
                     break;
                 case JobStopReason.Shutdown:
-                    await FailQuietlyAsync(connection, job.Id, lease,
+                    await FailQuietlyAsync(connection, job.Id, () => running.LeaseToken,
                         new JobError("WORKER_STOPPING", $"Worker {WorkerId} stopped before the job finished."), retryable: true).ConfigureAwait(false);
                     break;
             }
@@ -230,25 +231,25 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
         catch (JobFailedException e)
         {
             await progress.FlushAsync(sendPending: false).ConfigureAwait(false);
-            await FailQuietlyAsync(connection, job.Id, lease, new JobError(e.Code, e.Message), e.Retryable).ConfigureAwait(false);
+            await FailQuietlyAsync(connection, job.Id, () => running.LeaseToken, new JobError(e.Code, e.Message), e.Retryable).ConfigureAwait(false);
             return;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A connector bug must fail the job, not the worker.
             await progress.FlushAsync(sendPending: false).ConfigureAwait(false);
-            await FailQuietlyAsync(connection, job.Id, lease, new JobError("CONNECTOR_ERROR", $"{e.GetType().Name}: {e.Message}"), retryable: true).ConfigureAwait(false);
+            await FailQuietlyAsync(connection, job.Id, () => running.LeaseToken, new JobError("CONNECTOR_ERROR", $"{e.GetType().Name}: {e.Message}"), retryable: true).ConfigureAwait(false);
             return;
         }
 
         try
         {
-            await connection.CompleteAsync(job.Id, lease, result).ConfigureAwait(false);
+            await UnderNewestLeaseAsync(() => running.LeaseToken, lease => connection.CompleteAsync(job.Id, lease, result)).ConfigureAwait(false);
             log.Info(WorkerId, $"job {job.Id} completed in {clock.Elapsed.TotalSeconds:0.0} s");
         }
         catch (WorkerProtocolException e) when (e.Code == "FRAME_TOO_LARGE")
         {
-            await FailQuietlyAsync(connection, job.Id, lease, new JobError("RESULT_TOO_LARGE", e.Message), retryable: false).ConfigureAwait(false);
+            await FailQuietlyAsync(connection, job.Id, () => running.LeaseToken, new JobError("RESULT_TOO_LARGE", e.Message), retryable: false).ConfigureAwait(false);
         }
         catch (Exception e) when (e is WorkerProtocolException or WorkerConnectionClosedException or TimeoutException)
         {
@@ -256,16 +257,36 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
         }
     }
 
-    private async Task FailQuietlyAsync(WorkerConnection connection, string jobId, string lease, JobError error, bool retryable)
+    private async Task FailQuietlyAsync(WorkerConnection connection, string jobId, Func<string> lease, JobError error, bool retryable)
     {
         try
         {
-            await connection.FailAsync(jobId, lease, error, retryable).ConfigureAwait(false);
+            await UnderNewestLeaseAsync(lease, token => connection.FailAsync(jobId, token, error, retryable)).ConfigureAwait(false);
             log.Warn(WorkerId, $"job {jobId} failed: {error.Code}: {error.Message}{(retryable ? "" : " (not retryable)")}");
         }
         catch (Exception e) when (e is WorkerProtocolException or WorkerConnectionClosedException or TimeoutException)
         {
             log.Warn(WorkerId, $"job {jobId} failed ({error.Code}) but the silo did not take the failure: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Sends a job's outcome under its newest lease: if the silo refuses it and the job was assigned to this worker
+    /// again meanwhile, under a new lease, it is sent again under that one.
+    /// </summary>
+    private static async Task UnderNewestLeaseAsync(Func<string> lease, Func<string, Task> send)
+    {
+        while (true)
+        {
+            var token = lease();
+            try
+            {
+                await send(token).ConfigureAwait(false);
+                return;
+            }
+            catch (WorkerProtocolException) when (lease() != token)
+            {
+            }
         }
     }
 }

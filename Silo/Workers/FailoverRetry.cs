@@ -15,6 +15,13 @@ internal static class FailoverRetry
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(200);
 
+    public static Task CallAsync<TState>(TState state, Func<TState, CancellationToken, Task> call, CancellationToken cancellationToken) =>
+        CallAsync((State: state, Call: call), static async (s, ct) =>
+        {
+            await s.Call(s.State, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
     public static async Task<T> CallAsync<TState, T>(TState state, Func<TState, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();

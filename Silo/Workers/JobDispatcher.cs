@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Cluster.Grains;
+using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Protocol;
 using Cluster.Grains.Streams;
 using Cluster.Silo.Hosting;
@@ -116,9 +117,28 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
     /// <summary>Tells a local worker to stop a job it still thinks it holds, when the cluster took it away.</summary>
     private void Revoke(string workerId, string jobId, string reason)
     {
-        if (!_sessions.TryGetValue(workerId, out var session) || !session.Held.TryRemove(jobId, out _)) return;
-        _ = session.SendAsync(new JobRevokedFrame { Type = WorkerFrameTypes.JobRevoked, JobId = jobId, Reason = reason }, CancellationToken.None)
-            .ContinueWith(t => LogSendFailed(workerId, jobId, t.Exception!.GetBaseException().Message), TaskContinuationOptions.OnlyOnFaulted);
+        if (_sessions.TryGetValue(workerId, out var session) && session.Held.TryGetValue(jobId, out var lease))
+            _ = RevokeUnlessHeldAgainAsync(session, jobId, lease, reason);
+    }
+
+    /// <summary>
+    /// The event may be about an earlier attempt of a job the same worker holds again by now: a hold returned when the
+    /// worker registered again after its silo died, handed straight back to it. Stopping the job then would stop the
+    /// attempt the cluster waits for, and leave its lease renewed by heartbeats forever; so the job is asked first.
+    /// </summary>
+    private async Task RevokeUnlessHeldAgainAsync(WorkerSession session, string jobId, string lease, string reason)
+    {
+        try
+        {
+            var job = await grains.Job(jobId).GetAsync();
+            if (job is { Status: JobStatus.Assigned or JobStatus.Running } && job.WorkerId == session.WorkerId) return;
+            if (!session.Held.TryRemove(new KeyValuePair<string, string>(jobId, lease))) return; // assigned anew meanwhile
+            await session.SendAsync(new JobRevokedFrame { Type = WorkerFrameTypes.JobRevoked, JobId = jobId, Reason = reason }, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            LogRevokeFailed(session.WorkerId, jobId, e.Message);
+        }
         Wake();
     }
 
@@ -127,4 +147,7 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send to worker {WorkerId} about job {JobId}: {Reason}")]
     private partial void LogSendFailed(string workerId, string jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not revoke job {JobId} from worker {WorkerId}: {Reason}")]
+    private partial void LogRevokeFailed(string workerId, string jobId, string reason);
 }

@@ -112,11 +112,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                     var progress = Read<ProgressFrame>(bytes);
                     CheckJob(progress.JobId, progress.LeaseToken);
                     await FailoverRetry.CallAsync((Job: grains.Job(progress.JobId), Frame: progress),
-                        static async (s, ct) =>
-                        {
-                            await s.Job.ReportProgressAsync(s.Frame.LeaseToken, s.Frame.Progress, Bounded(s.Frame.Message, 1000), ct);
-                            return true;
-                        }, ct);
+                        static (s, ct) => s.Job.ReportProgressAsync(s.Frame.LeaseToken, s.Frame.Progress, Bounded(s.Frame.Message, 1000), ct), ct);
                     return Ack(envelope.Id);
                 case WorkerFrameTypes.Complete when session is not null:
                     var complete = Read<CompleteFrame>(bytes);

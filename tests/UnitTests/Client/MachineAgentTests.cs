@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Cluster.Client.Agent;
 using Cluster.Client.Connectors;
 using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Testing;
 
 namespace Cluster.UnitTests.Client;
 
@@ -128,6 +129,66 @@ public class MachineAgentTests
     }
 
     [Test]
+    public async Task A_job_assigned_again_while_it_runs_goes_on_under_the_new_lease_and_runs_once()
+    {
+        var connector = new BlockingConnector();
+        var run = Runner(connector).RunAsync(_stop.Token);
+        var (session, _) = await NextRegistrationAsync();
+
+        await session.SendAsync(FakeSilo.JobAssigned("job-1", lease: "lease-1"));
+        await connector.Started.WaitAsync(TestJobs.Deadline());
+        // A silo that lost track of the hold (its silo died) hands the running job to the same worker again.
+        await session.SendAsync(FakeSilo.JobAssigned("job-1", lease: "lease-2"));
+        await Eventually.UntilAsync(() => Task.FromResult(_log.ToString().Contains("goes on under the new lease", StringComparison.Ordinal)), "the repeat is taken");
+        connector.Finish(new JsonObject { ["ok"] = true });
+        JsonObject frame;
+        do frame = await session.NextFrameAsync(TestJobs.Deadline());
+        while (frame["type"]!.GetValue<string>() != "complete");
+
+        Assert.That(frame["lease_token"]!.GetValue<string>(), Is.EqualTo("lease-2"));
+        Assert.That(connector.Runs, Is.EqualTo(1));
+        await _stop.CancelAsync();
+        await run.WaitAsync(TestJobs.Deadline());
+    }
+
+    [Test]
+    public async Task A_completion_refused_under_a_lease_replaced_meanwhile_is_sent_again_under_the_new_one()
+    {
+        var connector = new BlockingConnector();
+        var run = Runner(connector).RunAsync(_stop.Token);
+        var (session, _) = await NextRegistrationAsync();
+        var refusedFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _silo.Reply = frame =>
+        {
+            if (frame["type"]?.GetValue<string>() != "complete" || frame["lease_token"]?.GetValue<string>() != "lease-1") return _silo.DefaultReply(frame);
+            // The completion under the old lease is answered only once the job has been assigned again.
+            refusedFirst.TrySetResult();
+            release.Task.Wait(TestJobs.Deadline());
+            return FakeSilo.ErrorReply(frame, "LEASE_LOST", "the lease is no longer valid");
+        };
+
+        await session.SendAsync(FakeSilo.JobAssigned("job-1", lease: "lease-1"));
+        await connector.Started.WaitAsync(TestJobs.Deadline());
+        connector.Finish(new JsonObject { ["ok"] = true });
+        await refusedFirst.Task.WaitAsync(TestJobs.Deadline());
+        await session.SendAsync(FakeSilo.JobAssigned("job-1", lease: "lease-2"));
+        await Eventually.UntilAsync(() => Task.FromResult(_log.ToString().Contains("goes on under the new lease", StringComparison.Ordinal)), "the repeat is taken");
+        release.TrySetResult();
+        var completions = new List<JsonObject>();
+        while (completions.Count < 2)
+        {
+            var frame = await session.NextFrameAsync(TestJobs.Deadline());
+            if (frame["type"]!.GetValue<string>() == "complete") completions.Add(frame);
+        }
+
+        Assert.That(completions.Select(c => c["lease_token"]!.GetValue<string>()), Is.EqualTo(new[] { "lease-1", "lease-2" }));
+        Assert.That(connector.Runs, Is.EqualTo(1));
+        await _stop.CancelAsync();
+        await run.WaitAsync(TestJobs.Deadline());
+    }
+
+    [Test]
     public async Task A_worker_reconnects_and_registers_again_after_the_silo_drops_the_connection()
     {
         var run = Runner(new SimulationConnector(TimeSpan.FromMilliseconds(10), 0)).RunAsync(_stop.Token);
@@ -225,10 +286,15 @@ public class MachineAgentTests
         public Task Started => _started.Task;
         public Task Cancelled => _cancelled.Task;
 
+        private int _runs;
+
+        public int Runs => Volatile.Read(ref _runs);
+
         public void Finish(JsonNode? result) => _result.TrySetResult(result);
 
         public async Task<JsonNode?> RunAsync(JobState job, IProgress<(double progress, string? message)> progress, CancellationToken cancellationToken)
         {
+            Interlocked.Increment(ref _runs);
             _started.TrySetResult();
             try
             {
