@@ -3,29 +3,48 @@ using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
 using Cluster.Grains.Workers;
+using Cluster.Grains.Workflows;
+using StackExchange.Redis;
 
 namespace Cluster.Grains;
 
 /// <summary>
-/// What the API, the gateways and the tests reach jobs, workers, machines and workflows through, whichever engine
-/// runs them: the Lua functions in Redis (<see cref="Lua.LuaGrainFactory"/>) or Orleans grains. A reference is only
-/// an address: creating one costs nothing and touches no state.
+/// What the API, the gateways and the tests reach jobs, workers, machines and workflows through: grain references
+/// for the entities, and the collections (submission, listing, fleet, stats) read from the indexes the grains keep in
+/// Redis. A reference is only an address: creating one costs nothing and touches no state.
 /// </summary>
-public abstract class GrainFactory(ClusterGrainOptions options)
+public sealed class GrainFactory
 {
-    public ClusterGrainOptions Options { get; } = options;
-    public abstract IJobQueue Jobs { get; }
-    public abstract IWorkflowCollection Workflows { get; }
-    public abstract Fleet Fleet { get; }
-    public abstract JobStats Stats { get; }
+    private readonly IGrainFactory _grains;
 
-    public abstract IJobGrain Job(string id);
-    public abstract IWorkerGrain Worker(string id);
-    public abstract IMachineGrain Machine(string id);
-    public abstract IWorkflowGrain Workflow(string id);
+    public GrainFactory(IGrainFactory grains, IConnectionMultiplexer redis, ClusterGrainOptions options)
+    {
+        _grains = grains;
+        Options = options;
+        Jobs = new OrleansJobQueue(grains, redis);
+        Workflows = new OrleansWorkflowCollection(grains, redis);
+        Fleet = new Fleet(redis, Worker, Machine);
+        Stats = new JobStats(redis);
+    }
 
-    /// <summary>One sweep of expired leases, lapsed workers and due retries.</summary>
-    public abstract Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default);
+    public ClusterGrainOptions Options { get; }
+    public IJobQueue Jobs { get; }
+    public IWorkflowCollection Workflows { get; }
+    public Fleet Fleet { get; }
+    public JobStats Stats { get; }
+
+    /// <summary>An empty name gets an entity that answers as absent, without a grain call.</summary>
+    public IJobGrain Job(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IJobGrain>(id) : new AbsentEntity(id);
+    public IWorkerGrain Worker(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkerGrain>(id) : new AbsentEntity(id);
+    public IMachineGrain Machine(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IMachineGrain>(id) : new AbsentEntity(id);
+    public IWorkflowGrain Workflow(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkflowGrain>(id) : new AbsentEntity(id);
+
+    /// <summary>One sweep of expired leases, lapsed workers and due retries, at once rather than on the sweeper's timer.</summary>
+    public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        var swept = await _grains.GetGrain<ISweeperGrain>(ISweeperGrain.Key).SweepAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new SweepResult(swept.ExpiredLeases, swept.TimedOut, swept.WorkersLost, swept.RetriesPromoted);
+    }
 }
 
 public sealed record SweepResult(int ExpiredLeases, int TimedOut, int WorkersLost, int RetriesPromoted)

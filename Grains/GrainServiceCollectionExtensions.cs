@@ -12,17 +12,14 @@ public static class GrainServiceCollectionExtensions
     /// Registers the grain factory (timings from the <c>Jobs</c> section), the workflow bounds (the
     /// <c>Workflows</c> section) and the job type catalog
     /// (seed 001's defaults plus the <c>JobTypes</c> section: name → {description, schema}).
-    /// Needs a StackExchange.Redis <see cref="IConnectionMultiplexer"/> registered, for the Lua <paramref name="engine"/> also an
-    /// <see cref="Redis.IRedis"/>, and for the Orleans one a silo or client.
+    /// Needs a StackExchange.Redis <see cref="IConnectionMultiplexer"/> registered, and an Orleans silo or client.
     /// </summary>
-    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration, string engine = Engines.Lua)
+    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
         services.AddSingleton(options);
         services.AddSingleton(configuration.GetSection("Workflows").Get<Interfaces.Workflows.WorkflowOptions>() ?? new Interfaces.Workflows.WorkflowOptions());
-        services.AddSingleton<GrainFactory>(sp => engine == Engines.Orleans
-            ? new OrleansGrainFactory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IConnectionMultiplexer>(), options)
-            : new Lua.LuaGrainFactory(sp.GetRequiredService<Redis.IRedis>(), sp.GetRequiredService<IConnectionMultiplexer>(), options));
+        services.AddSingleton(sp => new GrainFactory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IConnectionMultiplexer>(), options));
         services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
         return services;
     }

@@ -1,7 +1,7 @@
-using Cluster.Grains.Redis;
 using Cluster.Silo.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Api;
 
@@ -53,10 +53,7 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
         }
     }
 
-    /// <summary>Redis did not answer, through the Lua engine's client or through StackExchange.Redis.</summary>
-    private static bool IsRedisUnreachable(Exception e) => e
-        is RedisConnectionException or RedisTimeoutException
-        or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException;
+    private static bool IsRedisUnreachable(Exception e) => e is RedisConnectionException or RedisTimeoutException;
 
     private static void LiftKestrelLimit(HttpContext context)
     {

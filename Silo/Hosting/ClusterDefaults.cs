@@ -1,5 +1,4 @@
 using Cluster.Grains;
-using Cluster.Grains.Redis;
 using Cluster.Silo.Gateway;
 using Cluster.Silo.Workers;
 using Cluster.Silo.Api;
@@ -32,15 +31,14 @@ public static class ClusterDefaults
 
         services.AddSingleton<SiloRedis>();
         // Before the services that call grains, so that the silo has started when they start.
-        builder.AddClusterOrleans(check.Cluster.Engine, dashboard: check.OrleansHost.Dashboard);
-        services.AddSingleton<IRedis>(sp => sp.GetRequiredService<SiloRedis>());
+        builder.AddClusterOrleans(dashboard: check.OrleansHost.Dashboard);
         services.AddSingleton(sp => sp.GetRequiredService<SiloRedis>().Multiplexer);
         services.AddSingleton<SiloStartup>();
 
         builder.AddClusterTelemetry();
 
-        services.AddClusterGrains(builder.Configuration, check.Cluster.Engine);
-        services.AddWorkerGateway(check.Cluster.Engine);
+        services.AddClusterGrains(builder.Configuration);
+        services.AddWorkerGateway();
         services.AddGateway();
         services.AddClusterHealthChecks();
         services.AddClusterAuth();

@@ -17,12 +17,6 @@ public sealed class ClusterOptions
     /// <summary>How long a SIGTERM or SIGINT lets requests in flight finish before the silo stops anyway.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// What runs jobs, workers and workflows: <c>lua</c> (the functions in Redis, the default until the grains pass every
-    /// test) or <c>orleans</c> (grains, with Redis as storage). Every silo of a cluster must use the same. Env: <c>Cluster__Engine</c>.
-    /// </summary>
-    public string Engine { get; set; } = Grains.Engines.Lua;
-
     public string FullDataDir => Path.GetFullPath(DataDir);
     public string LogDir => Path.Combine(FullDataDir, "logs");
     public string EmbeddedRedisDir => Path.Combine(FullDataDir, "redis");

@@ -22,7 +22,8 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
             var problem =
                 cluster.MaxRequestBytes <= 0 ? "Cluster:MaxRequestBytes must be a positive number of bytes"
                 : string.IsNullOrWhiteSpace(cluster.DataDir) ? "Cluster:DataDir must not be empty"
-                : !Grains.Engines.All.Contains(cluster.Engine) ? $"Cluster:Engine must be {string.Join(" or ", Grains.Engines.All)}, not '{cluster.Engine}'"
+                : configuration["Cluster:Engine"] is { } engine && engine != "orleans"
+                    ? $"Cluster:Engine '{engine}' no longer exists: jobs, workers and workflows run as Orleans grains only; remove the setting"
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
                 : OrleansProblem(orleans);

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Cluster.Grains.Redis;
+using Cluster.Grains.RedisServer;
 
 namespace Cluster.Silo.Hosting;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Cluster.Grains;
-using Cluster.Grains.Redis;
+using Cluster.Grains.RedisServer;
 using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
@@ -23,9 +23,8 @@ public static class OrleansHosting
     public const string PubSubStore = "PubSubStore";
 
     /// <param name="builder">The silo's web host.</param>
-    /// <param name="engine">With <see cref="Engines.Orleans"/>, the topic streams and the outbox storage the grains write through.</param>
     /// <param name="dashboard">Add Orleans' dashboard (<c>Orleans:Dashboard</c>, see <see cref="OrleansDashboard"/>).</param>
-    public static WebApplicationBuilder AddClusterOrleans(this WebApplicationBuilder builder, string engine, bool dashboard)
+    public static WebApplicationBuilder AddClusterOrleans(this WebApplicationBuilder builder, bool dashboard)
     {
         builder.Services.AddOptions<OrleansHostOptions>().BindConfiguration(OrleansHostOptions.Section);
         builder.UseOrleans(silo =>
@@ -44,11 +43,8 @@ public static class OrleansHosting
             silo.UseClusterRedis();
             silo.Services.AddClusterSerializers();
             silo.Services.AddGrainInterfaceTypeCache();
-            if (engine == Engines.Orleans)
-            {
-                var maxLength = builder.Configuration.GetValue<long?>("Streams:MaxLength");
-                silo.AddClusterGrainEngine(streams => { if (maxLength is { } n) streams.MaxLength = n; });
-            }
+            var maxLength = builder.Configuration.GetValue<long?>("Streams:MaxLength");
+            silo.AddClusterGrains(streams => { if (maxLength is { } n) streams.MaxLength = n; });
             if (dashboard) silo.AddClusterDashboard();
         });
         return builder;

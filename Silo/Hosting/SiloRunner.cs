@@ -1,4 +1,4 @@
-using Cluster.Grains.Redis;
+using StackExchange.Redis;
 
 namespace Cluster.Silo.Hosting;
 
@@ -61,9 +61,7 @@ public static partial class SiloRunner
         }
     }
 
-    /// <summary>A failure of Redis, through the Lua engine's client or through StackExchange.Redis.</summary>
-    private static bool IsRedisFailure(Exception e) =>
-        e is RedisException or StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException;
+    private static bool IsRedisFailure(Exception e) => e is RedisException or RedisTimeoutException;
 
     private static string Describe(Exception e) => e switch
     {

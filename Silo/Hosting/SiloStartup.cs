@@ -1,4 +1,3 @@
-using Cluster.Grains.Functions;
 using Cluster.Silo.Auth;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -6,8 +5,7 @@ using StackExchange.Redis;
 namespace Cluster.Silo.Hosting;
 
 /// <summary>
-/// What must be true before the silo accepts a request: Redis is up, holds this silo's function library,
-/// and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
+/// What must be true before the silo accepts a request: Redis is up and has an admin key. Runs before the web server listens, so a failure stops the silo with a clear message.
 /// </summary>
 /// <remarks>
 /// The bootstrap key is resolved from the container once Redis is connected: it is stored through the
@@ -21,17 +19,9 @@ public sealed partial class SiloStartup(
         await redis.StartAsync(cancellationToken).ConfigureAwait(false);
         if (redis.EmbeddedServer is { StartedHere: true }) await ForgetEarlierMembersAsync(cancellationToken).ConfigureAwait(false);
 
-        var version = await FunctionLibrary.LoadAsync(redis.Client, cancellationToken).ConfigureAwait(false);
-        if (version != FunctionLibrary.Version)
-            throw new SiloStartupException($"Redis reports function library '{FunctionLibrary.Name}' version {version} after loading version {FunctionLibrary.Version}; is another silo of a different version loading its own?");
-        LogLibraryLoaded(logger, FunctionLibrary.Name, version);
-
-        // The functions cap the event streams at this length (MAXLEN ~); the last silo to start sets it for all.
-        if (configuration.GetValue<long?>("Streams:MaxLength") is { } maxLength)
-        {
-            if (maxLength < 1000) throw new SiloStartupException($"Streams:MaxLength must be at least 1000, not {maxLength}");
-            await redis.Client.ExecuteAsync("HSET", ["cluster:config", "events_maxlen", maxLength], cancellationToken).ConfigureAwait(false);
-        }
+        // The topic streams are capped at this length (MAXLEN ~) by the grains' storage.
+        if (configuration.GetValue<long?>("Streams:MaxLength") is < 1000 and var maxLength)
+            throw new SiloStartupException($"Streams:MaxLength must be at least 1000, not {maxLength}");
 
         await services.GetRequiredService<BootstrapApiKey>().EnsureAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -50,7 +40,4 @@ public sealed partial class SiloStartup(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed the membership table {Table} of silos that ran on this embedded Redis before it restarted")]
     private static partial void LogMembershipForgotten(ILogger logger, string table);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Function library {Library} version {Version} loaded")]
-    private static partial void LogLibraryLoaded(ILogger logger, string library, string version);
 }

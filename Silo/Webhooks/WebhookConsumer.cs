@@ -27,7 +27,7 @@ namespace Cluster.Silo.Webhooks;
 /// </remarks>
 public sealed partial class WebhookConsumer(
     IConnectionMultiplexer redis, StreamTails tails, WebhookStore store, WebhookSender sender, IOptions<WebhookOptions> options,
-    IOptions<ClusterOptions> cluster, ILogger<WebhookConsumer> logger) : BackgroundService
+    ILogger<WebhookConsumer> logger) : BackgroundService
 {
     public const string Group = "webhooks";
     private const int BatchSize = 256;
@@ -196,7 +196,7 @@ public sealed partial class WebhookConsumer(
         var candidates = events.Select(e => (Event: e, Subject: WebhookEvents.Subject(e))).ToArray();
         // Look up the webhook of every event that may need one at once: the multiplexer pipelines them.
         var lookups = await Task.WhenAll(candidates.Select(c => c.Subject is { } s
-            ? database.HashGetAsync(WebhookTargets.Key(cluster.Value.Engine, s.Kind, s.Id), TargetFields)
+            ? database.HashGetAsync(WebhookTargets.Key(s.Kind, s.Id), TargetFields)
             : Task.FromResult<RedisValue[]>([]))).WaitAsync(cancellationToken).ConfigureAwait(false);
 
         var acknowledge = new List<RedisValue>();

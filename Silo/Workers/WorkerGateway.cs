@@ -74,7 +74,7 @@ public sealed partial class WorkerGateway(GrainFactory grains, JobDispatcher dis
                 {
                     // already offline
                 }
-                catch (Exception e) when (e is Cluster.Grains.Redis.RedisException or StackExchange.Redis.RedisException or OrleansException or TimeoutException)
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or OrleansException or TimeoutException)
                 {
                     LogUnregisterFailed(session.WorkerId, e.Message);
                 }

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cluster.Client.Api;
 using Cluster.Grains.Interfaces.Protocol;
-using Cluster.Grains.Redis;
 using Cluster.Testing;
 
 namespace Cluster.Benchmarks;
@@ -44,7 +43,7 @@ public static class ThroughputBenchmark
         }
         Console.WriteLine($"\nCPU per job in Cluster's timed round: redis-server {ourCpu * 1e6 / jobs:F0} µs, silo {run.SiloCpu * 1e6 / jobs:F0} µs, " +
             $"workers and HTTP client (this process) {run.ClientCpu * 1e6 / jobs:F0} µs");
-        // FCALL's time includes the commands our functions call, which Redis also counts under their own names.
+        // EVALSHA's time (a grain's outbox write) includes the commands its script calls, which Redis also counts under their own names.
         // Redis times commands by the clock, so on a busy machine these include time it was not running.
         Console.WriteLine($"\ntime inside redis-server's commands in Cluster's timed round (INFO commandstats), µs per job:");
         foreach (var (command, calls, usec) in run.Commands.Take(10))

@@ -1,4 +1,4 @@
-using Cluster.Grains.Redis;
+using Cluster.Grains.RedisServer;
 using StackExchange.Redis;
 
 namespace Cluster.Testing;
@@ -8,19 +8,15 @@ public sealed class RedisFixture : IAsyncDisposable
 {
     private readonly RedisServerSettings _settings;
 
-    private RedisFixture(RedisServerSettings settings, RedisServerProcess server, RedisClient client, ConnectionMultiplexer multiplexer)
+    private RedisFixture(RedisServerSettings settings, RedisServerProcess server, ConnectionMultiplexer multiplexer)
     {
         _settings = settings;
         Server = server;
-        Client = client;
         Multiplexer = multiplexer;
     }
 
     /// <summary>The running server; replaced by <see cref="StartServerAgainAsync"/>.</summary>
     public RedisServerProcess Server { get; private set; }
-
-    /// <summary>The project's own RESP client: only for the tests of that client and of the Lua engine, which go with them.</summary>
-    public RedisClient Client { get; }
 
     /// <summary>
     /// A StackExchange.Redis connection for tests to arrange and inspect what is in Redis. It reconnects by itself
@@ -50,16 +46,13 @@ public sealed class RedisFixture : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "cluster-tests", Guid.NewGuid().ToString("N"));
         var settings = configure(new RedisServerSettings { DataDirectory = directory, AppendOnly = false });
         var server = await RedisServerProcess.StartAsync(settings);
-        RedisClient? client = null;
         try
         {
-            client = await RedisClient.ConnectAsync(server.ConnectionString);
             var multiplexer = await ConnectMultiplexerAsync(server.ConnectionString);
-            return new RedisFixture(settings with { Port = server.Port }, server, client, multiplexer);
+            return new RedisFixture(settings with { Port = server.Port }, server, multiplexer);
         }
         catch
         {
-            if (client is not null) await client.DisposeAsync();
             await server.DisposeAsync();
             throw;
         }
@@ -80,13 +73,6 @@ public sealed class RedisFixture : IAsyncDisposable
             AllowAdmin = true,
             ClientName = "cluster-tests",
         });
-    }
-
-    /// <summary>A further client of this server, which the caller disposes.</summary>
-    public Task<RedisClient> ConnectAsync(Func<RedisOptions, RedisOptions>? configure = null)
-    {
-        var options = RedisOptions.Parse(ConnectionString);
-        return RedisClient.ConnectAsync(configure is null ? options : configure(options));
     }
 
     public Task FlushAsync() => Database.ExecuteAsync("FLUSHALL");
@@ -112,7 +98,6 @@ public sealed class RedisFixture : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Multiplexer.DisposeAsync();
-        await Client.DisposeAsync();
         await Server.DisposeAsync();
         try { Directory.Delete(Server.DataDirectory, recursive: true); } catch (IOException) { }
     }

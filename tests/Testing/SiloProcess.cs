@@ -14,9 +14,6 @@ namespace Cluster.Testing;
 /// </summary>
 public sealed partial class SiloProcess : IAsyncDisposable
 {
-    /// <summary>Set to <c>orleans</c> or <c>lua</c>, the engine every silo a test starts runs (<c>Cluster:Engine</c>); unset, the silo's default.</summary>
-    public const string EngineVariable = "CLUSTER_TEST_ENGINE";
-
     public static readonly TimeSpan DefaultReadyDeadline = TimeSpan.FromSeconds(60);
     private const string ReadyPrefix = "Cluster silo ready: ";
 
@@ -87,8 +84,6 @@ public sealed partial class SiloProcess : IAsyncDisposable
                 start.Environment.Remove(name);
         }
         start.Environment["Cluster__DataDir"] = dataDirectory;
-        // The one setting the runner may pass on: which engine every silo of the run uses (see test.sh).
-        if (Environment.GetEnvironmentVariable(EngineVariable) is { Length: > 0 } engine) start.Environment["Cluster__Engine"] = engine;
         if (settings.RedisConnectionString is not null) start.Environment["Redis__ConnectionString"] = settings.RedisConnectionString;
         if (settings.BootstrapApiKey is not null) start.Environment["Auth__BootstrapApiKey"] = settings.BootstrapApiKey;
         if (settings.Path is not null) start.Environment["PATH"] = settings.Path;

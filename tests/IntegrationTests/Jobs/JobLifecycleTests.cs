@@ -6,9 +6,7 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Jobs;
 
-[TestFixture(Engine.Lua)]
-[TestFixture(Engine.Orleans)]
-public sealed class JobLifecycleTests(Engine engine) : GrainTestBase(engine)
+public sealed class JobLifecycleTests : GrainTestBase
 {
     private static readonly WorkerCapabilities Sd = new() { GpuMemory = 24, ModelTypes = ["stable-diffusion"], Capabilities = ["text-to-image", "upscale"] };
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);

@@ -12,7 +12,7 @@ namespace Cluster.IntegrationTests.Jobs;
 /// the job grains took out by other paths skipped, and the whole queue rebuilt from <c>jobs:status:pending</c> by a new
 /// activation (a fresh cluster on the same Redis and service id).
 /// </summary>
-public sealed class JobQueueGrainTests() : GrainTestBase(Engine.Orleans)
+public sealed class JobQueueGrainTests : GrainTestBase
 {
     private static readonly WorkerCapabilities Sd = new() { GpuMemory = 24, ModelTypes = ["stable-diffusion"], Capabilities = ["text-to-image", "upscale"] };
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);

@@ -7,9 +7,7 @@ using Cluster.Testing;
 
 namespace Cluster.IntegrationTests.Jobs;
 
-[TestFixture(Engine.Lua)]
-[TestFixture(Engine.Orleans)]
-public sealed class WorkerAndMachineTests(Engine engine) : GrainTestBase(engine)
+public sealed class WorkerAndMachineTests : GrainTestBase
 {
     private static readonly WorkerCapabilities Caps = new() { GpuMemory = 24, Capabilities = ["text-to-image"] };
     private static readonly TimeSpan ShortLease = TimeSpan.FromMilliseconds(300);

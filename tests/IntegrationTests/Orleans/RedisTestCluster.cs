@@ -24,7 +24,7 @@ public static class RedisTestCluster
     private const string TimingsKey = "Test:Jobs:";
 
     /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
-    public const string StreamProvider = Engines.StreamProvider;
+    public const string StreamProvider = ClusterGrainsSilo.StreamProvider;
     public const string OutboxStorage = JobGrain.Storage;
 
     /// <summary>Job timings short enough for tests to watch backoffs and leases run out.</summary>
@@ -66,7 +66,7 @@ public static class RedisTestCluster
             silo.Services.AddClusterSerializers();
             silo.Services.AddGrainInterfaceTypeCache();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
-            silo.AddClusterGrainEngine();
+            silo.AddClusterGrains();
         }
     }
 }

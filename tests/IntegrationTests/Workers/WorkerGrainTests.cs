@@ -13,8 +13,7 @@ namespace Cluster.IntegrationTests.Workers;
 /// their job grains (as the queue does), so these pin the holds the job grains report, the heartbeats that renew
 /// them, and what the sweeper does for grains whose timers are gone. WorkerAndMachineTests pins both engines alike.
 /// </summary>
-[TestFixture(Engine.Orleans)]
-public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
+public sealed class WorkerGrainTests : GrainTestBase
 {
     private static readonly WorkerCapabilities Caps = new() { GpuMemory = 24, Capabilities = ["text-to-image"] };
     private static readonly TimeSpan ShortLease = TimeSpan.FromMilliseconds(300);
@@ -270,8 +269,7 @@ public sealed class WorkerGrainTests(Engine engine) : GrainTestBase(engine)
 }
 
 /// <summary>The sweeper at work without anyone asking: started with the silo, it sweeps every interval.</summary>
-[TestFixture(Engine.Orleans)]
-public sealed class SweeperTimerTests(Engine engine) : GrainTestBase(engine)
+public sealed class SweeperTimerTests : GrainTestBase
 {
     protected override ClusterGrainOptions Options => new()
     {

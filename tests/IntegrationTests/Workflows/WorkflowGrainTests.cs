@@ -14,8 +14,7 @@ namespace Cluster.IntegrationTests.Workflows;
 /// (<see cref="IJobControlGrain.AssignAsync"/>), which does not need the queue: what only this engine has
 /// (step notices, their idempotence, the relay of the jobs topic, requests that cross between a workflow and its jobs).
 /// </summary>
-[TestFixture(Engine.Orleans)]
-public sealed class WorkflowGrainTests(Engine engine) : GrainTestBase(engine)
+public sealed class WorkflowGrainTests : GrainTestBase
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 

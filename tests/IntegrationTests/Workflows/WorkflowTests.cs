@@ -13,9 +13,7 @@ using StackExchange.Redis;
 
 namespace Cluster.IntegrationTests.Workflows;
 
-[TestFixture(Engine.Lua)]
-[TestFixture(Engine.Orleans)]
-public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
+public sealed class WorkflowTests : GrainTestBase
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
@@ -133,15 +131,6 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var job = await Grains.Jobs.SubmitAsync(submission);
         var wf = await CreateAsync(JsonNode.Parse(body)!.AsObject());
 
-        if (Engine == Engine.Lua)
-        {
-            RedisValue[] options = ["type", "priority", "payload", "requirements", "max_retries", "timeout_ms", "webhook_url", "webhook_events"];
-            var asJob = await Redis.HashGetAsync("job:" + job.JobId, options);
-            var asStep = await Redis.HashGetAsync("job:" + wf.JobIds[0], options);
-            Assert.That(asStep.Select(v => v.ToString()), Is.EqualTo(asJob.Select(v => v.ToString())));
-            Assert.That(asStep[^1].ToString(), Is.EqualTo("failed,progress"));
-            return;
-        }
         // The Orleans engine hands the step's job the submission as read, as a submitted job gets it; what the API shows of both agrees.
         static object Options(JobState j) =>
             (j.Type, j.Priority, j.Payload!.ToJsonString(), JsonSerializer.Serialize(j.Requirements, ClusterJson.Options), j.MaxRetries, j.TimeoutMs, j.WebhookUrl);
@@ -193,8 +182,6 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         await KillAsync(wf.JobIds[0]);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "dead", "pending", "cancelled", "cancelled" }));
         Assert.That((await ViewAsync(wf)).Workflow.Status, Is.EqualTo(WorkflowStatus.Running), "the independent branch still runs");
-        if (Engine == Engine.Lua)
-            Assert.That((await Redis.HashGetAsync("job:" + wf.JobIds[3], "cancel_reason")).ToString(), Is.EqualTo("dependency failed"));
         var cancelled = (await EventsAsync(EventStreams.Jobs)).Single(e => e.Type == "job_cancelled" && e["job_id"] == wf.JobIds[3]);
         Assert.That(cancelled["reason"], Is.EqualTo("dependency failed"));
 
@@ -318,11 +305,6 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         var refused = Assert.ThrowsAsync<ClusterException>(() => Grains.Workflows.CreateAsync(broken));
 
         Assert.That(refused!.Code, Is.EqualTo(ErrorCodes.ValidationError));
-        if (Engine == Engine.Lua)
-        {
-            Assert.That((long)await Redis.ExecuteAsync("DBSIZE"), Is.Zero, "neither the first step's job nor the workflow was written");
-            return;
-        }
         // The Orleans cluster keeps its membership in the same Redis: nothing of the workflow's is there.
         Assert.That((await Grains.Workflows.ListAsync(null, 10)).Items, Is.Empty, "no workflow was written");
         Assert.That(await Redis.SortedSetLengthAsync("jobs:all"), Is.Zero, "no step's job was written");
@@ -344,7 +326,7 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
         Assert.That(counted, Is.True);
         Assert.That(repeated, Is.False);
         Assert.That(await StatusesAsync(wf), Is.EqualTo(new[] { "completed", "pending" }));
-        Assert.That((await Redis.SortedSetRangeByRankAsync(Engine == Engine.Lua ? "jobs:pending" : "jobs:status:pending")).Select(i => i.ToString()),
+        Assert.That((await Redis.SortedSetRangeByRankAsync("jobs:status:pending")).Select(i => i.ToString()),
             Is.EqualTo(new[] { wf.JobIds[1] }), "the completed job left the queue and its dependent joined it");
         Assert.That(await Grains.Jobs.PendingCountAsync(), Is.EqualTo(1));
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Does.EndWith("512.jpg"));
@@ -370,11 +352,6 @@ public sealed class WorkflowTests(Engine engine) : GrainTestBase(engine)
     /// </summary>
     private async Task MarkCompletedBySeedCodeAsync(string jobId, JsonObject result)
     {
-        if (Engine == Engine.Lua)
-        {
-            await Redis.HashSetAsync("job:" + jobId, [new("status", "completed"), new("result", result.ToJsonString()), new("completed_at", DateTime.UtcNow.ToString("O"))]);
-            return;
-        }
         var assignment = await Grains.Jobs.ClaimAsync("w1", "m1", new WorkerCapabilities(), Lease) ?? throw new AssertionException("nothing was claimable");
         Assert.That(assignment.Job.Id, Is.EqualTo(jobId), "the claimed job");
     }

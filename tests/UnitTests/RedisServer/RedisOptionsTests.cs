@@ -1,6 +1,6 @@
-using Cluster.Grains.Redis;
+using Cluster.Grains.RedisServer;
 
-namespace Cluster.UnitTests.Redis;
+namespace Cluster.UnitTests.RedisServer;
 
 public sealed class RedisOptionsTests
 {

@@ -3,8 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
-namespace Cluster.Grains.Redis;
+namespace Cluster.Grains.RedisServer;
 
 /// <summary>What to start: where redis-server keeps its files, and how.</summary>
 public sealed record RedisServerSettings
@@ -138,7 +139,7 @@ public sealed class RedisServerProcess : IAsyncDisposable
             await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
             return server;
         }
-        catch (RedisException)
+        catch (RedisServerStartException)
         {
             process.Dispose();
             return null;
@@ -148,25 +149,33 @@ public sealed class RedisServerProcess : IAsyncDisposable
     private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var options = new RedisOptions { Host = "127.0.0.1", Port = Port, Password = _password, ConnectTimeout = TimeSpan.FromSeconds(1), ClientName = "cluster-probe" };
+        var probe = new ConfigurationOptions
+        {
+            EndPoints = { { IPAddress.Loopback, Port } },
+            Password = _password,
+            ClientName = "cluster-probe",
+            ConnectTimeout = 1000,
+            ConnectRetry = 0,
+            AbortOnConnectFail = true,
+        };
         while (true)
         {
             if (_process.HasExited)
-                throw new RedisConnectionException($"redis-server exited with code {_process.ExitCode} on start; see {Path.Combine(DataDirectory, "redis-server.log")}");
+                throw new RedisServerStartException($"redis-server exited with code {_process.ExitCode} on start; see {Path.Combine(DataDirectory, "redis-server.log")}");
             try
             {
-                await using var client = await RedisClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
-                var pong = await client.ExecuteAsync("PING").ConfigureAwait(false);
-                if (pong.ToString() == "PONG") return;
+                await using var connection = await ConnectionMultiplexer.ConnectAsync(probe).ConfigureAwait(false);
+                await connection.GetDatabase().PingAsync().ConfigureAwait(false);
+                return;
             }
-            catch (RedisServerException e) when (e.Code == "LOADING")
+            catch (StackExchange.Redis.RedisServerException e) when (e.Message.StartsWith("LOADING", StringComparison.Ordinal))
             {
                 // still replaying its append-only file
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
             {
             }
-            if (DateTime.UtcNow >= deadline) throw new RedisConnectionException($"redis-server did not answer PING within {timeout.TotalSeconds:0} s");
+            if (DateTime.UtcNow >= deadline) throw new RedisServerStartException($"redis-server did not answer PING within {timeout.TotalSeconds:0} s");
             await Task.Delay(25, cancellationToken).ConfigureAwait(false);
         }
     }

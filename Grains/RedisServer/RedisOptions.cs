@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Cluster.Grains.Redis;
+namespace Cluster.Grains.RedisServer;
 
 /// <summary>Where and how to connect: parsed from <c>host:port[,password=…][,user=…][,database=N][,name=…][,timeout=ms][,protocol=2|3]</c>.</summary>
 public sealed record RedisOptions
@@ -11,16 +11,11 @@ public sealed record RedisOptions
     public string? Password { get; init; }
     public int Database { get; init; }
     public string ClientName { get; init; } = "cluster";
-    /// <summary>How long a command may wait for its reply before it fails with <see cref="RedisTimeoutException"/>.</summary>
+    /// <summary>How long a command may wait for its reply before it fails.</summary>
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
-    /// <summary>2 (the default) or 3; with 3 the client sends HELLO 3 and replies carry RESP3 types.</summary>
+    /// <summary>2 (the default) or 3: the RESP version the connection speaks.</summary>
     public int Protocol { get; init; } = 2;
-    /// <summary>
-    /// How long a caller resumed on a connection's reader thread may hold it before another thread takes
-    /// over reading (see <see cref="RedisConnection"/>).
-    /// </summary>
-    public TimeSpan ReaderHandoffAfter { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Reads <c>host:port[,key=value…]</c>. Keys: password, user, database (or db), name, timeout and
