@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Cluster.Grains;
 
-/// <summary>Times as the grains keep them (milliseconds since 1970) and show them (ISO 8601 UTC with milliseconds, as cluster.lua).</summary>
+/// <summary>Times as the grains keep them (milliseconds since 1970) and show them (ISO 8601 UTC with milliseconds).</summary>
 internal static class Timestamps
 {
     public static long NowMs => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -14,7 +14,7 @@ public interface IWorkerControlGrain : IGrainWithStringKey
     /// <summary>
     /// Claims the best job the capabilities can serve from the queue and records the hold. A registered worker is
     /// refused (null) when offline or at its concurrency, and claims for its own machine when none is given; an id
-    /// that never registered claims without those checks (seed 001's anonymous workers), as in cluster.lua.
+    /// that never registered claims without those checks (seed 001's anonymous workers).
     /// </summary>
     [Alias("Claim")]
     Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease);

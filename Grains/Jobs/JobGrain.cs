@@ -17,8 +17,7 @@ namespace Cluster.Grains.Jobs;
 /// <summary>
 /// One job on the Orleans runtime: the single writer of its record. Every transition is one write of the outbox
 /// storage, carrying the transition's event (topic <c>jobs</c> and the job's history) and the listing-index
-/// changes it implies, so none of them can be lost without the others. The rules are those the Lua functions
-/// had, which the tests of both engines pin. After a write that makes the job pending it is enqueued in the
+/// changes it implies, so none of them can be lost without the others. After a write that makes the job pending it is enqueued in the
 /// <see cref="JobQueueGrain"/>; after one that takes a pending job out other than by a claim, it is removed.
 /// </summary>
 public sealed partial class JobGrain(
@@ -393,7 +392,7 @@ public sealed partial class JobGrain(
             await _writing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
     }
 
-    /// <summary>Inserts <c>"inputs":…</c> as the first member of the payload object's text (cluster.lua's with_inputs): no JSON tree is rebuilt.</summary>
+    /// <summary>Inserts <c>"inputs":…</c> as the first member of the payload object's text: no JSON tree is rebuilt.</summary>
     internal static string WithInputs(string payload, string inputs)
     {
         var open = payload.IndexOf('{', StringComparison.Ordinal);
@@ -463,7 +462,7 @@ public sealed partial class JobGrain(
         }
     }
 
-    /// <summary>What cluster.lua's <c>prepare_job</c> refuses.</summary>
+    /// <summary>What a job may not be created with, whatever path it came by.</summary>
     private static void Validate(JobSubmission submission)
     {
         if (submission.Priority is < JobLimits.MinPriority or > JobLimits.MaxPriority)

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace Cluster.Grains.Jobs;
 
 /// <summary>
-/// A page of jobs from the listing indexes both engines keep (<c>jobs:all</c>, <c>jobs:status:{s}</c>, …, scored by the
+/// A page of jobs from the listing indexes the job grains keep (<c>jobs:all</c>, <c>jobs:status:{s}</c>, …, scored by the
 /// job's sequence); only how a job is loaded differs between them.
 /// </summary>
 internal static class JobListing

@@ -7,8 +7,7 @@ using StackExchange.Redis;
 namespace Cluster.Grains.Jobs;
 
 /// <summary>
-/// The cluster's pending jobs in memory (<see cref="PendingIndex"/>), served as cluster.lua's <c>claim_best</c>
-/// serves them. Job grains enqueue their job after the write that makes it pending and remove it after one that
+/// The cluster's pending jobs in memory (<see cref="PendingIndex"/>), served for claims. Job grains enqueue their job after the write that makes it pending and remove it after one that
 /// takes it out; a claim takes the best job out and has its grain assign it, the durable step. Nothing here is
 /// persisted: on activation the index is rebuilt from <c>jobs:status:pending</c>, which the job grains keep.
 /// </summary>

@@ -5,7 +5,7 @@ using Cluster.Grains.Interfaces.Jobs;
 
 namespace Cluster.Grains.Jobs;
 
-/// <summary>The job object that the Lua functions <c>job_submit</c> and <c>workflow_create</c> read, built in one place for both.</summary>
+/// <summary>The job a submission or a workflow step creates, built in one place for both.</summary>
 internal static class JobSpec
 {
     /// <summary>A new job's id on either engine: a version 7 GUID, so ids sort by creation time.</summary>

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace Cluster.Grains.Jobs;
 
 /// <summary>
-/// Submission, claims and listings on the Orleans engine: a job is created by its grain, claimed through the
+/// Submission, claims and listings: a job is created by its grain, claimed through the
 /// <see cref="JobQueueGrain"/>, listed from the indexes the job grains keep in Redis.
 /// </summary>
 internal sealed class OrleansJobQueue(IGrainFactory grains, IConnectionMultiplexer redis) : IJobQueue
@@ -19,7 +19,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IConnectionMultiplex
     private IJobQueueGrain Queue => grains.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
 
     /// <summary>
-    /// As cluster.lua's <c>job_submit</c>: a key submitted within 24 h returns the job it named. The key is claimed for
+    /// A key submitted within 24 h returns the job it named. The key is claimed for
     /// the new id before the job is created (<c>SET NX</c>), so two submissions racing with one key make one job.
     /// </summary>
     public async Task<SubmittedJob> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken = default)
@@ -48,7 +48,7 @@ internal sealed class OrleansJobQueue(IGrainFactory grains, IConnectionMultiplex
     }
 
     /// <summary>
-    /// The one place a claim enters the Orleans engine: through the worker's grain, which refuses an offline worker or
+    /// The one place a claim enters: through the worker's grain, which refuses an offline worker or
     /// one at its concurrency (as <c>claim_best</c> checks them) and records the hold; a claim naming no worker goes
     /// straight to the queue.
     /// </summary>

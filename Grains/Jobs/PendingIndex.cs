@@ -12,7 +12,7 @@ namespace Cluster.Grains.Jobs;
 public sealed record PendingJob(string JobId, int Priority, long Sequence, JobRequirements? Requirements = null);
 
 /// <summary>
-/// Every claimable job of the cluster in memory, served as cluster.lua's <c>claim_best</c> serves them: of the
+/// Every claimable job of the cluster in memory, served for claims: of the
 /// jobs a worker can serve, those of its own pool first, then higher priority, then earlier sequence. Jobs
 /// are grouped by <see cref="RequirementClass"/>, so a claim reads one head per class the worker can serve
 /// and never walks the backlog. It also keeps the idle workers, grouped the same way, so that a new job can

@@ -5,7 +5,7 @@ using Cluster.Grains.Interfaces.Workers;
 namespace Cluster.Grains.Jobs;
 
 /// <summary>
-/// A job's requirements normalised as cluster.lua's <c>normalise_requirements</c> does: capabilities sorted
+/// A job's requirements normalised: capabilities sorted
 /// (ordinal, duplicates kept), no GPU minimum is 0, no model is "", no pool is <c>standard</c>. Jobs of one
 /// class are interchangeable to every worker, which is what lets a claim look at class heads only.
 /// </summary>
@@ -47,10 +47,10 @@ public sealed class RequirementClass : IEquatable<RequirementClass>
             PoolOrDefault(requirements?.PoolPreference));
     }
 
-    /// <summary>A pool as cluster.lua reads it: missing or empty means <c>standard</c>.</summary>
+    /// <summary>A pool: missing or empty means <c>standard</c>.</summary>
     public static string PoolOrDefault(string? pool) => string.IsNullOrEmpty(pool) ? DefaultPool : pool;
 
-    /// <summary>cluster.lua's <c>can_serve</c>: enough GPU memory, the model if one is named, every capability.</summary>
+    /// <summary>Whether a worker can serve the class: enough GPU memory, the model if one is named, every capability.</summary>
     public bool CanServe(WorkerCapabilities worker)
     {
         ArgumentNullException.ThrowIfNull(worker);
@@ -63,7 +63,7 @@ public sealed class RequirementClass : IEquatable<RequirementClass>
         return true;
     }
 
-    // Deserialised capabilities may hold nulls where the type says otherwise; Lua reads them as "".
+    // Deserialised capabilities may hold nulls where the type says otherwise; they count as "".
     private static bool Holds(IReadOnlyList<string>? items, string value)
     {
         if (items is null) return false;
@@ -85,7 +85,7 @@ public sealed class RequirementClass : IEquatable<RequirementClass>
 
     public override int GetHashCode() => _hash;
 
-    /// <summary>The class's id as cluster.lua's <c>class_id</c> writes it (the GPU minimum to 14 digits, as Lua's <c>%.14g</c>).</summary>
+    /// <summary>The class's id (the GPU minimum to 14 significant digits, so that equal numbers give one id).</summary>
     public override string ToString() =>
         "g=" + GpuMemory.ToString("G14", CultureInfo.InvariantCulture) + ";m=" + ModelType
         + ";c=" + string.Join(',', _capabilities) + ";p=" + Pool;

@@ -18,7 +18,7 @@ public sealed partial class SweeperGrain(ClusterGrainOptions options, IServicePr
 {
     /// <summary>Orleans' shortest reminder period: it only has to revive the grain, the timer does the sweeping.</summary>
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
-    /// <summary>The most entries of each set one sweep acts on, as cluster.lua's sweep.</summary>
+    /// <summary>The most entries of each set one sweep acts on.</summary>
     private const int Limit = 1000;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -43,7 +43,7 @@ public sealed partial class SweeperGrain(ClusterGrainOptions options, IServicePr
         var delayed = Due(batch, "jobs:delayed", now);
         batch.Execute();
 
-        // Workers first, as cluster.lua: a lost worker's jobs are returned as WORKER_LOST rather than as expired leases.
+        // Workers first: a lost worker's jobs are returned as WORKER_LOST rather than as expired leases.
         var workersLost = await CountAsync(await lapsed, id => GrainFactory.GetGrain<IWorkerControlGrain>(id).LapseAsync());
         var expired = await CountAsync(await leases, Wake);
         var timedOut = await CountAsync(await deadlines, Wake);

@@ -7,8 +7,8 @@ namespace Cluster.Grains.Streaming;
 
 /// <summary>
 /// How a batch of Orleans stream events is stored as one Redis stream entry: the single definition, used by the queue
-/// adapter and by anything else that writes or reads the topic keys (a Lua script that XADDs an event atomically with a
-/// state write, a WebSocket gateway that resumes a client with XRANGE).
+/// adapter and by anything else that writes or reads the topic keys (the outbox storage's script that XADDs an event atomically
+/// with a state write, a WebSocket gateway that resumes a client with XRANGE).
 /// </summary>
 /// <remarks>
 /// <para>The entry goes to the topic's key <c>{prefix}:{topic}</c> (<see cref="RedisStreamOptions"/>), with an id that

@@ -297,7 +297,7 @@ public sealed class WorkerGrain(
         if (!Worker.Registered) throw new ClusterException(ErrorCodes.WorkerNotFound, "Worker not found: " + Id);
     }
 
-    /// <summary>An event on the <c>workers</c> topic with the fields cluster.lua gives it.</summary>
+    /// <summary>An event on the <c>workers</c> topic and the fields every worker event carries.</summary>
     private void Publish(string type, params ReadOnlySpan<(string Name, string Value)> extra)
     {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal) { ["worker_id"] = Id };

@@ -27,7 +27,7 @@ public sealed class WorkerRecord : IOutboxState
     [Id(8)] public long OfflineMs { get; set; }
     /// <summary>The jobs it holds, each with the lease token of its hold.</summary>
     [Id(9)] public Dictionary<string, string> Held { get; set; } = [];
-    /// <summary>The job it took last, until any of its jobs is released (as cluster.lua keeps <c>current_job_id</c>).</summary>
+    /// <summary>The job it took last, until any of its jobs is released (<c>current_job_id</c> in the API).</summary>
     [Id(10)] public string? CurrentJobId { get; set; }
 
     public bool Registered => Status.Length > 0;

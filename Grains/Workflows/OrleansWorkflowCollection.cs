@@ -5,7 +5,7 @@ using StackExchange.Redis;
 
 namespace Cluster.Grains.Workflows;
 
-/// <summary>Creation and listing of workflows on the Orleans engine: the listing index is <c>workflows</c>, as the Lua engine keeps it.</summary>
+/// <summary>Creation and listing of workflows: the listing index is <c>workflows</c>.</summary>
 internal sealed class OrleansWorkflowCollection(IGrainFactory grains, IConnectionMultiplexer redis) : IWorkflowCollection
 {
     public Task<CreatedWorkflow> CreateAsync(WorkflowDefinition definition, CancellationToken cancellationToken = default) =>

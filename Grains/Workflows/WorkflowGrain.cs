@@ -14,9 +14,8 @@ using static Cluster.Grains.Timestamps;
 namespace Cluster.Grains.Workflows;
 
 /// <summary>
-/// One workflow on the Orleans runtime: a DAG of steps, each a job. The rules are cluster.lua's (workflow_create,
-/// workflow_on_step_completed, workflow_on_step_ended, retry_step, workflow_settle …), which the tests of both
-/// engines pin. A decision and its events are one outbox write of this grain; what it implies for the steps' jobs
+/// One workflow: a DAG of steps, each a job, with the rules the workflow tests pin (creation, promotion exactly once,
+/// failure policies, step retry, cancel). A decision and its events are one outbox write of this grain; what it implies for the steps' jobs
 /// (promote, cancel, restore) is done after the write and repeated after a crash, and each job does it only once.
 /// The steps' jobs tell the workflow when they end (<see cref="StepEndedAsync"/>); their answers to its requests
 /// also say what they are, which corrects what it knows when a job moved first.
@@ -27,7 +26,7 @@ public sealed class WorkflowGrain(
     public const string Topic = "workflows";
     /// <summary>Written, its jobs not all created yet: invisible to readers.</summary>
     public const string Creating = "creating";
-    /// <summary>The listing index, newest first by sequence (as the Lua engine keeps it).</summary>
+    /// <summary>The listing index, newest first by sequence.</summary>
     public const string ListingKey = "workflows";
 
     private WorkflowRecord Workflow => state.State;
@@ -72,7 +71,7 @@ public sealed class WorkflowGrain(
     {
         if (Workflow.Status != Creating) return;
         var submissions = Workflow.Submissions ?? throw new InvalidOperationException($"workflow {Id} is creating without its steps");
-        // Created at once, each in its place in line (taken in step order), as the Lua engine writes them one by one.
+        // Created at once, each in its place in line (taken in step order).
         await Task.WhenAll(Steps.Select((step, i) => GrainFactory.GetGrain<IJobControlGrain>(step.JobId).CreateAsync(submissions[i],
             new JobPlacement { WorkflowId = Id, StepIndex = i, Waiting = step.DependsOn.Length > 0, Sequence = step.Sequence })));
         Workflow.Status = WorkflowStatus.Running;
@@ -82,7 +81,7 @@ public sealed class WorkflowGrain(
         await WriteAsync();
     }
 
-    /// <summary>cluster.lua's checks (prepare_job, workflow_create), for definitions that did not come through the reader.</summary>
+    /// <summary>The reader's checks again, for definitions that did not come through it.</summary>
     private static void Check(WorkflowDefinition definition)
     {
         var count = definition.Steps.Count;
@@ -433,7 +432,7 @@ public sealed class WorkflowGrain(
         }
     }
 
-    /// <summary>A workflow event to the <c>workflows</c> topic, with the fields every one carries (cluster.lua's workflow_event).</summary>
+    /// <summary>A workflow event to the <c>workflows</c> topic, with the fields every one carries.</summary>
     private void Publish(string type, params ReadOnlySpan<(string Name, string Value)> extra)
     {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -12,7 +12,7 @@ namespace Cluster.EndToEndTests;
 /// What survives a crash: a silo killed with SIGKILL while agents on both silos run a thousand jobs, the shared
 /// redis-server killed and started again on its append-only file, and a silo killed right after it completed a
 /// workflow step. Everything is checked through HTTP, WebSockets and the flat <c>events:jobs</c> and
-/// <c>events:workflows</c> streams, which both engines write alike.
+/// <c>events:workflows</c> streams.
 /// </summary>
 public sealed class ReliabilityTests
 {

@@ -9,8 +9,7 @@ namespace Cluster.EndToEndTests;
 
 /// <summary>
 /// Seed 001's workflow scenarios through HTTP, and a workflow whose steps real agents run through three silos sharing
-/// one Redis. What the silos did is read through the API and the flat <c>events:*</c> streams, which both engines
-/// write alike; a step is run by a worker claiming it over HTTP, as a seed-era polling worker does.
+/// one Redis. What the silos did is read through the API and the flat <c>events:*</c> streams; a step is run by a worker claiming it over HTTP, as a seed-era polling worker does.
 /// </summary>
 public sealed class WorkflowTests
 {

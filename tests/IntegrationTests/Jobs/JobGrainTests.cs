@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace Cluster.IntegrationTests.Jobs;
 
 /// <summary>
-/// The Orleans job grain on a real redis-server: the transitions the Lua functions make (JobLifecycleTests), each
+/// The job grain on a real redis-server: the transitions JobLifecycleTests drives through the API, each
 /// one write whose event reaches the <c>jobs</c> topic and the job's history with the index changes it implies.
 /// </summary>
 public sealed class JobGrainTests : RedisServerTest
@@ -95,7 +95,7 @@ public sealed class JobGrainTests : RedisServerTest
         var entry = (await _redis.StreamRangeAsync("events:jobs")).Single(e => e.Values.Any(v => v.Name == "job_id" && v.Value == id));
 
         Assert.That(entry.Values.Select(v => (string)v.Name!), Is.EqualTo(new[] { "type", "job_id", "status", "job_type", "priority", "retry_count" }),
-            "the type first, then the fields in the order cluster.lua's job_event writes them, empty ones left out");
+            "the type first, then the fields in their fixed order, empty ones left out");
         Assert.That(entry.Values.Select(v => (string)v.Value!), Is.EqualTo(new[] { "job_submitted", id, "pending", "text-to-image", "50", "0" }));
     }
 

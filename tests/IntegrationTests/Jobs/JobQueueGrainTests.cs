@@ -8,7 +8,7 @@ using Orleans.TestingHost;
 namespace Cluster.IntegrationTests.Jobs;
 
 /// <summary>
-/// The Orleans job queue grain on a real redis-server: claims served as cluster.lua's <c>claim_best</c> serves them, entries
+/// The job queue grain on a real redis-server: claims served own pool first, then priority, then first in, entries
 /// the job grains took out by other paths skipped, and the whole queue rebuilt from <c>jobs:status:pending</c> by a new
 /// activation (a fresh cluster on the same Redis and service id).
 /// </summary>

@@ -186,7 +186,7 @@ public sealed class WorkerAndMachineTests : GrainTestBase
             ("worker_registered", "w2", "gpu-box-1", "idle", null),
             ("worker_offline", "w1", "gpu-box-1", null, "shutting down"),
         }));
-        Assert.That(workers[0].Fields.Keys, Is.EqualTo(new[] { "type", "worker_id", "machine_id", "status" }), "flat, in cluster.lua's order");
+        Assert.That(workers[0].Fields.Keys, Is.EqualTo(new[] { "type", "worker_id", "machine_id", "status" }), "flat, in the order of seed 001's fields");
         Assert.That(machines.Select(e => (e.Type, e["machine_id"])), Is.EqualTo(new[] { ("machine_registered", (string?)"gpu-box-1") }));
     }
 

@@ -105,7 +105,7 @@ public sealed class RedisStreamsTests : RedisServerTest
     public async Task An_entry_written_flat_as_the_lua_functions_write_events_arrives_as_a_topic_event_on_the_topics_one_stream()
     {
         var job = Guid.NewGuid().ToString("N");
-        // What cluster.lua's emit appends: a type, then the event's fields by name.
+        // A flat entry: a type, then the event's fields by name.
         var id = (await Redis.StreamAddAsync("events:flat-jobs", [new("type", "job_completed"), new("job_id", job), new("status", "completed"), new("result", "{\"ok\":true}")])).ToString();
 
         var received = await Eventually.HoldsAsync(
@@ -131,7 +131,7 @@ public sealed class RedisStreamsTests : RedisServerTest
     private async Task<long> PendingCountAsync(string key) => (await Redis.StreamPendingAsync(key, Group)).PendingMessageCount;
 
     /// <summary>
-    /// Writes entries as the format's encoder makes them (as a Lua script would, with the same fields) and reads them
+    /// Writes entries as the format's encoder makes them (as the outbox storage's script does, with the same fields) and reads them
     /// with the provider's group under the topic's consumer name without acknowledging them.
     /// </summary>
     private async Task<string[]> LeaveEntriesPendingAsAReaderThatDiedWould()

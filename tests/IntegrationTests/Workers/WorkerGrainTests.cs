@@ -11,7 +11,7 @@ namespace Cluster.IntegrationTests.Workers;
 /// <summary>
 /// The Orleans worker, machine and sweeper grains on their own: jobs are given to a worker by assigning them through
 /// their job grains (as the queue does), so these pin the holds the job grains report, the heartbeats that renew
-/// them, and what the sweeper does for grains whose timers are gone. WorkerAndMachineTests pins both engines alike.
+/// them, and what the sweeper does for grains whose timers are gone. WorkerAndMachineTests pins the same through the grain factory.
 /// </summary>
 public sealed class WorkerGrainTests : GrainTestBase
 {

@@ -57,7 +57,7 @@ public sealed class WorkflowGrainTests : GrainTestBase
 
     private async Task<WorkflowView> ViewAsync(CreatedWorkflow wf) => (await Grains.Workflow(wf.WorkflowId).GetAsync())!;
 
-    /// <summary>The events of a topic, oldest first, as they are stored (flat, as cluster.lua's emit stores them).</summary>
+    /// <summary>The events of a topic, oldest first, as they are stored (flat: a type, then the fields).</summary>
     private Task<List<StreamEvent>> EventsAsync(string topic) => Redis.ReadStreamAsync("events:" + topic);
 
     [Test]

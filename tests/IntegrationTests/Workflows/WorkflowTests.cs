@@ -131,7 +131,7 @@ public sealed class WorkflowTests : GrainTestBase
         var job = await Grains.Jobs.SubmitAsync(submission);
         var wf = await CreateAsync(JsonNode.Parse(body)!.AsObject());
 
-        // The Orleans engine hands the step's job the submission as read, as a submitted job gets it; what the API shows of both agrees.
+        // The step's job gets the submission as read, as a submitted job gets it; what the API shows of both agrees.
         static object Options(JobState j) =>
             (j.Type, j.Priority, j.Payload!.ToJsonString(), JsonSerializer.Serialize(j.Requirements, ClusterJson.Options), j.MaxRetries, j.TimeoutMs, j.WebhookUrl);
         var (asJob2, asStep2) = ((await Grains.Job(job.JobId).GetAsync())!, (await Grains.Job(wf.JobIds[0]).GetAsync())!);
@@ -347,8 +347,7 @@ public sealed class WorkflowTests : GrainTestBase
     }
 
     /// <summary>
-    /// Seed-era code marks the job completed with HMSET before it calls the internal route: possible on the Lua engine,
-    /// whose job is that hash. An Orleans job is no hash: its worker holds it, and the route completes it.
+    /// Seed-era code calls the internal route for a job its worker still holds: the route completes it.
     /// </summary>
     private async Task MarkCompletedBySeedCodeAsync(string jobId, JsonObject result)
     {

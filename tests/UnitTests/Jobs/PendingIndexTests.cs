@@ -46,7 +46,7 @@ public sealed class PendingIndexTests
 
         Assert.That(index.ClassCount, Is.EqualTo(1));
         Assert.That(index.CountOf(new() { Capabilities = ["upscale", "text-to-image"] }), Is.EqualTo(3));
-        Assert.That(index.Classes.Single().Class.ToString(), Is.EqualTo("g=0;m=;c=text-to-image,upscale;p=standard"), "cluster.lua's class_id");
+        Assert.That(index.Classes.Single().Class.ToString(), Is.EqualTo("g=0;m=;c=text-to-image,upscale;p=standard"), "the class id");
     }
 
     [Test]
