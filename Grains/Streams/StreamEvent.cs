@@ -7,7 +7,7 @@ public sealed record StreamEvent(string Stream, string Id, IReadOnlyDictionary<s
     public string? this[string field] => Fields.TryGetValue(field, out var v) ? v : null;
 }
 
-/// <summary>The grain event streams, written by the function library in the same call as each transition.</summary>
+/// <summary>The grain event streams, written by the outbox storage in the same step as each transition.</summary>
 public static class EventStreams
 {
     public const string Jobs = "events:jobs";

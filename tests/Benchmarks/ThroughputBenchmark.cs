@@ -58,7 +58,7 @@ public static class ThroughputBenchmark
         var rows = new List<(string, long, double)>();
         foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
         {
-            // cmdstat_fcall:calls=30679,usec=1784708,usec_per_call=58.17,…
+            // cmdstat_evalsha:calls=30022,usec=3272000,usec_per_call=108.99,…
             var colon = line.IndexOf(':', StringComparison.Ordinal);
             var values = line[(colon + 1)..].Split(',').Select(f => f.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
             rows.Add((line["cmdstat_".Length..colon], long.Parse(values["calls"], CultureInfo.InvariantCulture), double.Parse(values["usec"], CultureInfo.InvariantCulture)));
