@@ -4,11 +4,12 @@ using Cluster.Grains.Streaming;
 
 namespace Cluster.Grains;
 
-/// <summary>The engines that can run jobs, workers and workflows (<c>Cluster:Engine</c>).</summary>
+/// <summary>The engines that can run jobs, workers and workflows (<c>Cluster:Engine</c>); <see cref="Default"/> unless configured.</summary>
 public static class Engines
 {
     public const string Lua = "lua";
     public const string Orleans = "orleans";
+    public const string Default = Orleans;
     public static readonly IReadOnlyList<string> All = [Lua, Orleans];
 
     /// <summary>The topic streams (<c>events:{topic}</c>) the grains publish on and the outbox storage they write through.</summary>

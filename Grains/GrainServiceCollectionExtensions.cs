@@ -15,7 +15,7 @@ public static class GrainServiceCollectionExtensions
     /// Needs a StackExchange.Redis <see cref="IConnectionMultiplexer"/> registered, for the Lua <paramref name="engine"/> also an
     /// <see cref="Redis.IRedis"/>, and for the Orleans one a silo or client.
     /// </summary>
-    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration, string engine = Engines.Lua)
+    public static IServiceCollection AddClusterGrains(this IServiceCollection services, IConfiguration configuration, string engine = Engines.Default)
     {
         var options = configuration.GetSection("Jobs").Get<ClusterGrainOptions>() ?? new ClusterGrainOptions();
         services.AddSingleton(options);

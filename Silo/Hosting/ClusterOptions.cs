@@ -18,10 +18,10 @@ public sealed class ClusterOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// What runs jobs, workers and workflows: <c>lua</c> (the functions in Redis, the default until the grains pass every
-    /// test) or <c>orleans</c> (grains, with Redis as storage). Every silo of a cluster must use the same. Env: <c>Cluster__Engine</c>.
+    /// What runs jobs, workers and workflows: <c>orleans</c> (grains, with Redis as storage; the default) or <c>lua</c>
+    /// (the functions in Redis, kept until they are deleted). Every silo of a cluster must use the same. Env: <c>Cluster__Engine</c>.
     /// </summary>
-    public string Engine { get; set; } = Grains.Engines.Lua;
+    public string Engine { get; set; } = Grains.Engines.Default;
 
     public string FullDataDir => Path.GetFullPath(DataDir);
     public string LogDir => Path.Combine(FullDataDir, "logs");

@@ -14,7 +14,7 @@ namespace Cluster.Testing;
 /// </summary>
 public sealed partial class SiloProcess : IAsyncDisposable
 {
-    /// <summary>Set to <c>orleans</c> or <c>lua</c>, the engine every silo a test starts runs (<c>Cluster:Engine</c>); unset, the silo's default.</summary>
+    /// <summary>Set to <c>orleans</c> or <c>lua</c>, the engine every silo a test starts runs (<c>Cluster:Engine</c>); unset, the silo's default (<c>orleans</c>).</summary>
     public const string EngineVariable = "CLUSTER_TEST_ENGINE";
 
     public static readonly TimeSpan DefaultReadyDeadline = TimeSpan.FromSeconds(60);
