@@ -27,8 +27,8 @@ public interface IJobControlGrain : IGrainWithStringKey
 
     /// <summary>
     /// The job's assignment while <paramref name="workerId"/> holds it; null otherwise. For a worker grain that lost
-    /// track of a hold (its claim's answer, or its activation, died with a silo) and hands it out again. Interleaves:
-    /// the job may be waiting on that very worker; it reads only what is written.
+    /// track of a hold (its claim's answer, or its activation, died with a silo) and hands it out again, with a full lease
+    /// renewed in memory. Interleaves: the job may be waiting on that very worker; it acts only between the job's writes.
     /// </summary>
     [AlwaysInterleave, Alias("HeldBy")]
     Task<JobAssignment?> HeldByAsync(string workerId);

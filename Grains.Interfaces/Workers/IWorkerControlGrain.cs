@@ -37,6 +37,17 @@ public interface IWorkerControlGrain : IGrainWithStringKey
     Task JobReleasedAsync(string jobId, string leaseToken);
 
     /// <summary>
+    /// A new activation of a job assigned to this worker, whose stored lease has lapsed or is about to, asks whether the
+    /// worker is still there to run it: the renewals its earlier activation kept in memory are lost, and so are the ones,
+    /// and even the assignment's answer or its word to this worker, that met its silo dying before the cluster declared
+    /// it dead. True when the worker is online and heard from within the worker timeout; the hold is then kept under
+    /// <paramref name="leaseToken"/> and, if this activation did not know it, handed out by the next claim. Answers from
+    /// memory without an await, and interleaves: a heartbeat or claim of this worker may be waiting on that very job.
+    /// </summary>
+    [Alias("TakeBack"), AlwaysInterleave]
+    Task<bool> TakeBackAsync(string jobId, string leaseToken);
+
+    /// <summary>
     /// The sweeper found the worker's stored heartbeat older than the worker timeout. Goes offline, returning its jobs,
     /// when its last heartbeat really is that old (true); otherwise stores the newer heartbeat (false).
     /// </summary>

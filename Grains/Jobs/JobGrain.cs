@@ -189,10 +189,17 @@ public sealed partial class JobGrain(
         return assignment;
     }
 
+    /// <summary>
+    /// A hold handed out again to its worker (its claim's answer was lost) gets a full lease, as the assignment did: in
+    /// memory only, as a heartbeat's renewal, since this request interleaves with the job's own writes.
+    /// </summary>
     public async Task<JobAssignment?> HeldByAsync(string workerId)
     {
         await AfterWriteInFlightAsync();
-        return Job.IsHeld && Job.WorkerId == workerId && Job.LeaseToken is { } token ? new JobAssignment(View(Job), token, Job.LeaseExpiresAtMs) : null;
+        if (!Job.IsHeld || Job.WorkerId != workerId || Job.LeaseToken is not { } token) return null;
+        Job.LeaseExpiresAtMs = Math.Max(Job.LeaseExpiresAtMs, NowMs + (long)options.Lease.TotalMilliseconds);
+        ArmTimer();
+        return new JobAssignment(View(Job), token, Job.LeaseExpiresAtMs);
     }
 
     /// <summary>
@@ -403,13 +410,41 @@ public sealed partial class JobGrain(
 
     // ---- transitions ------------------------------------------------------------------------------------
 
-    /// <summary>A job read back after its silo died may be due already, or soon: its timer starts with the activation.</summary>
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// A job read back after its silo died may be due already, or soon: its timer starts with the activation. A held
+    /// job's stored expiry lags the renewals its earlier activation kept in memory by up to half a lease, and renewals
+    /// sent while that activation's silo was dying reached nobody until the cluster declared it dead, which under load
+    /// takes longer than a short lease; so did the assignment's word to its worker. So a hold whose stored lease has
+    /// lapsed, or is about to, is not judged on it: when its worker is still there and takes the hold back, the lease
+    /// starts again from this activation.
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _storedLeaseExpiresAtMs = Job.LeaseExpiresAtMs;
         _storedStatus = Job.Status;
+        var lease = (long)options.Lease.TotalMilliseconds;
+        if (Job.IsHeld && Job.LeaseExpiresAtMs < NowMs + lease / 2 && await HolderTakesItBackAsync())
+        {
+            LogLeaseRestarted(Id, Job.WorkerId!, Job.LeaseExpiresAtMs - NowMs);
+            ExtendLease(NowMs + lease);
+            await WriteQuietlyAsync(cancellationToken);
+            return;
+        }
         ArmTimer();
-        return Task.CompletedTask;
+    }
+
+    private async Task<bool> HolderTakesItBackAsync()
+    {
+        if (Job.WorkerId is not { Length: > 0 } worker || Job.LeaseToken is not { } token) return false;
+        try
+        {
+            return await GrainFactory.GetGrain<IWorkerControlGrain>(worker).TakeBackAsync(Id, token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogHolderUnasked(e, Id, worker);
+            return false;
+        }
     }
 
     /// <summary>
@@ -600,6 +635,12 @@ public sealed partial class JobGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not tell worker {WorkerId} that it holds the job; the lease ends it unless the claim's answer reaches the worker")]
     private partial void LogWorkerUnreached(Exception exception, string jobId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} came back with {LeaseLeftMs} ms of stored lease and worker {WorkerId} took the hold back: its lease starts again")]
+    private partial void LogLeaseRestarted(string jobId, string workerId, long leaseLeftMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not ask worker {WorkerId} to take its hold back; its stored lease decides")]
+    private partial void LogHolderUnasked(Exception exception, string jobId, string workerId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} could not tell workflow {WorkflowId} that it is {Status}; the jobs topic's relay will")]
     private partial void LogWorkflowUnreached(Exception exception, string jobId, string workflowId, string status);

@@ -189,6 +189,18 @@ public sealed class WorkerGrain(
         return Task.CompletedTask;
     }
 
+    public Task<bool> TakeBackAsync(string jobId, string leaseToken)
+    {
+        if (!Worker.Registered || Worker.Offline || NowMs - Worker.LastHeartbeatMs >= TimeoutMs) return Task.FromResult(false);
+        if (!Worker.Held.TryGetValue(jobId, out var held) || held != leaseToken)
+        {
+            Hold(jobId, leaseToken);
+            _unanswered.Add(jobId);
+            _assigned?.TrySetResult();
+        }
+        return Task.FromResult(true);
+    }
+
     /// <summary>A job this worker holds whose claim has not answered (its answer lost, or not back yet), as its assignment.</summary>
     private async Task<JobAssignment?> TakeUnansweredAsync()
     {
@@ -212,18 +224,33 @@ public sealed class WorkerGrain(
     /// hold a lease now (<c>jobs:leases</c>), each asked whether this worker holds it. The next claim hands each found
     /// out; a connection that runs it already does not run it twice.
     /// </summary>
+    /// <remarks>
+    /// A job that cannot be asked (its silo died and the cluster has not declared it dead yet) does not stop the others
+    /// from being found; the next claim asks again, since that job may hold this worker under a running lease.
+    /// </remarks>
     private async Task RecoverHoldsAsync()
     {
-        _holdsRecovered = true;
         var leased = await redis.GetDatabase().SortedSetCombineAsync(SetOperation.Intersect, ["jobs:worker:" + Id, "jobs:leases"]);
         var unknown = leased.Select(j => j.ToString()).Where(j => !Worker.Held.ContainsKey(j)).ToArray();
-        if (unknown.Length == 0) return;
-        var holds = await Task.WhenAll(unknown.Select(j => GrainFactory.GetGrain<IJobControlGrain>(j).HeldByAsync(Id)));
-        foreach (var hold in holds)
+        var asked = await Task.WhenAll(unknown.Select(AskHoldAsync));
+        _holdsRecovered = asked.All(a => a.Answered);
+        foreach (var (_, hold) in asked)
         {
             if (hold is null || Worker.Held.ContainsKey(hold.Job.Id)) continue;
             Worker.Held[hold.Job.Id] = hold.LeaseToken;
             _unanswered.Add(hold.Job.Id);
+        }
+    }
+
+    private async Task<(bool Answered, JobAssignment? Hold)> AskHoldAsync(string jobId)
+    {
+        try
+        {
+            return (true, await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldByAsync(Id));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return (false, null);
         }
     }
 

@@ -15,6 +15,7 @@ public static partial class SiloRunner
         try
         {
             app.Services.GetRequiredService<ConfigurationCheck>().ThrowIfInvalid();
+            HttpAddressCheck.ThrowIfInUse(app.Configuration);
             await app.Services.GetRequiredService<SiloStartup>().RunAsync(signals.Token).ConfigureAwait(false);
             await app.StartAsync(signals.Token).ConfigureAwait(false);
         }
