@@ -452,11 +452,21 @@ public sealed partial class JobGrain(
     /// the queue if the job became claimable or stopped being so. A workflow step that this write ended (completed,
     /// dead, cancelled) tells its workflow, after the write.
     /// </summary>
+    /// <remarks>
+    /// A job this write ended leaves memory once the request is over, rather than after Orleans' default idle age of
+    /// 15 minutes: every job of the last 15 minutes kept alive grew the heap, and with it gen2 and background GC, by a
+    /// grain per job. Nothing of an ended job lives only in memory (no lease, no timer), so a later read, retry or
+    /// cancel reactivates it from storage. Only here, at the end of the job's own requests and after the workflow was
+    /// told: the workflow's requests interleave with a job that waits for the workflow, which may call the job back,
+    /// and a call to a deactivating job waits until its running requests end.
+    /// </remarks>
     private async Task WriteAsync(CancellationToken cancellationToken = default)
     {
         var ended = Job.Status != _storedStatus && JobStatus.IsTerminal(Job.Status);
         await WriteQuietlyAsync(cancellationToken);
-        if (ended) await TellWorkflowAsync();
+        if (!ended) return;
+        await TellWorkflowAsync();
+        if (JobStatus.IsTerminal(Job.Status)) DeactivateOnIdle();
     }
 
     /// <summary>Writes, then tells the worker whose hold the write ended and the queue, but not the workflow: for what the workflow itself asked.</summary>

@@ -267,6 +267,53 @@ public sealed class JobGrainTests : RedisServerTest
         Assert.That(await _redis.SortedSetScoreAsync("jobs:workflow:wf-1", id), Is.Not.Null);
     }
 
+    /// <summary>The jobs whose grains are active anywhere in the cluster.</summary>
+    private async Task<HashSet<string>> ActiveJobsAsync()
+    {
+        var type = _cluster.Client.GetGrain<IJobGrain>("any").GetGrainId().Type;
+        var active = await _cluster.Client.GetGrain<IManagementGrain>(0).GetActiveGrains(type);
+        return active.Select(g => g.Key.ToString()).ToHashSet(StringComparer.Ordinal);
+    }
+
+    [Test]
+    public async Task A_job_that_ended_leaves_memory_at_once_and_is_read_retried_and_refused_from_storage_after()
+    {
+        var (done, doneJob) = await CreateAsync();
+        var first = (await AssignAsync(done))!;
+        await doneJob.CompleteAsync(first.LeaseToken, new JsonObject { ["image_url"] = "a.png" });
+        var (dead, deadJob) = await CreateAsync(maxRetries: 0);
+        var second = (await AssignAsync(dead))!;
+        await deadJob.FailAsync(second.LeaseToken, new JobError("X", "x"));
+        var (cancelled, cancelledJob) = await CreateAsync();
+        await cancelledJob.CancelAsync("changed my mind");
+        var (held, heldJob) = await CreateAsync();
+        Assert.That(await AssignAsync(held), Is.Not.Null);
+
+        await Eventually.UntilAsync(async () => !(await ActiveJobsAsync()).Overlaps([done, dead, cancelled]),
+            "a completed, a dead and a cancelled job leave memory without waiting for Orleans' idle age");
+        var stillActive = (await ActiveJobsAsync()).Contains(held);
+
+        var completed = await doneJob.GetAsync();
+        var history = await doneJob.HistoryAsync();
+        var completedAgain = await doneJob.CompleteAsync(first.LeaseToken, 2);
+        await deadJob.RetryAsync();
+        var retried = await deadJob.GetAsync();
+        var reassigned = await AssignAsync(dead);
+        var cancelAgain = Assert.ThrowsAsync<ClusterException>(() => cancelledJob.CancelAsync());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(stillActive, Is.True, "a held job stays in memory, where its renewed lease lives");
+            Assert.That((completed!.Status, completed.Result!["image_url"]!.ToString()), Is.EqualTo((JobStatus.Completed, "a.png")));
+            Assert.That(history.Select(e => e["type"]!.ToString()), Is.EqualTo(new[] { "job_submitted", "job_assigned", "job_completed" }));
+            Assert.That(completedAgain, Is.False, "completing a job read back from storage is still harmless");
+            Assert.That((retried!.Status, retried.RetryCount), Is.EqualTo((JobStatus.Pending, 0)), "a dead job read back is retried by hand");
+            Assert.That(reassigned, Is.Not.Null);
+            Assert.That(cancelAgain!.Code, Is.EqualTo(ErrorCodes.InvalidState), "a cancelled job read back is still cancelled");
+            Assert.That((await heldJob.GetAsync())!.Status, Is.EqualTo(JobStatus.Assigned));
+            Assert.That((await EventsAsync(done)).Count(e => e.Type == "job_completed"), Is.EqualTo(1));
+        }
+    }
+
     [Test]
     public async Task An_idempotency_key_is_recorded_with_the_job_for_a_day()
     {
