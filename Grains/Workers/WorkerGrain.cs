@@ -3,6 +3,7 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Jobs;
+using Microsoft.Extensions.Logging;
 using Orleans.Placement;
 using StackExchange.Redis;
 using static Cluster.Grains.Timestamps;
@@ -20,9 +21,9 @@ namespace Cluster.Grains.Workers;
 /// so that it dies only with that connection's silo rather than with another.
 /// </summary>
 [PreferLocalPlacement]
-public sealed class WorkerGrain(
+public sealed partial class WorkerGrain(
     [PersistentState("worker", JobGrain.Storage)] IPersistentState<WorkerRecord> state,
-    ClusterGrainOptions options, IConnectionMultiplexer redis) : Grain, IWorkerGrain, IWorkerControlGrain
+    ClusterGrainOptions options, IConnectionMultiplexer redis, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain, IWorkerControlGrain
 {
     public const string Topic = "workers";
     private long _storedHeartbeatMs;
@@ -119,8 +120,9 @@ public sealed class WorkerGrain(
     /// answer is awaited for half the lease, and only a fifth of the lease more once the job has told this worker of
     /// its hold (<see cref="JobHeldAsync"/>, before the job answers the queue): after a silo died, an answer that must
     /// come back through it, and even the job's word to this grain, wait until the cluster has declared it dead and
-    /// found its grains again, while the job waits for its worker under a running lease. A claim that is not answered
-    /// looks for the hold in Redis; one still in flight ends in a hold the next claim hands out.
+    /// found its grains again, while the job waits for its worker under a running lease. A claim that is not answered,
+    /// or fails, leaves its hold known here (the job told of it) or written in Redis with the job: it is looked for
+    /// there, and a claim still in flight ends in a hold the next claim hands out.
     /// </summary>
     public async Task<JobAssignment?> ClaimAsync(string machineId, WorkerCapabilities capabilities, TimeSpan lease)
     {
@@ -139,33 +141,27 @@ public sealed class WorkerGrain(
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
             if (!claim.IsCompleted && assigned.Task.IsCompleted)
                 await ((Task)claim).WaitAsync(lease / 5).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-            if (!claim.IsCompleted)
+            if (claim.IsCompletedSuccessfully)
             {
-                // The answer is late or lost. The hold it brings is known here, or written in Redis with the job.
-                _ = claim.ContinueWith(static c => c.Exception, CancellationToken.None,
-                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                if (!assigned.Task.IsCompleted) await RecoverHoldsAsync();
-                return await TakeUnansweredAsync();
+                if (claim.Result is { } assignment)
+                {
+                    _unanswered.Remove(assignment.Job.Id);
+                    Hold(assignment.Job.Id, assignment.LeaseToken);
+                }
+                return claim.Result;
             }
-            var assignment = await claim;
-            if (assignment is not null)
-            {
-                _unanswered.Remove(assignment.Job.Id);
-                Hold(assignment.Job.Id, assignment.LeaseToken);
-            }
-            return assignment;
-        }
-        catch (Exception) when (!assigned.Task.IsCompleted)
-        {
-            // Failed with no word from a job: the job it assigned may have written its hold and died with its silo before telling.
-            await RecoverHoldsAsync();
-            if (await TakeUnansweredAsync() is { } recovered) return recovered;
-            throw;
         }
         finally
         {
             _assigned = null;
         }
+        _ = claim.ContinueWith(static c => c.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        LogClaimUnanswered(Id, claim.IsFaulted ? claim.Exception.GetBaseException().Message : "no answer in time", assigned.Task.IsCompleted);
+        if (!assigned.Task.IsCompleted) await RecoverHoldsAsync();
+        if (await TakeUnansweredAsync() is { } recovered) return recovered;
+        if (claim.IsFaulted) await claim; // nothing was lost: the caller learns why the claim failed
+        return null;
     }
 
     public Task<bool> JobHeldAsync(string jobId, string leaseToken)
@@ -189,27 +185,37 @@ public sealed class WorkerGrain(
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Held again, or still: either way the next claim hands the hold out, since the connection may never have been
+    /// given it (a connection that runs it already does not run it twice).
+    /// </summary>
     public Task<bool> TakeBackAsync(string jobId, string leaseToken)
     {
         if (!Worker.Registered || Worker.Offline || NowMs - Worker.LastHeartbeatMs >= TimeoutMs) return Task.FromResult(false);
-        if (!Worker.Held.TryGetValue(jobId, out var held) || held != leaseToken)
-        {
-            Hold(jobId, leaseToken);
-            _unanswered.Add(jobId);
-            _assigned?.TrySetResult();
-        }
+        Hold(jobId, leaseToken);
+        _unanswered.Add(jobId);
+        _assigned?.TrySetResult();
         return Task.FromResult(true);
     }
 
-    /// <summary>A job this worker holds whose claim has not answered (its answer lost, or not back yet), as its assignment.</summary>
+    /// <summary>
+    /// A job this worker holds whose claim has not answered (its answer lost, or not back yet), as its assignment. A job
+    /// that cannot be asked now stays unanswered for the next claim.
+    /// </summary>
     private async Task<JobAssignment?> TakeUnansweredAsync()
     {
-        while (_unanswered.Count > 0)
+        if (_unanswered.Count == 0) return null;
+        foreach (var jobId in _unanswered.ToArray())
         {
-            var jobId = _unanswered.First();
+            if (!Worker.Held.TryGetValue(jobId, out var token))
+            {
+                _unanswered.Remove(jobId);
+                continue;
+            }
+            var (answered, assignment) = await AskHoldAsync(jobId);
+            if (!answered) continue;
             _unanswered.Remove(jobId);
-            if (!Worker.Held.TryGetValue(jobId, out var token)) continue;
-            if (await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldByAsync(Id) is { } assignment)
+            if (assignment is not null)
             {
                 Worker.Held[jobId] = assignment.LeaseToken;
                 return assignment;
@@ -242,14 +248,20 @@ public sealed class WorkerGrain(
         }
     }
 
+    /// <summary>
+    /// Whether the job grants this worker a hold, and which. Bounded by a fifth of the lease: a job on a silo that died
+    /// answers only once the cluster has declared that silo dead, and a claim waiting for it would keep this worker's
+    /// other holds from being handed out.
+    /// </summary>
     private async Task<(bool Answered, JobAssignment? Hold)> AskHoldAsync(string jobId)
     {
         try
         {
-            return (true, await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldByAsync(Id));
+            return (true, await GrainFactory.GetGrain<IJobControlGrain>(jobId).HeldByAsync(Id).WaitAsync(options.Lease / 5));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
+            LogHoldUnasked(Id, jobId, e.Message);
             return (false, null);
         }
     }
@@ -346,4 +358,10 @@ public sealed class WorkerGrain(
         RegisteredAt = Iso(Worker.RegisteredMs),
         LastHeartbeat = Iso(Worker.LastHeartbeatMs),
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId}'s claim was not answered ({Reason}; a job told of its hold: {Told}); looking for the hold")]
+    private partial void LogClaimUnanswered(string workerId, string reason, bool told);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} could not ask job {JobId} whether it holds it ({Reason}); its next claim asks again")]
+    private partial void LogHoldUnasked(string workerId, string jobId, string reason);
 }

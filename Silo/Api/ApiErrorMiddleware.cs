@@ -7,7 +7,7 @@ namespace Cluster.Silo.Api;
 
 /// <summary>
 /// Turns what would otherwise be an empty or HTML error into the API's JSON shape: bodies over the size
-/// limit (413), malformed requests (400), Redis being unreachable (503) and anything unexpected (500).
+/// limit (413), malformed requests (400), Redis being unreachable or a grain's silo gone (503) and anything unexpected (500).
 /// </summary>
 public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<ClusterOptions> options, ILogger<ApiErrorMiddleware> logger)
 {
@@ -41,6 +41,13 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
             LogRedisUnavailable(logger, context.Request.Method, context.Request.Path, e.Message);
             await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ApiError.Unavailable, "Redis is not reachable right now; try again shortly").ConfigureAwait(false);
         }
+        catch (Exception e) when (!context.Response.HasStarted && IsClusterUnanswered(e))
+        {
+            LogClusterUnanswered(logger, context.Request.Method, context.Request.Path, e.Message);
+            context.Response.Headers.RetryAfter = "1";
+            await ApiError.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ApiError.Unavailable,
+                "The cluster could not answer in time (a silo may have just stopped and its grains are being found again); try again shortly").ConfigureAwait(false);
+        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // the client went away; nobody is left to answer
@@ -55,6 +62,12 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
 
     private static bool IsRedisUnreachable(Exception e) => e is RedisConnectionException or RedisTimeoutException;
 
+    /// <summary>
+    /// A grain call that met a silo which died, or no answer within Orleans' response timeout: until the cluster declares
+    /// that silo dead its grains cannot be reached, and after that they are found again on the survivors.
+    /// </summary>
+    private static bool IsClusterUnanswered(Exception e) => e is Orleans.Runtime.OrleansMessageRejectionException or TimeoutException;
+
     private static void LiftKestrelLimit(HttpContext context)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize) bodySize.MaxRequestBodySize = null;
@@ -64,6 +77,9 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} failed: Redis unavailable ({Reason})")]
     private static partial void LogRedisUnavailable(ILogger logger, string method, PathString path, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} failed: the cluster did not answer ({Reason})")]
+    private static partial void LogClusterUnanswered(ILogger logger, string method, PathString path, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);

@@ -10,12 +10,13 @@ namespace Cluster.Silo.Workers;
 /// <summary>
 /// Pushes jobs to the workers connected to this silo. It wakes whenever a job becomes claimable anywhere
 /// in the cluster (it follows the job event stream) and whenever one of its workers frees a slot, and then
-/// claims for each worker with room until the queue has nothing that worker can serve. Claims are atomic
-/// in Redis, so the dispatchers of many silos can compete for the same jobs safely.
+/// claims for each worker with room until the queue has nothing that worker can serve. The queue grain hands
+/// each job to one claim, so the dispatchers of many silos can compete for the same jobs safely.
 /// </summary>
 public sealed partial class JobDispatcher(GrainFactory grains, StreamTails streams, ILogger<JobDispatcher> logger) : BackgroundService
 {
-    // A safety net only: events wake the dispatcher at once; the tick catches a wake-up lost to a Redis failover.
+    // A safety net only: events wake the dispatcher at once; the tick catches a wake-up lost to a Redis failover and
+    // hands out a hold a worker took back from a job whose silo died (WorkerGrain.TakeBackAsync).
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(2);
     private readonly ConcurrentDictionary<string, WorkerSession> _sessions = new(StringComparer.Ordinal);
     private readonly WakeSignal _wake = new();
@@ -40,7 +41,7 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
             try
             {
                 await _wake.WaitAsync(Tick, stoppingToken);
-                await DispatchAsync(stoppingToken);
+                Dispatch(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -55,20 +56,36 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
     }
 
     /// <summary>
-    /// Claims for every worker with room at once (the Redis client pipelines the calls), round after round,
-    /// until each has its fill or nothing it can serve is left.
+    /// Starts a claim loop for every worker with room that has none running. Each worker claims on its own, so that a
+    /// claim held up by a silo that just died (its answer waits until the cluster declares that silo dead) holds up no
+    /// other worker's claims.
     /// </summary>
-    private async Task DispatchAsync(CancellationToken cancellationToken)
+    private void Dispatch(CancellationToken cancellationToken)
     {
-        var exhausted = new HashSet<WorkerSession>();
-        while (true)
+        foreach (var session in _sessions.Values)
+            if (session.HasCapacity && session.WakeClaims())
+                _ = ClaimWhileRoomAsync(session, cancellationToken);
+    }
+
+    /// <summary>Claims for one worker until it has its fill or nothing it can serve is left.</summary>
+    private async Task ClaimWhileRoomAsync(WorkerSession session, CancellationToken cancellationToken)
+    {
+        do
         {
-            var ready = _sessions.Values.Where(s => s.HasCapacity && !exhausted.Contains(s)).ToArray();
-            if (ready.Length == 0) return;
-            var claimed = await Task.WhenAll(ready.Select(s => ClaimOneAsync(s, cancellationToken)));
-            for (var i = 0; i < ready.Length; i++)
-                if (!claimed[i]) exhausted.Add(ready[i]);
-        }
+            try
+            {
+                while (session.HasCapacity && await ClaimOneAsync(session, cancellationToken)) { }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogClaimFailed(e, session.WorkerId);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None);
+            }
+        } while (session.ClaimAgain());
     }
 
     /// <summary>Claims one job for a worker and pushes it; false when nothing it can serve is pending.</summary>
@@ -144,6 +161,9 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dispatching jobs failed")]
     private partial void LogDispatchFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A claim for worker {WorkerId} failed; its next wake-up claims again")]
+    private partial void LogClaimFailed(Exception e, string workerId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send to worker {WorkerId} about job {JobId}: {Reason}")]
     private partial void LogSendFailed(string workerId, string jobId, string reason);

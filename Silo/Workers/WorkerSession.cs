@@ -21,6 +21,22 @@ public sealed class WorkerSession(WebSocket socket, RegisterFrame registration)
 
     public bool HasCapacity => Held.Count < Concurrency && socket.State == WebSocketState.Open;
 
+    /// <summary>0: no claim loop runs for this worker; 1: one runs; 2: one runs and was woken again since it started.</summary>
+    private int _claiming;
+
+    /// <summary>True when the caller is to run this worker's claim loop; otherwise the running loop learns it was woken.</summary>
+    public bool WakeClaims()
+    {
+        while (true)
+        {
+            var now = Volatile.Read(ref _claiming);
+            if (Interlocked.CompareExchange(ref _claiming, now == 0 ? 1 : 2, now) == now) return now == 0;
+        }
+    }
+
+    /// <summary>At the end of a claim loop: true when it was woken meanwhile and goes on, since a job may have become claimable after its last claim.</summary>
+    public bool ClaimAgain() => Interlocked.CompareExchange(ref _claiming, 0, 1) != 1 && Interlocked.Exchange(ref _claiming, 1) == 2;
+
     /// <summary>Sends one frame; frames from the receive loop and the dispatcher never interleave.</summary>
     public async Task SendAsync(WorkerFrame frame, CancellationToken cancellationToken)
     {

@@ -178,10 +178,11 @@ public sealed class GatewayProtocolTests
         await using var client = await ConnectAnsweringPingsAsync();
         await SubscribeAsync(client, filter);
         await using var worker = await RawWorker.ConnectAsync(_silo, Key);
-        await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability));
+        await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability), concurrency: 64);
 
         // 200 completions with 32 KB results (6 MB of events) overflow the socket buffers and then the
-        // 50-frame send queue, while the client reads nothing.
+        // 50-frame send queue, while the client reads nothing. The client answers no ping meanwhile, so the
+        // completions are sent without waiting for each answer: a client silent for three heartbeats is dropped.
         var bulky = new JsonObject { ["blob"] = new string('x', 32 * 1024) };
         for (var i = 0; i < 200; i++) await SubmitAsync(capability);
         var completed = new List<string>();
@@ -189,7 +190,7 @@ public sealed class GatewayProtocolTests
         {
             var assigned = await worker.NextAssignmentAsync();
             var id = ProtocolClient.Text(assigned["job"]!["id"]);
-            await worker.CommandAsync(new JsonObject { ["type"] = "complete", ["job_id"] = id, ["lease_token"] = assigned["lease_token"]!.DeepClone(), ["result"] = bulky.DeepClone() });
+            await worker.SendAsync(new JsonObject { ["v"] = 1, ["type"] = "complete", ["job_id"] = id, ["lease_token"] = assigned["lease_token"]!.DeepClone(), ["result"] = bulky.DeepClone() });
             completed.Add(id);
         }
 

@@ -77,7 +77,6 @@ public class ProtocolClient : IAsyncDisposable
 
     public void Abort() => _socket.Abort();
 
-    /// <summary>Reads and discards frames until the silo closes the connection, or fails after the deadline.</summary>
     /// <summary>Reads until the socket closes; returns the status of the silo's close frame, or null when the link just died.</summary>
     public async Task<WebSocketCloseStatus?> WaitForCloseAsync(TimeSpan within)
     {
