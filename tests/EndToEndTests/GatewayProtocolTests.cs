@@ -175,16 +175,17 @@ public sealed class GatewayProtocolTests
     {
         var capability = UniqueType();
         var filter = new JsonObject { ["event_types"] = new JsonArray("job_completed"), ["machine_ids"] = new JsonArray("m-" + capability) };
+        // The jobs wait for their worker, so that the client is silent only while they complete: it reads nothing,
+        // so answers no ping, and a client silent for three heartbeats is dropped.
+        for (var i = 0; i < 200; i++) await SubmitAsync(capability);
         await using var client = await ConnectAnsweringPingsAsync();
         await SubscribeAsync(client, filter);
         await using var worker = await RawWorker.ConnectAsync(_silo, Key);
         await worker.RegisterAsync("w-" + capability, "m-" + capability, RawWorker.Capabilities(capability), concurrency: 64);
 
-        // 200 completions with 32 KB results (6 MB of events) overflow the socket buffers and then the
-        // 50-frame send queue, while the client reads nothing. The client answers no ping meanwhile, so the
-        // completions are sent without waiting for each answer: a client silent for three heartbeats is dropped.
+        // 200 completions with 32 KB results (6 MB of events) overflow the socket buffers and then the 50-frame send
+        // queue, while the client reads nothing. They are sent without waiting for each answer, as an agent sends them.
         var bulky = new JsonObject { ["blob"] = new string('x', 32 * 1024) };
-        for (var i = 0; i < 200; i++) await SubmitAsync(capability);
         var completed = new List<string>();
         while (completed.Count < 200)
         {
@@ -192,6 +193,11 @@ public sealed class GatewayProtocolTests
             var id = ProtocolClient.Text(assigned["job"]!["id"]);
             await worker.SendAsync(new JsonObject { ["v"] = 1, ["type"] = "complete", ["job_id"] = id, ["lease_token"] = assigned["lease_token"]!.DeepClone(), ["result"] = bulky.DeepClone() });
             completed.Add(id);
+        }
+        for (var i = 0; i < completed.Count; i++)
+        {
+            var answer = await worker.ReceiveAsync(f => ProtocolClient.Text(f["type"]) is "ack" or "error");
+            Assert.That(ProtocolClient.Text(answer["type"]), Is.EqualTo("ack"), answer.ToJsonString());
         }
 
         var received = new List<string>();
