@@ -28,8 +28,7 @@ public static class ClusterEndpoints
         GatewayEndpoint.Map(app);
 
         // Routes win over this fallback whatever order they are mapped in.
-        app.MapFallback("/api/{**path}", (HttpContext context) => ApiError.Result(
-            StatusCodes.Status404NotFound, ApiError.NotFound, $"No API route for {context.Request.Method} {context.Request.Path}"));
+        app.MapApiFallback();
         return app;
     }
 }

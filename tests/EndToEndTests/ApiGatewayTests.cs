@@ -142,6 +142,18 @@ public sealed class ApiGatewayTests
     }
 
     [Test]
+    public async Task A_route_asked_with_a_method_it_does_not_take_gets_405_with_Allow_in_the_error_shape()
+    {
+        using var submit = await SendAsync(HttpMethod.Get, "/api/jobs/submit", AdminKey);
+        using var job = await SendAsync(HttpMethod.Delete, "/api/jobs/some-job-id/status", AdminKey);
+
+        await submit.AssertErrorAsync(HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED");
+        await job.AssertErrorAsync(HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED");
+        Assert.That(submit.Content.Headers.Allow, Is.EquivalentTo(new[] { "POST" }));
+        Assert.That(job.Content.Headers.Allow, Is.EquivalentTo(new[] { "GET" }));
+    }
+
+    [Test]
     public async Task A_body_over_the_size_limit_gets_413_in_the_error_shape()
     {
         using var content = new ByteArrayContent(OversizedJson());
