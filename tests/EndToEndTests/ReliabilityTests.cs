@@ -160,74 +160,84 @@ public sealed class ReliabilityTests
     public async Task Killing_redis_server_and_starting_it_on_its_append_only_file_loses_no_acknowledged_submission_and_the_silos_recover_without_a_restart()
     {
         var silos = await StartSilosAsync(2);
-        await using var a = silos[0];
-        await using var b = silos[1];
-        var capability = Unique("durable");
-        var acknowledged = new ConcurrentBag<string>();
-        var refused = 0;
-        using var stop = new CancellationTokenSource();
-
-        // One client per silo submits a job after another, as fast as each is answered, through the crash.
-        async Task SubmitUntilStoppedAsync(SiloProcess silo)
-        {
-            using var http = new HttpClient { BaseAddress = silo.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    using var response = await http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key,
-                        JsonContent.Create(new { type = "simulation", requirements = new { capabilities = new[] { capability } } })), stop.Token);
-                    if (response.StatusCode == HttpStatusCode.OK)
-                        acknowledged.Add(JsonNode.Parse(await response.Content.ReadAsStringAsync(stop.Token))!["job_id"]!.GetValue<string>());
-                    else
-                        Interlocked.Increment(ref refused);
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
-                {
-                    Interlocked.Increment(ref refused);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                }
-            }
-        }
-
-        var submitters = Task.WhenAll(SubmitUntilStoppedAsync(a), SubmitUntilStoppedAsync(b));
         try
         {
-            await Eventually.UntilAsync(() => Task.FromResult(acknowledged.Count >= 100), "a hundred submissions are acknowledged before the crash", TimeSpan.FromSeconds(30));
-            Assert.That(Volatile.Read(ref refused), Is.Zero, "precondition: nothing is refused while Redis runs");
+            await using var a = silos[0];
+            await using var b = silos[1];
+            var capability = Unique("durable");
+            var acknowledged = new ConcurrentBag<string>();
+            var refused = 0;
+            using var stop = new CancellationTokenSource();
 
-            await _redis.KillServerAsync();
-            await Eventually.UntilAsync(() => Task.FromResult(Volatile.Read(ref refused) >= 2), "the silos refuse submissions while Redis is down", TimeSpan.FromSeconds(30));
-            var beforeRestart = acknowledged.Count;
-            await _redis.StartServerAgainAsync();
-            await Eventually.UntilAsync(() => Task.FromResult(acknowledged.Count >= beforeRestart + 100),
-                "both silos acknowledge submissions again once Redis is back", TimeSpan.FromSeconds(60));
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await submitters;
-        }
-
-        var ids = acknowledged.ToArray();
-        var statuses = await JobStatusesAsync(b, ids);
-        Assert.That(statuses.Where(s => s.Value is null).Select(s => s.Key), Is.Empty, "every acknowledged job exists after the restart");
-
-        await using var agent = StartAgent(a, b, Unique("box"), 4, capability, jobMilliseconds: 1);
-        await WaitUntilCompletedAsync(ids, TimeSpan.FromSeconds(60), "the recovered silos run every acknowledged job");
-
-        var completions = Count(await _redis.Database.ReadStreamAsync(EventStreams.Jobs), "job_completed");
-        using (Assert.EnterMultipleScope())
-        {
-            Assert.That(ids.Where(id => completions.GetValueOrDefault(id) != 1), Is.Empty, "one job_completed event per acknowledged job");
-            Assert.That(a.HasExited || b.HasExited, Is.False, "neither silo restarted");
-            foreach (var silo in silos)
+            // One client per silo submits a job after another, as fast as each is answered, through the crash.
+            async Task SubmitUntilStoppedAsync(SiloProcess silo)
             {
-                using var ready = await silo.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
-                Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), silo.Transcript());
+                using var http = new HttpClient { BaseAddress = silo.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        using var response = await http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", Key,
+                            JsonContent.Create(new { type = "simulation", requirements = new { capabilities = new[] { capability } } })), stop.Token);
+                        if (response.StatusCode == HttpStatusCode.OK)
+                            acknowledged.Add(JsonNode.Parse(await response.Content.ReadAsStringAsync(stop.Token))!["job_id"]!.GetValue<string>());
+                        else
+                            Interlocked.Increment(ref refused);
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !stop.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref refused);
+                    }
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                    {
+                    }
+                }
             }
+
+            var submitters = Task.WhenAll(SubmitUntilStoppedAsync(a), SubmitUntilStoppedAsync(b));
+            try
+            {
+                await Eventually.UntilAsync(() => Task.FromResult(acknowledged.Count >= 100), "a hundred submissions are acknowledged before the crash", TimeSpan.FromSeconds(30));
+                Assert.That(Volatile.Read(ref refused), Is.Zero, "precondition: nothing is refused while Redis runs");
+
+                await _redis.KillServerAsync();
+                await Eventually.UntilAsync(() => Task.FromResult(Volatile.Read(ref refused) >= 2), "the silos refuse submissions while Redis is down", TimeSpan.FromSeconds(30));
+                var beforeRestart = acknowledged.Count;
+                await _redis.StartServerAgainAsync();
+                await Eventually.UntilAsync(() => Task.FromResult(acknowledged.Count >= beforeRestart + 100),
+                    "both silos acknowledge submissions again once Redis is back", TimeSpan.FromSeconds(60));
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                await submitters;
+            }
+
+            var ids = acknowledged.ToArray();
+            var statuses = await JobStatusesAsync(b, ids);
+            Assert.That(statuses.Where(s => s.Value is null).Select(s => s.Key), Is.Empty, "every acknowledged job exists after the restart");
+
+            await using var agent = StartAgent(a, b, Unique("box"), 4, capability, jobMilliseconds: 1);
+            await WaitUntilCompletedAsync(ids, TimeSpan.FromSeconds(60), "the recovered silos run every acknowledged job");
+
+            var completions = Count(await _redis.Database.ReadStreamAsync(EventStreams.Jobs), "job_completed");
+            using (Assert.EnterMultipleScope())
+            {
+                Assert.That(ids.Where(id => completions.GetValueOrDefault(id) != 1), Is.Empty, "one job_completed event per acknowledged job");
+                Assert.That(a.HasExited || b.HasExited, Is.False,
+                    () => "neither silo restarted\n" + string.Join("\n", silos.Where(s => s.HasExited).Select(s => string.Join("\n", s.Transcript().Split('\n').TakeLast(60)))));
+                foreach (var silo in silos)
+                {
+                    using var ready = await silo.Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                    Assert.That(ready.StatusCode, Is.EqualTo(HttpStatusCode.OK), silo.Transcript());
+                }
+            }
+        }
+        catch (Exception e) when (e is not SuccessException && silos.Any(s => s.HasExited))
+        {
+            // A silo that stopped by itself says why only in its own log.
+            throw new AssertionException(e.Message + "\n--- the log of each silo that exited ---\n"
+                + string.Join("\n", silos.Where(s => s.HasExited).Select(s => string.Join("\n", s.Transcript().Split('\n').TakeLast(80)))), e);
         }
     }
 

@@ -33,8 +33,16 @@ public sealed class RedisStreamsFailoverTests : RedisServerTest
         StreamSink.Reopen(key);
         await cluster.KillSiloAsync(doomed); // also disposes its services, so its multiplexer: it can no longer read or acknowledge
         inFlight.SetResult(false); // the delivery it had in progress never completes
-        var received = await Eventually.HoldsAsync(
-            () => Task.FromResult(StreamSink.Of(key)), d => d.DistinctBy(e => e.Number).Count() == count, TimeSpan.FromSeconds(60), "every event delivered");
+        IReadOnlyList<Delivery> received;
+        try
+        {
+            received = await Eventually.HoldsAsync(
+                () => Task.FromResult(StreamSink.Of(key)), d => d.DistinctBy(e => e.Number).Count() == count, TimeSpan.FromSeconds(60), "every event delivered");
+        }
+        catch (TimeoutException timeout)
+        {
+            throw new TimeoutException($"{timeout.Message}\n{await WhereItStoodAsync(survivor, topic, redisKey, key)}", timeout);
+        }
 
         // At least once: a duplicate would be allowed, a loss or a reordering not. (None is expected here: nothing the
         // killed silo delivered was recorded.)
@@ -43,6 +51,17 @@ public sealed class RedisStreamsFailoverTests : RedisServerTest
         Assert.That(firsts.Select(d => d.Token.EntryId), Is.EqualTo(await EntryIdsAsync(redisKey)));
         Assert.That(StreamTestCluster.TopicsReadBy(survivor), Does.Contain(topic));
         await Eventually.UntilAsync(async () => await PendingCountAsync(redisKey) == 0, "the new owner acknowledged them");
+    }
+
+    /// <summary>What a delivery that never came waited on: the topic's owner, the group's read position and pending entries, what was delivered.</summary>
+    private async Task<string> WhereItStoodAsync(global::Orleans.TestingHost.SiloHandle survivor, string topic, string redisKey, string key)
+    {
+        var groups = await RedisServer.Database.StreamGroupInfoAsync(redisKey);
+        var consumers = await RedisServer.Database.StreamConsumerInfoAsync(redisKey, StreamTestCluster.Provider);
+        return $"the survivor reads {topic}: {StreamTestCluster.TopicsReadBy(survivor).Contains(topic)}; "
+            + "groups: " + string.Join(", ", groups.Select(g => $"{g.Name} last delivered {g.LastDeliveredId}, {g.PendingMessageCount} pending"))
+            + "; consumers: " + string.Join(", ", consumers.Select(c => $"{c.Name} {c.PendingMessageCount} pending, idle {c.IdleTimeInMilliseconds} ms"))
+            + $"; delivered: {string.Join(" ", StreamSink.Of(key).Select(d => d.Number))}";
     }
 
     private async Task<long> PendingCountAsync(string key) =>
