@@ -60,7 +60,13 @@ public sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<Cl
         }
     }
 
-    private static bool IsRedisUnreachable(Exception e) => e is RedisConnectionException or RedisTimeoutException;
+    /// <summary>Also when a grain's storage met it: Orleans wraps what the storage provider threw.</summary>
+    private static bool IsRedisUnreachable(Exception e)
+    {
+        for (var cause = e; cause is not null; cause = cause.InnerException)
+            if (cause is RedisConnectionException or RedisTimeoutException) return true;
+        return false;
+    }
 
     /// <summary>
     /// A grain call that met a silo which died, or no answer within Orleans' response timeout: until the cluster declares
