@@ -168,9 +168,7 @@ public sealed partial class WorkerGrain(
     {
         if (!Worker.Registered) return Task.FromResult(true);
         if (Worker.Offline) return Task.FromResult(false);
-        Hold(jobId, leaseToken);
-        _unanswered.Add(jobId);
-        _assigned?.TrySetResult();
+        HoldUnanswered(jobId, leaseToken);
         return Task.FromResult(true);
     }
 
@@ -192,10 +190,16 @@ public sealed partial class WorkerGrain(
     public Task<bool> TakeBackAsync(string jobId, string leaseToken)
     {
         if (!Worker.Registered || Worker.Offline || NowMs - Worker.LastHeartbeatMs >= TimeoutMs) return Task.FromResult(false);
+        HoldUnanswered(jobId, leaseToken);
+        return Task.FromResult(true);
+    }
+
+    /// <summary>A hold the next claim hands out; a claim waiting for the queue's answer learns that a job told of its hold.</summary>
+    private void HoldUnanswered(string jobId, string leaseToken)
+    {
         Hold(jobId, leaseToken);
         _unanswered.Add(jobId);
         _assigned?.TrySetResult();
-        return Task.FromResult(true);
     }
 
     /// <summary>
