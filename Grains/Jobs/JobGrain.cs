@@ -7,6 +7,7 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
+using Cluster.Grains.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -635,7 +636,11 @@ public sealed partial class JobGrain(
         fields["retry_count"] = Job.RetryCount.ToString(CultureInfo.InvariantCulture);
         foreach (var (name, value) in extra)
             if (value.Length > 0) fields[name] = value;
-        Job.Outbox.Publish(Topic, Id, new TopicEvent(type, fields), (HistoryKey(Id), Streams.EventJson.ToJsonText(type, fields)));
+        var @event = new TopicEvent(type, fields);
+        Job.Outbox.Publish(Topic, Id, @event, (HistoryKey(Id), Streams.EventJson.ToJsonText(type, fields)));
+        if (Job.WorkflowId is not null && type is "job_completed" or "job_dead" or "job_cancelled")
+            Job.Outbox.Publish(WorkflowStepRelayGrain.Topic, Id, @event);
+        WebhookTargets.PublishIfWanted(Job.Outbox, Id, Job.WebhookUrl, Job.WebhookEvents, @event);
     }
 
     private static string HistoryKey(string id) => "job:" + id + ":events";

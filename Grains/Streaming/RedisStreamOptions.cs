@@ -18,7 +18,7 @@ public sealed class RedisStreamOptions
     public const string DefaultKeyPrefix = "events";
 
     /// <summary>The default <see cref="Topics"/>: the system's topic streams.</summary>
-    public static IReadOnlyList<string> DefaultTopics { get; } = ["jobs", "workers", "machines", "workflows", "modules", "silos", "stats"];
+    public static IReadOnlyList<string> DefaultTopics { get; } = ["jobs", "workers", "machines", "workflows", "modules", "silos", "stats", "steps", "hooks"];
 
     /// <summary>
     /// Prefix of the Redis keys: topic <c>jobs</c> is stored in the stream key <c>{KeyPrefix}:jobs</c>. Default
@@ -34,6 +34,15 @@ public sealed class RedisStreamOptions
     /// Every silo must list the same topics, or a topic listed on one silo only would be read by that silo alone.
     /// </summary>
     public IList<string> Topics { get; set; } = [.. DefaultTopics];
+
+    /// <summary>
+    /// The topics the provider's pulling agents read and deliver to subscribers; <see langword="null"/> (the default)
+    /// reads them all. Each must be one of <see cref="Topics"/>. A topic left out can still be published on, but no grain
+    /// that subscribes to it is ever called: leave out only topics that other readers tail on their own (the gateway
+    /// reads the client-facing topics with <c>XREAD</c>), since reading a topic costs Redis an <c>XREADGROUP</c> and an
+    /// <c>XACK</c> for every entry, and the silo a message to the cache and the agent.
+    /// </summary>
+    public IList<string>? ReadTopics { get; set; }
 
     /// <summary>
     /// Caps each topic's key with <c>XADD … MAXLEN ~ MaxLength</c>; <see langword="null"/> leaves keys uncapped.
@@ -71,7 +80,7 @@ internal sealed class RedisStreamOptionsValidator(RedisStreamOptions options, st
     {
         try
         {
-            TopicQueueMapper.Validate(options.Topics, options.KeyPrefix);
+            TopicQueueMapper.Validate(options.Topics, options.KeyPrefix, options.ReadTopics);
         }
         catch (ArgumentException e)
         {

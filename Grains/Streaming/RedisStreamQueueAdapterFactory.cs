@@ -41,7 +41,7 @@ public sealed class RedisStreamQueueAdapterFactory : IQueueAdapterFactory
         _services = services ?? throw new ArgumentNullException(nameof(services));
         _serializer = serializer ?? throw new ArgumentNullException(nameof(serializer));
         _loggerFactory = loggerFactory ?? throw new ArgumentNullException(nameof(loggerFactory));
-        _mapper = new TopicQueueMapper(options.Topics, options.KeyPrefix);
+        _mapper = new TopicQueueMapper(options.Topics, options.KeyPrefix, options.ReadTopics);
         _cache = new SimpleQueueAdapterCache(cacheOptions, name, loggerFactory);
         _adapter = new(CreateAdapterOnce);
     }

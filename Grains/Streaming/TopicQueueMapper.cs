@@ -9,7 +9,8 @@ namespace Cluster.Grains.Streaming;
 /// <summary>
 /// One queue per topic: a stream goes to the queue of its namespace, and each queue is one Redis stream key
 /// (<c>{prefix}:{topic}</c>). A namespace that is not a configured topic has no queue: publishing on it throws
-/// <see cref="ArgumentException"/> rather than landing in some other topic's key.
+/// <see cref="ArgumentException"/> rather than landing in some other topic's key. A topic left out of the read topics
+/// keeps its queue for publishing, but no pulling agent is given it: nothing in the cluster subscribes to it.
 /// </summary>
 /// <remarks>
 /// The pulling agents' default balancer (ConsistentRingQueueBalancer) gives each silo the queues whose hash falls in its
@@ -20,22 +21,24 @@ namespace Cluster.Grains.Streaming;
 internal sealed class TopicQueueMapper : IConsistentRingStreamQueueMapper
 {
     private readonly Topic[] _topics;
-    private readonly QueueId[] _queues;
+    private readonly QueueId[] _readQueues;
 
-    public TopicQueueMapper(IEnumerable<string> topics, string keyPrefix)
+    /// <param name="readTopics">The topics the pulling agents read; <see langword="null"/> for all of them.</param>
+    public TopicQueueMapper(IEnumerable<string> topics, string keyPrefix, IEnumerable<string>? readTopics = null)
     {
-        var names = Validate(topics, keyPrefix);
+        var names = Validate(topics, keyPrefix, readTopics);
         _topics = [.. names.Select(name => new Topic(
             name,
             Encoding.UTF8.GetBytes(name),
             QueueId.GetQueueId(name, 0, XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(name))),
             new RedisKey($"{keyPrefix}:{name}")))];
-        _queues = [.. _topics.Select(t => t.Queue)];
+        var read = readTopics is null ? null : new HashSet<string>(readTopics, StringComparer.Ordinal);
+        _readQueues = [.. _topics.Where(t => read is null || read.Contains(t.Name)).Select(t => t.Queue)];
     }
 
-    /// <summary>Checks a topic list and key prefix; returns the topics.</summary>
-    /// <exception cref="ArgumentException">Empty, duplicated or malformed topics, or an empty prefix.</exception>
-    public static IReadOnlyList<string> Validate(IEnumerable<string>? topics, string? keyPrefix)
+    /// <summary>Checks a topic list, its read topics and the key prefix; returns the topics.</summary>
+    /// <exception cref="ArgumentException">Empty, duplicated or malformed topics, a read topic that is not a topic, or an empty prefix.</exception>
+    public static IReadOnlyList<string> Validate(IEnumerable<string>? topics, string? keyPrefix, IEnumerable<string>? readTopics = null)
     {
         if (string.IsNullOrEmpty(keyPrefix)) throw new ArgumentException("KeyPrefix must not be empty.", nameof(keyPrefix));
         var names = topics?.ToArray() ?? [];
@@ -47,17 +50,21 @@ internal sealed class TopicQueueMapper : IConsistentRingStreamQueueMapper
         }
         var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"Topic '{duplicate.Key}' is listed twice.", nameof(topics));
+        foreach (var read in readTopics ?? [])
+            if (!names.Contains(read, StringComparer.Ordinal))
+                throw new ArgumentException($"Read topic '{read}' is not one of the topics ({string.Join(", ", names)}).", nameof(readTopics));
         return names;
     }
 
-    public IEnumerable<QueueId> GetAllQueues() => _queues;
+    /// <summary>The queues the pulling agents share out: those of the read topics.</summary>
+    public IEnumerable<QueueId> GetAllQueues() => _readQueues;
 
     public QueueId GetQueueForStream(StreamId streamId) => TopicOf(streamId).Queue;
 
     public IEnumerable<QueueId> GetQueuesForRange(IRingRange range)
     {
         ArgumentNullException.ThrowIfNull(range);
-        return [.. _queues.Where(q => range.InRange(q.GetUniformHashCode()))];
+        return [.. _readQueues.Where(q => range.InRange(q.GetUniformHashCode()))];
     }
 
     /// <summary>The topic of a stream, by its namespace.</summary>

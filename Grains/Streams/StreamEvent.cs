@@ -14,4 +14,7 @@ public static class EventStreams
     public const string Workers = "events:workers";
     public const string Machines = "events:machines";
     public const string Workflows = "events:workflows";
+
+    /// <summary>The events to deliver to webhooks (<see cref="WebhookTargets.Topic"/>); not served to clients.</summary>
+    public const string Hooks = "events:hooks";
 }

@@ -447,7 +447,9 @@ public sealed class WorkflowGrain(
         if (Workflow.WebhookUrl is { Length: > 0 } webhook) fields["webhook_url"] = webhook;
         foreach (var (name, value) in extra)
             if (value.Length > 0) fields[name] = value;
-        Workflow.Outbox.Publish(Topic, Id, new TopicEvent(type, fields));
+        var @event = new TopicEvent(type, fields);
+        Workflow.Outbox.Publish(Topic, Id, @event);
+        WebhookTargets.PublishIfWanted(Workflow.Outbox, Id, Workflow.WebhookUrl, null, @event);
     }
 
     private ClusterException NotFound() => new(ErrorCodes.WorkflowNotFound, "Workflow not found: " + Id);

@@ -6,17 +6,21 @@ using Orleans.Streams.Core;
 
 namespace Cluster.Grains.Workflows;
 
-/// <summary>The relay's grain interface: it has no methods, the <c>jobs</c> topic activates it.</summary>
+/// <summary>The relay's grain interface: it has no methods, the <c>steps</c> topic activates it.</summary>
 public interface IWorkflowStepRelayGrain : IGrainWithStringKey;
 
 /// <summary>
-/// Reads the <c>jobs</c> topic and has each workflow step's job that ended tell its workflow again. A job tells its
-/// workflow right after the write that ends it; this covers the silo that died between the two. Telling twice
-/// changes nothing, so the topic's at-least-once delivery is enough.
+/// Reads the <c>steps</c> topic, on which a workflow step's job publishes its end in the write that ends it, and has
+/// the job tell its workflow again. A job tells its workflow right after that write; this covers the silo that died
+/// between the two. Telling twice changes nothing, so the topic's at-least-once delivery is enough. A topic of its
+/// own, rather than the <c>jobs</c> topic, so that the jobs of no workflow cost the relay nothing.
 /// </summary>
-[ImplicitStreamSubscription(JobGrain.Topic)]
+[ImplicitStreamSubscription(Topic)]
 public sealed class WorkflowStepRelayGrain : Grain, IWorkflowStepRelayGrain, IStreamSubscriptionObserver
 {
+    /// <summary>The topic of the workflow steps' job ends.</summary>
+    public const string Topic = "steps";
+
     public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
         await handleFactory.Create<TopicEvent>().ResumeAsync(OnNextAsync);
 

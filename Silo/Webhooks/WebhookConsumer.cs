@@ -8,8 +8,9 @@ namespace Cluster.Silo.Webhooks;
 
 /// <summary>
 /// Turns job and workflow events into queued deliveries, each event exactly once however many silos run.
-/// All silos are consumers of one Redis consumer group (<c>webhooks</c>) on <c>events:jobs</c> and
-/// <c>events:workflows</c>: each entry goes to one of them, which queues its delivery and acknowledges the
+/// All silos are consumers of one Redis consumer group (<c>webhooks</c>) on <c>events:hooks</c>, where a job or
+/// workflow with a webhook publishes the events it wants delivered, in the write that makes each
+/// (<see cref="WebhookTargets"/>): each entry goes to one of them, which queues its delivery and acknowledges the
 /// entry in the same script. Entries a silo read but never acknowledged (it died) are taken over with
 /// XAUTOCLAIM by whichever silo looks next, once they have been idle for <see cref="WebhookOptions.ClaimIdleTime"/>;
 /// the delivery id derives from the entry id, so reading an entry twice queues one delivery.
@@ -33,7 +34,7 @@ public sealed partial class WebhookConsumer(
     private const int BatchSize = 256;
     private static readonly TimeSpan DeadConsumerIdle = TimeSpan.FromHours(1);
     private static readonly TimeSpan SafetyPoll = TimeSpan.FromSeconds(5);
-    private static readonly string[] Streams = [EventStreams.Jobs, WebhookEvents.WorkflowStream];
+    private static readonly string[] Streams = [EventStreams.Hooks];
     private static readonly StreamPosition[] NewEntries = [.. Streams.Select(s => new StreamPosition(s, StreamPosition.NewMessages))];
     private static readonly RedisValue[] TargetFields = ["webhook_url", "webhook_events"];
     private readonly WakeSignal _wake = new();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Cluster.Grains;
 using Cluster.Grains.Streams;
 
 namespace Cluster.Silo.Webhooks;
@@ -11,35 +12,20 @@ namespace Cluster.Silo.Webhooks;
 /// </summary>
 public static class WebhookEvents
 {
-    public const string WorkflowStream = EventStreams.Workflows;
-
-    /// <summary>Job events every job with a <c>webhook_url</c> is told about.</summary>
-    public static readonly IReadOnlySet<string> JobTerminal = new HashSet<string>(StringComparer.Ordinal) { "job_completed", "job_dead", "job_cancelled" };
-
-    /// <summary>Job events a job is told about only if its <c>webhook_events</c> names them (by the short name).</summary>
-    public static readonly IReadOnlyDictionary<string, string> JobOptIn = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["job_failed"] = "failed", ["job_progress"] = "progress",
-    };
-
-    /// <summary>Workflow events every workflow with a <c>webhook_url</c> is told about.</summary>
-    public static readonly IReadOnlySet<string> WorkflowTerminal = new HashSet<string>(StringComparer.Ordinal) { "workflow_completed", "workflow_failed", "workflow_cancelled" };
-
     /// <summary>The grain an event is about, if it is of a kind that may be delivered: ("job", id) or ("workflow", id).</summary>
     public static (string Kind, string Id)? Subject(StreamEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        if (e.Stream == EventStreams.Jobs && (JobTerminal.Contains(e.Type) || JobOptIn.ContainsKey(e.Type)) && e["job_id"] is { Length: > 0 } job)
+        if ((WebhookTargets.JobTerminal.Contains(e.Type) || WebhookTargets.JobOptIn.ContainsKey(e.Type)) && e["job_id"] is { Length: > 0 } job)
             return ("job", job);
-        if (e.Stream == WorkflowStream && WorkflowTerminal.Contains(e.Type) && e["workflow_id"] is { Length: > 0 } workflow)
+        if (WebhookTargets.WorkflowTerminal.Contains(e.Type) && e["workflow_id"] is { Length: > 0 } workflow)
             return ("workflow", workflow);
         return null;
     }
 
     /// <summary>Whether a job that asked for <paramref name="optedIn"/> (comma-separated short names) is told about <paramref name="type"/>.</summary>
     public static bool Wanted(string type, string? optedIn) =>
-        JobTerminal.Contains(type) || WorkflowTerminal.Contains(type)
-        || (JobOptIn.TryGetValue(type, out var name) && (optedIn ?? "").Split(',', StringSplitOptions.TrimEntries).Contains(name, StringComparer.Ordinal));
+        WebhookTargets.Wants(type, (optedIn ?? "").Split(',', StringSplitOptions.TrimEntries));
 
     /// <summary>
     /// The same id for the same stream entry, however often it is read: a silo that reads an event again after
@@ -48,7 +34,7 @@ public static class WebhookEvents
     public static string DeliveryId(StreamEvent e)
     {
         ArgumentNullException.ThrowIfNull(e);
-        return (e.Stream == WorkflowStream ? "wh-w-" : "wh-j-") + e.Id;
+        return (WebhookTargets.WorkflowTerminal.Contains(e.Type) ? "wh-w-" : "wh-j-") + e.Id;
     }
 
     public static byte[] Body(StreamEvent e, string kind, string deliveryId)

@@ -83,12 +83,12 @@ public sealed class WebhookRecoveryTests
     {
         using var receiver = new WebhookReceiver();
         var redis = _redis.Database;
-        await redis.StreamCreateConsumerGroupAsync("events:jobs", "webhooks", "$", createStream: true);
+        await redis.StreamCreateConsumerGroupAsync("events:hooks", "webhooks", "$", createStream: true);
         string id;
         // A silo that delivers nothing runs the job to its end, so that its job_completed event waits in the group unread.
         await using (var worker = await SiloProcess.StartReadyAsync(Settings(deliver: false)))
             id = await CompleteAsync(worker, receiver.Url, result: 7);
-        var read = await redis.StreamReadGroupAsync("events:jobs", "webhooks", "a-silo-that-died", StreamPosition.NewMessages);
+        var read = await redis.StreamReadGroupAsync("events:hooks", "webhooks", "a-silo-that-died", StreamPosition.NewMessages);
         Assert.That(read.Where(e => e["type"] == "job_completed").ToList(), Has.Count.EqualTo(1),
             "the dead silo holds the event unacknowledged");
 
@@ -96,7 +96,7 @@ public sealed class WebhookRecoveryTests
         await WebhookCalls.LogUntilAsync(silo, Key, "jobs", id, outcomes => outcomes.Contains("delivered"));
 
         using var body = JsonDocument.Parse(receiver.Requests.Single().Body);
-        var pending = await redis.StreamPendingAsync("events:jobs", "webhooks");
+        var pending = await redis.StreamPendingAsync("events:hooks", "webhooks");
         using (Assert.EnterMultipleScope())
         {
             Assert.That(body.RootElement.GetProperty("event").GetString(), Is.EqualTo("job_completed"));

@@ -240,7 +240,7 @@ public sealed class WebhookClusterTests
             Assert.That(requests.Select(r => r.DeliveryId).Distinct().Count(), Is.EqualTo(jobs));
             Assert.That(deliveredJobs, Is.EquivalentTo(ids));
         }
-        var pending = await _redis.Database.StreamPendingAsync("events:jobs", "webhooks");
+        var pending = await _redis.Database.StreamPendingAsync("events:hooks", "webhooks");
         Assert.That(pending.PendingMessageCount, Is.Zero, "every event read was acknowledged");
     }
 }

@@ -14,7 +14,7 @@ public sealed class RedisStreamsTests : RedisServerTest
     private const string Prefix = "events"; // the default, so keys read as in production: events:{topic}
     private const string Group = StreamTestCluster.Provider; // the consumer group defaults to the provider's name
     private const int Pending = 5;
-    private static readonly string[] Topics = ["test-order", "test-batch", "test-replay", "plain", "flat-jobs"];
+    private static readonly string[] Topics = ["test-order", "test-batch", "test-replay", "plain", "flat-jobs", "test-unread"];
 
     private TestCluster _cluster = null!;
     private readonly string _replayKey = Guid.NewGuid().ToString("N");
@@ -93,6 +93,24 @@ public sealed class RedisStreamsTests : RedisServerTest
     }
 
     [Test]
+    public async Task A_topic_left_out_of_the_read_topics_is_published_on_but_no_pulling_agent_reads_it()
+    {
+        var key = Guid.NewGuid().ToString("N");
+        await Publisher.PublishAsync(StreamTestCluster.Provider, "test-unread", key, 0, 3);
+        string[] read = [.. Topics.Where(t => t != "test-unread").Select(t => "events:" + t)];
+
+        // Each pulling agent makes its topic's consumer group when it starts: once every read topic has one, all have started.
+        await Eventually.UntilAsync(async () => (await Task.WhenAll(read.Select(GroupsAsync))).All(g => g.Contains(Group)),
+            "every read topic has the provider's consumer group");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(await Redis.StreamLengthAsync("events:test-unread"), Is.EqualTo(3), "published");
+            Assert.That(await GroupsAsync("events:test-unread"), Is.Empty, "no agent reads it");
+            Assert.That(StreamSink.Of(key), Is.Empty, "its implicit subscriber is never called");
+        }
+    }
+
+    [Test]
     public async Task Publishing_on_a_namespace_that_is_not_a_topic_fails_names_the_topics_and_writes_nothing()
     {
         var error = Assert.ThrowsAsync<ArgumentException>(() => Publisher.PublishAsync(StreamTestCluster.Provider, "nope", "1", 0, 1));
@@ -127,6 +145,8 @@ public sealed class RedisStreamsTests : RedisServerTest
 
     private async Task<string[]> EntryIdsAsync(string key) =>
         [.. (await Redis.StreamRangeAsync(key)).Select(entry => entry.Id.ToString())];
+
+    private async Task<string[]> GroupsAsync(string key) => [.. (await Redis.StreamGroupInfoAsync(key)).Select(g => g.Name!)];
 
     private async Task<long> PendingCountAsync(string key) => (await Redis.StreamPendingAsync(key, Group)).PendingMessageCount;
 

@@ -142,6 +142,8 @@ public sealed class RedisStreamsSiloConfigurator : ISiloConfigurator, IClientBui
             {
                 o.KeyPrefix = prefix;
                 o.Topics = topics;
+                // A topic named unread is published on but no pulling agent reads it, whoever subscribes.
+                o.ReadTopics = [.. topics.Where(t => !t.Contains("unread", StringComparison.Ordinal))];
                 o.MaxLength = null;
             }));
             if (implicitOnly) configurator.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);

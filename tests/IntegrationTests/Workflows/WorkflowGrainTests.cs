@@ -12,7 +12,7 @@ namespace Cluster.IntegrationTests.Workflows;
 /// <summary>
 /// The Orleans workflow grain with its steps' jobs, driven by handing jobs to a worker directly
 /// (<see cref="IJobControlGrain.AssignAsync"/>), which does not need the queue: what only this engine has
-/// (step notices, their idempotence, the relay of the jobs topic, requests that cross between a workflow and its jobs).
+/// (step notices, their idempotence, the relay of the steps topic, requests that cross between a workflow and its jobs).
 /// </summary>
 public sealed class WorkflowGrainTests : GrainTestBase
 {
@@ -113,7 +113,7 @@ public sealed class WorkflowGrainTests : GrainTestBase
     }
 
     [Test]
-    public async Task A_workflow_that_missed_its_step_ending_hears_of_it_from_the_jobs_topic()
+    public async Task A_workflow_that_missed_its_step_ending_hears_of_it_from_the_steps_topic()
     {
         var wf = await CreateAsync(null, Step(), Step(0));
         await AssignAsync(wf.JobIds[0]);
@@ -123,7 +123,7 @@ public sealed class WorkflowGrainTests : GrainTestBase
         Assert.That(facts!.Status, Is.EqualTo("completed"));
 
         await Eventually.UntilAsync(async () => (await Grains.Job(wf.JobIds[1]).GetAsync())!.Status == "pending",
-            "the relay of the jobs topic tells the workflow, which promotes the next step");
+            "the relay of the steps topic tells the workflow, which promotes the next step");
         Assert.That((await Grains.Job(wf.JobIds[1]).GetAsync())!.Payload!["inputs"]!["0"]!["image_url"]!.ToString(), Is.EqualTo("a.png"));
         Assert.That((await ViewAsync(wf)).Workflow.CompletedSteps, Is.EqualTo(1));
         Assert.That((await EventsAsync("workflows")).Count(e => e.Type == "workflow_step_completed"), Is.EqualTo(1));

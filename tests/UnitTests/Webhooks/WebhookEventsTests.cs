@@ -7,7 +7,7 @@ namespace Cluster.UnitTests.Webhooks;
 public sealed class WebhookEventsTests
 {
     private static StreamEvent JobEvent(string type, params (string, string)[] fields) =>
-        new(EventStreams.Jobs, "1700000000123-4", new Dictionary<string, string>([new("type", type), .. fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))]));
+        new(EventStreams.Hooks, "1700000000123-4", new Dictionary<string, string>([new("type", type), .. fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))]));
 
     [Test]
     public void A_completed_job_event_becomes_a_body_with_the_job_its_result_and_when_it_happened()
@@ -52,7 +52,7 @@ public sealed class WebhookEventsTests
     [Test]
     public void A_workflow_event_is_about_the_workflow()
     {
-        var e = new StreamEvent(WebhookEvents.WorkflowStream, "5-0", new Dictionary<string, string> { ["type"] = "workflow_failed", ["workflow_id"] = "wf9", ["status"] = "failed" });
+        var e = new StreamEvent(EventStreams.Hooks, "5-0", new Dictionary<string, string> { ["type"] = "workflow_failed", ["workflow_id"] = "wf9", ["status"] = "failed" });
 
         using var body = JsonDocument.Parse(WebhookEvents.Body(e, "workflow", WebhookEvents.DeliveryId(e)));
         using (Assert.EnterMultipleScope())
