@@ -152,7 +152,6 @@ public sealed partial class JobGrain(
         Job.StepIndex = placement.StepIndex;
         Job.Sequence = placement.Sequence > 0 ? placement.Sequence : JobSequence.Next();
         Job.CreatedMs = now;
-        Index("jobs:all");
         Index("jobs:type:" + Job.Type);
         if (Job.WorkflowId is { } workflow) Index("jobs:workflow:" + workflow);
         Move(placement.Waiting ? JobStatus.Waiting : JobStatus.Pending);

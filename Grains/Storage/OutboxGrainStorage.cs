@@ -42,11 +42,12 @@ public sealed partial class OutboxGrainStorage(
         local e = j + 1
         for _ = 1, tonumber(ARGV[j]) do
           local fields = tonumber(ARGV[e + 1])
-          local xadd = { 'XADD', ARGV[e] }
-          if ARGV[3] ~= '0' then xadd[3], xadd[4], xadd[5] = 'MAXLEN', '~', ARGV[3] end
-          xadd[#xadd + 1] = '*'
-          for k = 1, fields do xadd[#xadd + 1] = ARGV[e + 1 + k] end
-          local id = redis.call(unpack(xadd))
+          local id
+          if ARGV[3] ~= '0' then
+            id = redis.call('XADD', ARGV[e], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, e + 2, e + 1 + fields))
+          else
+            id = redis.call('XADD', ARGV[e], '*', unpack(ARGV, e + 2, e + 1 + fields))
+          end
           ids[#ids + 1] = id
           local history = ARGV[e + 2 + fields]
           if history ~= '' and redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields]) > tonumber(ARGV[4]) then

@@ -307,7 +307,7 @@ public sealed class WorkflowTests : GrainTestBase
         Assert.That(refused!.Code, Is.EqualTo(ErrorCodes.ValidationError));
         // The Orleans cluster keeps its membership in the same Redis: nothing of the workflow's is there.
         Assert.That((await Grains.Workflows.ListAsync(null, 10)).Items, Is.Empty, "no workflow was written");
-        Assert.That(await Redis.SortedSetLengthAsync("jobs:all"), Is.Zero, "no step's job was written");
+        Assert.That(await Task.WhenAll(JobStatus.All.Select(s => Redis.SortedSetLengthAsync("jobs:status:" + s))), Is.All.Zero, "no step's job was written");
         Assert.That(await Redis.StreamLengthAsync(EventStreams.Workflows), Is.Zero, "no workflow event");
         Assert.That(await Redis.StreamLengthAsync(EventStreams.Jobs), Is.Zero, "no job event");
     }
