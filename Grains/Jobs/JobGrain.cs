@@ -7,9 +7,11 @@ using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Streams;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
+using Cluster.Grains.Storage;
 using Cluster.Grains.Workflows;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Orleans.Storage;
 using StackExchange.Redis;
 using static Cluster.Grains.Timestamps;
 
@@ -86,11 +88,11 @@ public sealed partial class JobGrain(
 
     public async Task<IReadOnlyList<JsonObject>> HistoryAsync(CancellationToken cancellationToken = default)
     {
-        var entries = await services.GetRequiredService<IConnectionMultiplexer>().GetDatabase().ListRangeAsync(HistoryKey(Id));
+        var storage = (OutboxGrainStorage)services.GetRequiredKeyedService<IGrainStorage>(Storage);
+        var entries = await storage.ReadHistoryAsync(this.GetGrainId());
         var history = new List<JsonObject>(entries.Length);
-        foreach (var entry in entries)
+        foreach (var text in entries)
         {
-            var text = (string)entry!;
             var space = text.IndexOf(' ', StringComparison.Ordinal);
             if (space < 0 || JsonNode.Parse(text[(space + 1)..]) is not JsonObject item) continue;
             var withId = new JsonObject { ["event_id"] = text[..space] };
@@ -636,13 +638,11 @@ public sealed partial class JobGrain(
         foreach (var (name, value) in extra)
             if (value.Length > 0) fields[name] = value;
         var @event = new TopicEvent(type, fields);
-        Job.Outbox.Publish(Topic, Id, @event, (HistoryKey(Id), Streams.EventJson.ToJsonText(type, fields)));
+        Job.Outbox.Publish(Topic, Id, @event, Streams.EventJson.ToJsonText(type, fields));
         if (Job.WorkflowId is not null && type is "job_completed" or "job_dead" or "job_cancelled")
             Job.Outbox.Publish(WorkflowStepRelayGrain.Topic, Id, @event);
         WebhookTargets.PublishIfWanted(Job.Outbox, Id, Job.WebhookUrl, Job.WebhookEvents, @event);
     }
-
-    private static string HistoryKey(string id) => "job:" + id + ":events";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} is {Status} but the queue could not be told; it catches up when it next rebuilds")]
     private partial void LogQueueUnreached(Exception exception, string jobId, string status);

@@ -24,13 +24,14 @@ public sealed class Outbox
 
     /// <summary>
     /// Publishes <paramref name="event"/> on the stream <c>{topic}/{key}</c> of the outbox storage's stream provider and,
-    /// when <paramref name="history"/> is given, appends <c>"{event id} {text}"</c> to that list, which keeps its last
-    /// <see cref="HistoryLength"/> entries: an entity's own history, with the ids only Redis can give.
+    /// when <paramref name="history"/> is given, keeps <c>"{event id} {history}"</c> in the grain's history, which holds its
+    /// last <see cref="HistoryLength"/> entries (<see cref="OutboxGrainStorage.ReadHistoryAsync"/>): an entity's own
+    /// history, with the ids only Redis can give.
     /// </summary>
-    public void Publish(string topic, string key, object @event, (string Key, string Text)? history = null) =>
-        _events.Add(new OutboxEvent(topic, key, @event, history?.Key, history?.Text));
+    public void Publish(string topic, string key, object @event, string? history = null) =>
+        _events.Add(new OutboxEvent(topic, key, @event, history));
 
-    /// <summary>How many entries a history list keeps.</summary>
+    /// <summary>How many entries a grain's history keeps.</summary>
     public const int HistoryLength = 200;
 
     /// <summary>Adds or moves <paramref name="member"/> in the sorted set <paramref name="key"/>.</summary>
@@ -71,4 +72,4 @@ public sealed class Outbox
     }
 }
 
-internal sealed record OutboxEvent(string Topic, string Key, object Event, string? HistoryKey, string? HistoryText);
+internal sealed record OutboxEvent(string Topic, string Key, object Event, string? History);

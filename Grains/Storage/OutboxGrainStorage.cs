@@ -14,20 +14,24 @@ namespace Cluster.Grains.Storage;
 /// <summary>
 /// Grain storage in Redis whose every write is one script: the state (refused when another writer got there
 /// first), the events of the state's <see cref="Outbox"/> appended to their topics in the stream provider's
-/// entry format (<see cref="RedisStreamEntryFormat"/>: a <see cref="Interfaces.Streams.TopicEvent"/> flat) and, where asked, to a history list with their ids, and the
-/// outbox's index changes. So no event is lost or
+/// entry format (<see cref="RedisStreamEntryFormat"/>: a <see cref="Interfaces.Streams.TopicEvent"/> flat) and, where asked, to the
+/// grain's history with their ids, and the outbox's index changes. So no event is lost or
 /// invented when a silo dies between writing a transition and publishing it, and a transition costs one round
-/// trip. The state is a hash <c>{ServiceId}/state/{grainId}</c> of a version number <c>v</c> (the ETag) and the
-/// state <c>d</c> in Orleans' binary serialization.
+/// trip. The state is a hash <c>{ServiceId}/state/{grainId}</c> of a version number <c>v</c> (the ETag), the
+/// state <c>d</c> in Orleans' binary serialization and the history's last entries <c>h{i}</c> with their count
+/// <c>n</c>: fields of the hash the write sets anyway, rather than a list of its own that would cost each event
+/// a command.
 /// </summary>
 public sealed partial class OutboxGrainStorage(
     string name, OutboxStorageOptions options, IServiceProvider services, Serializer serializer,
     IOptions<ClusterOptions> cluster, ILogger<OutboxGrainStorage> logger) : IGrainStorage
 {
     // ARGV: version, state, stream cap (0: none), history length, command count, the commands (each its argument
-    // count, then its arguments), event count, the events (each its key, field count, fields, history key, history text).
+    // count, then its arguments), event count, the events (each its key, field count, fields, history text or '').
+    // The state hash holds v (version), d (state), n (history entries ever kept) and h{i} (entry i, the last ones).
     private const string WriteScript = """
-        local version = redis.call('HGET', KEYS[1], 'v')
+        local stored = redis.call('HMGET', KEYS[1], 'v', 'n')
+        local version = stored[1]
         if (version or '') ~= ARGV[1] then return redis.error_reply('VERSION_CONFLICT stored version ' .. (version or 'none')) end
         local allowed = { ZADD = true, ZREM = true, SET = true, DEL = true, HSET = true, HDEL = true, INCRBY = true, PEXPIRE = true }
         local commands = tonumber(ARGV[5])
@@ -37,8 +41,10 @@ public sealed partial class OutboxGrainStorage(
           j = j + tonumber(ARGV[j]) + 1
         end
         local written = (tonumber(version) or 0) + 1
-        redis.call('HSET', KEYS[1], 'v', written, 'd', ARGV[2])
+        local state = { 'HSET', KEYS[1], 'v', written, 'd', ARGV[2] }
         local ids = { tostring(written) }
+        local kept, keep = tonumber(stored[2]) or 0, tonumber(ARGV[4])
+        local trimmed = { 'HDEL', KEYS[1] }
         local e = j + 1
         for _ = 1, tonumber(ARGV[j]) do
           local fields = tonumber(ARGV[e + 1])
@@ -50,11 +56,16 @@ public sealed partial class OutboxGrainStorage(
           end
           ids[#ids + 1] = id
           local history = ARGV[e + 2 + fields]
-          if history ~= '' and redis.call('RPUSH', history, id .. ' ' .. ARGV[e + 3 + fields]) > tonumber(ARGV[4]) then
-            redis.call('LTRIM', history, -tonumber(ARGV[4]), -1)
+          if history ~= '' then
+            kept = kept + 1
+            state[#state + 1], state[#state + 2] = 'h' .. kept, id .. ' ' .. history
+            if kept > keep then trimmed[#trimmed + 1] = 'h' .. (kept - keep) end
           end
-          e = e + 4 + fields
+          e = e + 3 + fields
         end
+        if kept > 0 then state[#state + 1], state[#state + 2] = 'n', kept end
+        redis.call(unpack(state))
+        if #trimmed > 2 then redis.call(unpack(trimmed)) end
         j = 6
         for _ = 1, commands do
           local argc = tonumber(ARGV[j])
@@ -67,6 +78,15 @@ public sealed partial class OutboxGrainStorage(
           j = j + argc + 1
         end
         return ids
+        """;
+
+    // KEYS: the state hash. ARGV: history length. The last entries of the history, oldest first.
+    private const string HistoryScript = """
+        local kept = tonumber(redis.call('HGET', KEYS[1], 'n')) or 0
+        if kept == 0 then return {} end
+        local fields = {}
+        for i = math.max(1, kept - tonumber(ARGV[1]) + 1), kept do fields[#fields + 1] = 'h' .. i end
+        return redis.call('HMGET', KEYS[1], unpack(fields))
         """;
 
     private const string ClearScript = """
@@ -110,7 +130,7 @@ public sealed partial class OutboxGrainStorage(
         // One array of the exact size: a transition's write passes some fifty values, three writes a job.
         var count = 6;
         foreach (var command in commands) count += 1 + command.Length;
-        foreach (var e in events) count += 4 + RedisStreamEntryFormat.FieldValueCount(e.Event);
+        foreach (var e in events) count += 3 + RedisStreamEntryFormat.FieldValueCount(e.Event);
         var args = new RedisValue[count];
         var i = 0;
         args[i++] = grainState.ETag ?? "";
@@ -131,8 +151,7 @@ public sealed partial class OutboxGrainStorage(
             var fields = RedisStreamEntryFormat.EncodeFields(e.Topic, e.Key, e.Event, serializer, args.AsSpan(i + 1));
             args[i] = fields;
             i += 1 + fields;
-            args[i++] = e.HistoryKey ?? "";
-            args[i++] = e.HistoryText ?? "";
+            args[i++] = e.History ?? "";
         }
 
         RedisResult reply;
@@ -172,6 +191,20 @@ public sealed partial class OutboxGrainStorage(
         grainState.ETag = null;
         grainState.RecordExists = false;
         grainState.State = Activator.CreateInstance<T>();
+    }
+
+    /// <summary>
+    /// The history a grain's writes kept (<see cref="Outbox.Publish"/>), oldest first: its last
+    /// <see cref="Outbox.HistoryLength"/> entries, each <c>"{event id} {text}"</c>.
+    /// </summary>
+    public async Task<string[]> ReadHistoryAsync(GrainId grainId)
+    {
+        var reply = await Database.ScriptEvaluateAsync(HistoryScript, [Key(grainId)], [Outbox.HistoryLength]).ConfigureAwait(false);
+        var entries = (RedisResult[])reply!;
+        var history = new List<string>(entries.Length);
+        foreach (var entry in entries)
+            if (!entry.IsNull) history.Add(entry.ToString());
+        return [.. history];
     }
 
     /// <summary>The Redis key of a grain's state.</summary>

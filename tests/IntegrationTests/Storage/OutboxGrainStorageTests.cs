@@ -104,22 +104,23 @@ public sealed class OutboxGrainStorageTests : RedisServerTest
     }
 
     [Test]
-    public async Task A_history_list_keeps_the_last_events_with_the_ids_Redis_gave_them()
+    public async Task A_history_keeps_the_last_events_with_the_ids_Redis_gave_them()
     {
         var id = Id();
         var counter = _cluster.Client.GetGrain<IOutboxCounterGrain>(id);
-        var history = "counter:" + id + ":events";
         var published = new List<string>();
 
-        for (var i = 1; i <= Outbox.HistoryLength + 5; i++) published.AddRange(await counter.AddAsync(1, history));
+        for (var i = 1; i <= Outbox.HistoryLength + 5; i++) published.AddRange(await counter.AddWithHistoryAsync(1));
 
-        var entries = (await _redis.GetDatabase().ListRangeAsync(history)).Select(e => e.ToString()).ToArray();
+        var entries = await counter.HistoryAsync();
         using (Assert.EnterMultipleScope())
         {
             Assert.That(entries, Has.Length.EqualTo(Outbox.HistoryLength), "trimmed to the last HistoryLength");
             Assert.That(entries.Select(e => e[..e.IndexOf(' ', StringComparison.Ordinal)]), Is.EqualTo(published.TakeLast(Outbox.HistoryLength)));
             Assert.That(entries[^1], Does.EndWith(" total " + (Outbox.HistoryLength + 5)));
         }
+        await counter.DeactivateAsync();
+        Assert.That(await counter.GetAsync(), Is.EqualTo(Outbox.HistoryLength + 5), "the state reads back beside its history");
     }
 
     [Test]
@@ -148,8 +149,10 @@ public interface IOutboxCounterGrain : IGrainWithStringKey
 {
     /// <summary>Adds to the total and returns the ids of the events the write published.</summary>
     Task<string[]> AddAsync(int amount);
-    /// <summary>As <see cref="AddAsync(int)"/>, the event also appended to <paramref name="historyKey"/> as <c>"{id} total {n}"</c>.</summary>
-    Task<string[]> AddAsync(int amount, string historyKey);
+    /// <summary>As <see cref="AddAsync(int)"/>, the event also kept in the grain's history as <c>"{id} total {n}"</c>.</summary>
+    Task<string[]> AddWithHistoryAsync(int amount);
+    /// <summary>The grain's history, oldest first.</summary>
+    Task<string[]> HistoryAsync();
     /// <summary>Increments <paramref name="key"/> through the outbox, with an expiry.</summary>
     Task CountAsync(string key, TimeSpan expiry);
     Task<int> GetAsync();
@@ -180,14 +183,17 @@ public sealed class OutboxCounterGrain([PersistentState("counter", "outbox")] IP
         return [.. state.State.Outbox.Published];
     }
 
-    public async Task<string[]> AddAsync(int amount, string historyKey)
+    public async Task<string[]> AddWithHistoryAsync(int amount)
     {
         var id = this.GetPrimaryKeyString();
         state.State.Total += amount;
-        state.State.Outbox.Publish("jobs", id, new CounterChanged(state.State.Total), (historyKey, "total " + state.State.Total));
+        state.State.Outbox.Publish("jobs", id, new CounterChanged(state.State.Total), "total " + state.State.Total);
         await state.WriteStateAsync();
         return [.. state.State.Outbox.Published];
     }
+
+    public Task<string[]> HistoryAsync() =>
+        ((OutboxGrainStorage)ServiceProvider.GetRequiredKeyedService<IGrainStorage>("outbox")).ReadHistoryAsync(this.GetGrainId());
 
     public async Task CountAsync(string key, TimeSpan expiry)
     {
