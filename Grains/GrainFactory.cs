@@ -4,6 +4,7 @@ using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
 using Cluster.Grains.Workers;
 using Cluster.Grains.Workflows;
+using Cluster.Grains.Interfaces.Users;
 using StackExchange.Redis;
 
 namespace Cluster.Grains;
@@ -16,10 +17,12 @@ namespace Cluster.Grains;
 public sealed class GrainFactory
 {
     private readonly IGrainFactory _grains;
+    private readonly IConnectionMultiplexer _redis;
 
     public GrainFactory(IGrainFactory grains, IConnectionMultiplexer redis, ClusterGrainOptions options)
     {
         _grains = grains;
+        _redis = redis;
         Options = options;
         Jobs = new OrleansJobQueue(grains, redis);
         Workflows = new OrleansWorkflowCollection(grains, redis);
@@ -38,6 +41,15 @@ public sealed class GrainFactory
     public IWorkerGrain Worker(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkerGrain>(id) : new AbsentEntity(id);
     public IMachineGrain Machine(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IMachineGrain>(id) : new AbsentEntity(id);
     public IWorkflowGrain Workflow(string id) => AbsentEntity.CanName(id) ? _grains.GetGrain<IWorkflowGrain>(id) : new AbsentEntity(id);
+    public IUserGrain User(string id) => _grains.GetGrain<IUserGrain>(id);
+
+    /// <summary>Every account, oldest first.</summary>
+    public async Task<IReadOnlyList<UserView>> ListUsersAsync(CancellationToken cancellationToken = default)
+    {
+        var ids = await _redis.GetDatabase().HashKeysAsync(Users.UserGrain.IndexKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var users = await Task.WhenAll(ids.Select(id => User(id.ToString()).GetAsync())).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. users.OfType<UserView>().OrderBy(u => u.CreatedAt, StringComparer.Ordinal).ThenBy(u => u.Id, StringComparer.Ordinal)];
+    }
 
     /// <summary>One sweep of expired leases, lapsed workers and due retries, at once rather than on the sweeper's timer.</summary>
     public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using Cluster.Grains.Interfaces;
 using Cluster.Silo.Api;
@@ -24,9 +25,10 @@ public sealed record ApiKeySummary(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("prefix")] string Prefix,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
-    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt)
+    [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("owner"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Owner)
 {
-    public static ApiKeySummary Of(ApiKeyRecord r) => new(r.Id, r.Name, r.Prefix, r.Scopes, r.CreatedAt);
+    public static ApiKeySummary Of(ApiKeyRecord r) => new(r.Id, r.Name, r.Prefix, r.Scopes, r.CreatedAt, r.Owner.Length > 0 ? r.Owner : null);
 }
 
 public sealed record ApiKeyList([property: JsonPropertyName("keys")] IReadOnlyList<ApiKeySummary> Keys)
@@ -41,22 +43,39 @@ public sealed record DeletedApiKey([property: JsonPropertyName("deleted")] ApiKe
     public bool Success => true;
 }
 
-/// <summary><c>/api/keys</c>: admins create, list and delete API keys. The plaintext key is in the create response only.</summary>
+/// <summary>
+/// <c>/api/keys</c>: admins create, list and delete any API key; a logged-in user (a session or bearer token, not a key)
+/// does the same with their own keys, whose scopes are no wider than their role's. The plaintext key is in the create
+/// response only.
+/// </summary>
 public static class ApiKeyEndpoints
 {
     public const int MaxNameLength = 100;
 
     public static IEndpointRouteBuilder MapApiKeyEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        var keys = endpoints.MapGroup("/api/keys").RequireScope(ApiScopes.Admin);
+        var keys = endpoints.MapGroup("/api/keys").RequireAuthorization();
         keys.MapPost("", CreateAsync);
         keys.MapGet("", ListAsync);
         keys.MapDelete("/{idOrPrefix}", DeleteAsync);
         return endpoints;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest http, ApiKeyStore store, CancellationToken cancellationToken)
+    /// <summary>Whose keys the caller manages: everyone's (an admin: null owner), its own (a logged-in user), or none.</summary>
+    private static (bool Allowed, string? Owner, IReadOnlyList<string> MaxScopes) Manager(ClaimsPrincipal user)
     {
+        if (ApiScopes.Allows(user.Scopes(), ApiScopes.Admin)) return (true, null, ApiScopes.All);
+        if (user.IsLoggedInUser()) return (true, user.UserIdOf(), user.Scopes());
+        return (false, null, []);
+    }
+
+    private static IResult NotAManager() => ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden,
+        "This API key lacks the 'admin' scope; a user manages their own keys once logged in (POST /api/auth/login)");
+
+    private static async Task<IResult> CreateAsync(HttpRequest http, ClaimsPrincipal user, ApiKeyStore store, CancellationToken cancellationToken)
+    {
+        var (allowed, owner, maxScopes) = Manager(user);
+        if (!allowed) return NotAManager();
         var (request, error) = await JsonBody.ReadAsync<CreateApiKeyRequest>(http, cancellationToken).ConfigureAwait(false);
         if (error is not null) return error;
         var name = request?.Name?.Trim();
@@ -65,20 +84,27 @@ public static class ApiKeyEndpoints
         var scopes = request!.Scopes?.Select(s => s?.Trim() ?? "").Distinct(StringComparer.Ordinal).ToArray() ?? [];
         if (scopes.Length == 0 || scopes.Any(s => !ApiScopes.IsKnown(s)))
             return ApiError.Validation($"'scopes' must list one or more of: {string.Join(", ", ApiScopes.All)}");
+        if (scopes.FirstOrDefault(s => !maxScopes.Contains(s, StringComparer.Ordinal)) is { } wider)
+            return ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden,
+                $"A key may not have the '{wider}' scope: yours are {string.Join(", ", maxScopes)}");
 
-        var (key, record) = await store.CreateAsync(name, scopes, cancellationToken).ConfigureAwait(false);
+        var (key, record) = await store.CreateAsync(name, scopes, owner ?? "", cancellationToken).ConfigureAwait(false);
         return Results.Json(new CreatedApiKey(key, record.Id, record.Name, record.Prefix, record.Scopes), statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> ListAsync(ApiKeyStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(ClaimsPrincipal user, ApiKeyStore store, CancellationToken cancellationToken)
     {
+        var (allowed, owner, _) = Manager(user);
+        if (!allowed) return NotAManager();
         var all = await store.ListAsync(cancellationToken).ConfigureAwait(false);
-        return Results.Json(new ApiKeyList([.. all.Select(ApiKeySummary.Of)]));
+        return Results.Json(new ApiKeyList([.. all.Where(r => owner is null || r.Owner == owner).Select(ApiKeySummary.Of)]));
     }
 
-    private static async Task<IResult> DeleteAsync(string idOrPrefix, ApiKeyStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string idOrPrefix, ClaimsPrincipal user, ApiKeyStore store, CancellationToken cancellationToken)
     {
-        var (outcome, record) = await store.DeleteAsync(idOrPrefix, cancellationToken).ConfigureAwait(false);
+        var (allowed, owner, _) = Manager(user);
+        if (!allowed) return NotAManager();
+        var (outcome, record) = await store.DeleteAsync(idOrPrefix, owner, cancellationToken).ConfigureAwait(false);
         return outcome switch
         {
             ApiKeyDeletion.Deleted => Results.Json(new DeletedApiKey(ApiKeySummary.Of(record!))),

@@ -16,4 +16,27 @@ public sealed class AuthOptions
 
     /// <summary>How long a silo trusts a key or session it looked up before asking Redis again (a deleted key keeps working on other silos this long).</summary>
     public TimeSpan LookupCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Who may create an account at <c>POST /api/auth/register</c>: <c>open</c> (anyone), <c>invite</c> (the default:
+    /// whoever holds an unused invitation code an admin made) or <c>closed</c> (nobody). Env: <c>Auth__Registration</c>.
+    /// </summary>
+    public string Registration { get; set; } = RegistrationModes.Invite;
+
+    /// <summary>How long an invitation code can be used.</summary>
+    public TimeSpan InvitationLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The problem with these options, or null.</summary>
+    public string? Problem() =>
+        RegistrationModes.All.Contains(Registration, StringComparer.Ordinal) ? null
+            : $"Auth:Registration must be one of {string.Join(", ", RegistrationModes.All)}, not '{Registration}'";
+}
+
+/// <summary>The values of <see cref="AuthOptions.Registration"/>.</summary>
+public static class RegistrationModes
+{
+    public const string Open = "open";
+    public const string Invite = "invite";
+    public const string Closed = "closed";
+    public static IReadOnlyList<string> All { get; } = [Open, Invite, Closed];
 }

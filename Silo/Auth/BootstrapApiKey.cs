@@ -24,7 +24,7 @@ public sealed partial class BootstrapApiKey(ApiKeyStore keys, IOptions<AuthOptio
         var configured = auth.Value.BootstrapApiKey?.Trim();
         if (!string.IsNullOrEmpty(configured))
         {
-            var record = await keys.StoreAsync(configured, KeyName, [ApiScopes.Admin], cancellationToken).ConfigureAwait(false);
+            var record = await keys.StoreAsync(configured, KeyName, [ApiScopes.Admin], cancellationToken: cancellationToken).ConfigureAwait(false);
             Source = "the one in Auth__BootstrapApiKey";
             LogEnsured(logger, record.Prefix, "Auth:BootstrapApiKey");
             return;
@@ -34,14 +34,14 @@ public sealed partial class BootstrapApiKey(ApiKeyStore keys, IOptions<AuthOptio
         {
             var kept = (await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false)).Trim();
             if (kept.Length == 0) throw new SiloStartupException($"{FilePath} is empty; delete it to have a new bootstrap key generated, or set Auth__BootstrapApiKey");
-            var record = await keys.StoreAsync(kept, KeyName, [ApiScopes.Admin], cancellationToken).ConfigureAwait(false);
+            var record = await keys.StoreAsync(kept, KeyName, [ApiScopes.Admin], cancellationToken: cancellationToken).ConfigureAwait(false);
             Source = $"in {FilePath}";
             LogEnsured(logger, record.Prefix, FilePath);
             return;
         }
 
         var key = ApiKeySecret.Generate();
-        await keys.StoreAsync(key, KeyName, [ApiScopes.Admin], cancellationToken).ConfigureAwait(false);
+        await keys.StoreAsync(key, KeyName, [ApiScopes.Admin], cancellationToken: cancellationToken).ConfigureAwait(false);
         WriteOwnerOnly(FilePath, key + "\n");
         Source = $"in {FilePath}";
         // Straight to the console: the log file must never hold a usable key.

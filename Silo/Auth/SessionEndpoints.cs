@@ -38,6 +38,20 @@ public static class SessionEndpoints
 
         var sessionId = await sessions.CreateAsync(key, cancellationToken).ConfigureAwait(false);
         var lifetime = options.Value.SessionLifetime;
+        SetCookie(context, sessionId, lifetime);
+        return Results.Json(new OpenedSession(key.Name, key.Scopes, DateTimeOffset.UtcNow + lifetime));
+    }
+
+    private static async Task<IResult> CloseAsync(HttpContext context, SessionStore sessions, CancellationToken cancellationToken)
+    {
+        if (context.Request.Cookies.TryGetValue(ApiKeyAuthenticationHandler.SessionCookieName, out var sessionId) && !string.IsNullOrEmpty(sessionId))
+            await sessions.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        ClearCookie(context);
+        return Results.Json(new { success = true });
+    }
+
+    /// <summary>The session cookie: HttpOnly and SameSite=Strict, so that the page's script never holds the credential.</summary>
+    public static void SetCookie(HttpContext context, string sessionId, TimeSpan lifetime) =>
         context.Response.Cookies.Append(ApiKeyAuthenticationHandler.SessionCookieName, sessionId, new CookieOptions
         {
             HttpOnly = true,
@@ -46,14 +60,7 @@ public static class SessionEndpoints
             Path = "/",
             MaxAge = lifetime,
         });
-        return Results.Json(new OpenedSession(key.Name, key.Scopes, DateTimeOffset.UtcNow + lifetime));
-    }
 
-    private static async Task<IResult> CloseAsync(HttpContext context, SessionStore sessions, CancellationToken cancellationToken)
-    {
-        if (context.Request.Cookies.TryGetValue(ApiKeyAuthenticationHandler.SessionCookieName, out var sessionId) && !string.IsNullOrEmpty(sessionId))
-            await sessions.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+    public static void ClearCookie(HttpContext context) =>
         context.Response.Cookies.Delete(ApiKeyAuthenticationHandler.SessionCookieName, new CookieOptions { Path = "/", HttpOnly = true, SameSite = SameSiteMode.Strict });
-        return Results.Json(new { success = true });
-    }
 }

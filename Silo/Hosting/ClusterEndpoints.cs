@@ -19,6 +19,7 @@ public static class ClusterEndpoints
         app.MapClusterDashboard();
         app.MapApiKeyEndpoints();
         app.MapSessionEndpoints();
+        app.MapUserEndpoints();
         app.MapWhoAmI();
         app.MapJobApi();
         app.MapWorkflowApi();

@@ -25,6 +25,7 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
                 : configuration["Cluster:Engine"] is { } engine && engine != "orleans"
                     ? $"Cluster:Engine '{engine}' no longer exists: jobs, workers and workflows run as Orleans grains only; remove the setting"
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
+                : auth.Problem() is { } authProblem ? authProblem
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
                 : OrleansProblem(orleans);
             return problem is null

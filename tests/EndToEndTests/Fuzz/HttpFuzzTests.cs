@@ -287,6 +287,8 @@ public sealed class HttpFuzzTests
             ("/api/job-types", get), ("/api/webhooks/secret", get), ("/api/whoami", get),
             ("/api/keys", [HttpMethod.Get, HttpMethod.Post]), ("/api/keys/fuzz-no-such-key", [HttpMethod.Delete]),
             ("/api/session", [HttpMethod.Post, HttpMethod.Delete]),
+            ("/api/auth/register", post), ("/api/auth/login", post), ("/api/auth/logout", post), ("/api/auth/invitations", post),
+            ("/api/users", get), ("/api/users/fuzz-no-such-user/disable", post),
             // Prometheus' scraping endpoint answers any method; a scrape changes nothing, so a 200 is not refused here.
             ("/metrics", get),
             ("/api/no-such-route", []), ("/api/jobs/a/b/c", []),
@@ -304,6 +306,7 @@ public sealed class HttpFuzzTests
             ($"/api/internal/jobs/{_job}/fail", _ => Fail), ($"/api/internal/jobs/{unknown}/fail", _ => Fail),
             ($"/api/internal/workflows/{_workflow}/job-completed", _ => JobCompleted), ($"/api/internal/workflows/{unknown}/job-completed", _ => JobCompleted),
             ("/api/keys", _ => ApiKey), ("/api/session", _ => Session),
+            ("/api/auth/register", _ => Register), ("/api/auth/login", _ => Login),
         ];
     }
 
@@ -490,5 +493,21 @@ public sealed class HttpFuzzTests
     private static readonly BodySpec Session = new("session", () => new JsonObject { ["api_key"] = "fuzz-not-a-key" },
     [
         new("api_key", JsonKinds.String, Required: true, "\"\"", "\"   \""),
+    ]);
+
+    // With a made-up invitation, so that even a body the rules accept makes no account.
+    private static readonly BodySpec Register = new("registration",
+        () => new JsonObject { ["email"] = "fuzz@example.test", ["password"] = "fuzz password 123", ["invitation"] = "fuzz-not-an-invitation" },
+    [
+        new("email", JsonKinds.String, Required: true, "\"\"", "\"nobody\"", "\"@example.test\"", "\"a@b@c\"", "\"a b@example.test\"", MalformedJson.Chars(255)),
+        new("password", JsonKinds.String, Required: true, "\"\"", "\"short\"", "\"fuzz@example.test\"", MalformedJson.Chars(129)),
+        new("invitation", JsonKinds.String, false),
+    ]);
+
+    // An email with no account: each login is refused, and the lock it earns changes nothing the test checks.
+    private static readonly BodySpec Login = new("login", () => new JsonObject { ["email"] = "fuzz-nobody@example.test", ["password"] = "fuzz password 123" },
+    [
+        new("email", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(255)),
+        new("password", JsonKinds.String, Required: true, "\"\"", MalformedJson.Chars(129)),
     ]);
 }

@@ -1,0 +1,187 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Cluster.Grains.Interfaces;
+using Cluster.Testing;
+
+namespace Cluster.EndToEndTests;
+
+/// <summary>Seed 004's accounts against one real silo: invitation, registration, login, the user's own keys, lockout, admins.</summary>
+public sealed class UserAccountTests
+{
+    private const string AdminKey = "e2e-users-admin-key-0123456789abcdef";
+    private const string Password = "correct horse battery";
+    private SiloProcess _silo = null!;
+
+    [OneTimeSetUp]
+    public async Task StartSilo() => _silo = await SiloProcess.StartReadyAsync(new SiloSettings { BootstrapApiKey = AdminKey });
+
+    [OneTimeTearDown]
+    public async Task StopSilo() => await _silo.DisposeAsync();
+
+    private static string NewEmail() => $"user-{Guid.NewGuid():N}@example.test";
+
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? apiKey = null, object? json = null, string? bearer = null)
+    {
+        var request = SiloProcess.Request(method, path, apiKey, json is null ? null : JsonContent.Create(json));
+        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return _silo.Http.SendAsync(request);
+    }
+
+    private async Task<string> InvitationAsync()
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/auth/invitations", AdminKey);
+        var body = await response.JsonAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), body.ToString());
+        return body.GetProperty("invitation").GetString()!;
+    }
+
+    private async Task<JsonElement> RegisterAsync(string email, string password = Password)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password, invitation = await InvitationAsync() });
+        var body = await response.JsonAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), body.ToString());
+        return body.GetProperty("user");
+    }
+
+    private async Task<string> LoginAsync(string email, string password = Password)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email, password });
+        var body = await response.JsonAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
+        return body.GetProperty("token").GetString()!;
+    }
+
+    private async Task<JsonElement> CreateKeyAsync(string token, params string[] scopes)
+    {
+        using var response = await SendAsync(HttpMethod.Post, "/api/keys", json: new { name = "mine", scopes }, bearer: token);
+        var body = await response.JsonAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), body.ToString());
+        return body;
+    }
+
+    [Test]
+    public async Task A_user_registers_with_an_invitation_logs_in_makes_a_key_and_submits_a_job_with_it()
+    {
+        var email = NewEmail();
+        var user = await RegisterAsync(email);
+
+        using var login = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email = email.ToUpperInvariant(), password = Password });
+        var session = await login.JsonAsync();
+        Assert.That(login.StatusCode, Is.EqualTo(HttpStatusCode.OK), session.ToString());
+        var token = session.GetProperty("token").GetString()!;
+        var key = (await CreateKeyAsync(token, ApiScopes.Submit)).GetProperty("key").GetString()!;
+        var jobId = await _silo.SubmitAsync(key, new { type = "simulation" });
+        using var job = await SendAsync(HttpMethod.Get, $"/api/jobs/{jobId}/status", key);
+        using var keys = await SendAsync(HttpMethod.Get, "/api/keys", bearer: token);
+        var listed = (await keys.JsonAsync()).GetProperty("keys").EnumerateArray().ToList();
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(user.GetProperty("email").GetString(), Is.EqualTo(email));
+            Assert.That(user.GetProperty("role").GetString(), Is.EqualTo("user"));
+            Assert.That(session.GetProperty("expires_at").GetDateTimeOffset(), Is.GreaterThan(DateTimeOffset.UtcNow.AddHours(1)));
+            Assert.That(login.Headers.GetValues("Set-Cookie").Single(), Does.StartWith("cluster_session=").And.Contain("httponly"));
+            Assert.That(job.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(listed, Has.Count.EqualTo(1), "a user lists only their own keys");
+            Assert.That(listed[0].GetProperty("owner").GetString(), Is.EqualTo(user.GetProperty("id").GetString()));
+        }
+    }
+
+    [Test]
+    public async Task Registration_needs_an_invitation_that_works_once_a_free_email_and_a_long_enough_password()
+    {
+        var invitation = await InvitationAsync();
+        var email = NewEmail();
+
+        using var without = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password = Password });
+        using var forged = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password = Password, invitation = "made-up" });
+        using var shortPassword = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password = "short", invitation });
+        using var notAnEmail = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = "nobody", password = Password, invitation });
+        using var first = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password = Password, invitation });
+        using var reused = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = NewEmail(), password = Password, invitation });
+        using var taken = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = " " + email.ToUpperInvariant(), password = Password, invitation = await InvitationAsync() });
+
+        await without.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+        await forged.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+        await shortPassword.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
+        await notAnEmail.AssertErrorAsync(HttpStatusCode.BadRequest, "VALIDATION_ERROR");
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Created), "a refused registration does not use up the code");
+        await reused.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+        await taken.AssertErrorAsync(HttpStatusCode.Conflict, "CONFLICT");
+    }
+
+    [Test]
+    public async Task A_users_keys_are_no_wider_than_its_role_and_only_a_logged_in_user_manages_them()
+    {
+        var email = NewEmail();
+        await RegisterAsync(email);
+        var token = await LoginAsync(email);
+        var key = (await CreateKeyAsync(token, ApiScopes.Submit)).GetProperty("key").GetString()!;
+        var otherToken = await LoginAsync((await RegisterAsync(NewEmail())).GetProperty("email").GetString()!);
+        var othersKey = (await CreateKeyAsync(otherToken, ApiScopes.Submit)).GetProperty("id").GetString()!;
+
+        using var wider = await SendAsync(HttpMethod.Post, "/api/keys", json: new { name = "root", scopes = new[] { ApiScopes.Admin } }, bearer: token);
+        using var byKey = await SendAsync(HttpMethod.Post, "/api/keys", key, new { name = "more", scopes = new[] { ApiScopes.Submit } });
+        using var notMine = await SendAsync(HttpMethod.Delete, "/api/keys/" + othersKey, bearer: token);
+        using var adminSees = await SendAsync(HttpMethod.Get, "/api/keys", AdminKey);
+
+        await wider.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+        await byKey.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+        await notMine.AssertErrorAsync(HttpStatusCode.NotFound, "NOT_FOUND");
+        Assert.That((await adminSees.JsonAsync()).GetProperty("keys").EnumerateArray().Select(k => k.GetProperty("id").GetString()), Does.Contain(othersKey));
+    }
+
+    [Test]
+    public async Task Failed_logins_lock_an_email_for_a_while_whether_or_not_it_has_an_account()
+    {
+        var email = NewEmail();
+        await RegisterAsync(email);
+
+        foreach (var who in new[] { email, NewEmail() })
+        {
+            for (var i = 1; i < 5; i++)
+            {
+                using var wrong = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email = who, password = "wrong password " + i });
+                await wrong.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+            }
+            using var fifth = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email = who, password = "wrong again" });
+            await fifth.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+            using var locked = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email = who, password = Password });
+            await locked.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
+            Assert.That(locked.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.FromMinutes(4)), who == email ? "an account" : "an email with no account");
+        }
+    }
+
+    [Test]
+    public async Task Logging_out_ends_the_token_and_an_admin_who_disables_an_account_ends_its_logins_sessions_and_keys()
+    {
+        var email = NewEmail();
+        var id = (await RegisterAsync(email)).GetProperty("id").GetString()!;
+        var first = await LoginAsync(email);
+        using (var logout = await SendAsync(HttpMethod.Post, "/api/auth/logout", bearer: first))
+            Assert.That(logout.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using var afterLogout = await SendAsync(HttpMethod.Get, "/api/keys", bearer: first);
+        await afterLogout.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+
+        var token = await LoginAsync(email);
+        var key = (await CreateKeyAsync(token, ApiScopes.Submit)).GetProperty("key").GetString()!;
+        using var disable = await SendAsync(HttpMethod.Post, $"/api/users/{id}/disable", AdminKey);
+        using var users = await SendAsync(HttpMethod.Get, "/api/users", AdminKey);
+        using var session = await SendAsync(HttpMethod.Get, "/api/keys", bearer: token);
+        using var byKey = await SendAsync(HttpMethod.Get, "/api/jobs", key);
+        using var login = await SendAsync(HttpMethod.Post, "/api/auth/login", json: new { email, password = Password });
+        using var unknown = await SendAsync(HttpMethod.Post, "/api/users/u-nobody/disable", AdminKey);
+        using var notAdmin = await SendAsync(HttpMethod.Get, "/api/users", bearer: await LoginAsync((await RegisterAsync(NewEmail())).GetProperty("email").GetString()!));
+
+        Assert.That(disable.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var listed = (await users.JsonAsync()).GetProperty("users").EnumerateArray().Single(u => u.GetProperty("id").GetString() == id);
+        Assert.That(listed.GetProperty("disabled").GetBoolean(), Is.True);
+        await session.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        await byKey.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        await login.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        await unknown.AssertErrorAsync(HttpStatusCode.NotFound, "NOT_FOUND");
+        await notAdmin.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+    }
+}
