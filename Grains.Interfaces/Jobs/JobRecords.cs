@@ -32,6 +32,8 @@ public sealed record JobSubmission
     [Id(7)] public string? WebhookUrl { get; init; }
     /// <summary>Events besides the terminal ones to send to <see cref="WebhookUrl"/>: <c>failed</c>, <c>progress</c>.</summary>
     [Id(8)] public IReadOnlyList<string>? WebhookEvents { get; init; }
+    /// <summary>The user the job belongs to (who submitted it); null for a key no user owns. Only it, monitors and admins see the job.</summary>
+    [Id(9)] public string? Tenant { get; init; }
 }
 
 /// <summary>The result of a submission: the job's id, and whether it is new or an idempotent repeat.</summary>
@@ -71,6 +73,8 @@ public sealed record JobState
     [Id(21)] public string? CompletedAt { get; init; }
     [Id(22)] public string? FailedAt { get; init; }
     [Id(23)] public string? WebhookUrl { get; init; }
+    /// <summary>The user the job belongs to; not part of the API's answers, which show the job to its tenant, monitors and admins only.</summary>
+    [Id(24), System.Text.Json.Serialization.JsonIgnore] public string? Tenant { get; init; }
 }
 
 /// <summary>A job handed to a worker, with the lease token that must accompany progress, completion and failure.</summary>

@@ -59,6 +59,8 @@ public sealed record WorkflowDefinition
     [Id(4)] public string? WebhookUrl { get; init; }
     /// <summary>The steps as submitted, kept verbatim as the workflow's <c>steps</c> field (seed 001).</summary>
     [Id(5)] public required JsonArray StepsJson { get; init; }
+    /// <summary>The user the workflow and its steps' jobs belong to; null for a key no user owns.</summary>
+    [Id(6)] public string? Tenant { get; init; }
 }
 
 [GenerateSerializer, Alias("Cluster.CreatedWorkflow")]
@@ -80,6 +82,8 @@ public sealed record WorkflowState
     [Id(8)] public string? WebhookUrl { get; init; }
     [Id(9)] public string? CreatedAt { get; init; }
     [Id(10)] public string? CompletedAt { get; init; }
+    /// <summary>The user the workflow belongs to; not part of the API's answers.</summary>
+    [Id(11), System.Text.Json.Serialization.JsonIgnore] public string? Tenant { get; init; }
 }
 
 /// <summary>One step of a workflow as its status shows it (seed 001's shape).</summary>

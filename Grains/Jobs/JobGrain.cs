@@ -149,6 +149,7 @@ public sealed partial class JobGrain(
         Job.IdempotencyKey = submission.IdempotencyKey;
         Job.WebhookUrl = submission.WebhookUrl;
         Job.WebhookEvents = submission.WebhookEvents;
+        Job.Tenant = submission.Tenant;
         if (Job.WebhookUrl is { Length: > 0 } url) WebhookTargets.Register(Job.Outbox, "job", Id, url, Job.WebhookEvents);
         Job.WorkflowId = placement.WorkflowId;
         Job.StepIndex = placement.StepIndex;
@@ -667,6 +668,7 @@ public sealed partial class JobGrain(
     private static JobState View(JobRecord job) => new()
     {
         Id = job.Id,
+        Tenant = job.Tenant,
         Type = job.Type,
         Status = job.Status,
         Priority = job.Priority,

@@ -48,6 +48,8 @@ public sealed class JobRecord : IOutboxState
     /// <summary>When a delayed job is due again.</summary>
     [Id(29)] public long RetryAtMs { get; set; }
     [Id(30)] public string? CancelReason { get; set; }
+    /// <summary>The user whose key or login submitted the job; null for a key no user owns (an admin's).</summary>
+    [Id(31)] public string? Tenant { get; set; }
 
     // ---- workflow steps (ids from 50, apart from the job's own fields) ----
     /// <summary>A step's payload as given, before its dependencies' results were spliced in as <c>inputs</c>.</summary>

@@ -46,6 +46,7 @@ public sealed class WorkflowGrain(
             Workflow.Description = definition.Description;
             Workflow.FailurePolicy = definition.FailurePolicy;
             Workflow.WebhookUrl = definition.WebhookUrl;
+            Workflow.Tenant = definition.Tenant;
             if (definition.WebhookUrl is { Length: > 0 } url) WebhookTargets.Register(Workflow.Outbox, "workflow", Id, url, null);
             Workflow.StepsJson = definition.StepsJson.ToJsonString(ClusterJson.Options);
             Workflow.CreatedMs = NowMs;
@@ -119,7 +120,7 @@ public sealed class WorkflowGrain(
     {
         Id = Id, Name = Workflow.Name, Description = Workflow.Description, Status = Workflow.Status,
         TotalSteps = Steps.Count, CompletedSteps = Workflow.CompletedSteps, FailedSteps = Workflow.FailedSteps,
-        FailurePolicy = Workflow.FailurePolicy, WebhookUrl = Workflow.WebhookUrl,
+        FailurePolicy = Workflow.FailurePolicy, WebhookUrl = Workflow.WebhookUrl, Tenant = Workflow.Tenant,
         CreatedAt = Iso(Workflow.CreatedMs), CompletedAt = Iso(Workflow.CompletedMs),
     };
 

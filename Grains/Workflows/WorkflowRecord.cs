@@ -32,6 +32,8 @@ public sealed class WorkflowRecord : IOutboxState
     [Id(10)] public List<JobSubmission>? Submissions { get; set; }
     [Id(11)] public int CompletedSteps { get; set; }
     [Id(12)] public int FailedSteps { get; set; }
+    /// <summary>The user the workflow belongs to; null for a key no user owns.</summary>
+    [Id(13)] public string? Tenant { get; set; }
 
     public bool Exists => Status.Length > 0 && Status != WorkflowGrain.Creating;
 }

@@ -1,10 +1,11 @@
+using System.Security.Claims;
 using System.Text.Json.Nodes;
 using Cluster.Grains;
 using Cluster.Grains.Interfaces;
 using Cluster.Grains.Interfaces.Errors;
 using Cluster.Grains.Interfaces.Jobs;
-using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Validation;
+using Cluster.Grains.Interfaces.Workers;
 using Cluster.Silo.Auth;
 using Cluster.Silo.Webhooks;
 using Microsoft.Extensions.Options;
@@ -40,12 +41,13 @@ public static class JobApi
         return jobs;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
-        var submission = JobSubmissionReader.Read(body, catalog, out var problem, request.Headers["Idempotency-Key"]);
-        if (submission is null) return ApiError.Validation(problem!);
+        var read = JobSubmissionReader.Read(body, catalog, out var problem, request.Headers["Idempotency-Key"]);
+        if (read is null) return ApiError.Validation(problem!);
+        var submission = Tenancy.Stamp(read, user);
         // Webhooks: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
         if (await WebhookUrlPolicy.CheckAsync(submission.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
             return ApiError.Validation("Validation failed: " + refused);
@@ -58,7 +60,7 @@ public static class JobApi
         });
     }
 
-    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
+    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
@@ -69,7 +71,7 @@ public static class JobApi
         {
             var submission = JobSubmissionReader.Read(list[i], catalog, out var problem);
             if (submission is null) return ApiError.Validation($"jobs[{i}]: {problem}");
-            submissions.Add(submission);
+            submissions.Add(Tenancy.Stamp(submission, user));
         }
         // Webhooks: as for one job, each distinct webhook_url checked once.
         foreach (var url in submissions.Select(s => s.WebhookUrl).OfType<string>().Distinct(StringComparer.Ordinal))
@@ -82,19 +84,22 @@ public static class JobApi
         });
     }
 
-    private static async Task<IResult> StatusAsync(string id, GrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> StatusAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct)
     {
         var job = await grains.Job(id).GetAsync(ct);
-        return job is null ? NotFound(id) : Results.Json(new { success = true, job }, ClusterJson.Options);
+        return job is null || !Tenancy.MaySee(user, job.Tenant) ? NotFound(id) : Results.Json(new { success = true, job }, ClusterJson.Options);
     }
 
-    private static async Task<IResult> HistoryAsync(string id, GrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> HistoryAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct)
     {
-        var job = grains.Job(id);
-        var history = await job.HistoryAsync(ct);
-        if (history.Count == 0 && await job.GetAsync(ct) is null) return NotFound(id);
+        if (!await VisibleAsync(id, user, grains, ct)) return NotFound(id);
+        var history = await grains.Job(id).HistoryAsync(ct);
         return Results.Json(new { success = true, job_id = id, events = history }, ClusterJson.Options);
     }
+
+    /// <summary>Whether the job exists and is the caller's to see (<see cref="Tenancy"/>).</summary>
+    public static async Task<bool> VisibleAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) =>
+        await grains.Job(id).GetAsync(ct) is { } job && Tenancy.MaySee(user, job.Tenant);
 
     private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
     {
@@ -111,14 +116,16 @@ public static class JobApi
         return Results.Json(new { success = true, jobs = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
     }
 
-    private static Task<IResult> CancelAsync(string id, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
+    private static Task<IResult> CancelAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
     {
+        if (!await VisibleAsync(id, user, grains, ct)) return NotFound(id);
         await grains.Job(id).CancelAsync("cancelled through the API", ct);
         return Results.Json(new { success = true, job_id = id, status = JobStatus.Cancelled });
     });
 
-    private static Task<IResult> RetryAsync(string id, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
+    private static Task<IResult> RetryAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) => Guarded(async () =>
     {
+        if (!await VisibleAsync(id, user, grains, ct)) return NotFound(id);
         await grains.Job(id).RetryAsync(ct);
         return Results.Json(new { success = true, job_id = id, status = JobStatus.Pending });
     });

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json.Nodes;
 using Cluster.Grains;
 using Cluster.Grains.Interfaces;
@@ -25,13 +26,14 @@ public static class WorkflowApi
         return workflows;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options,
+    private static async Task<IResult> CreateAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options,
         IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
-        var definition = WorkflowDefinitionReader.Read(body, catalog, options.MaxSteps, out var problem);
-        if (definition is null) return ApiError.Validation(problem!);
+        var read = WorkflowDefinitionReader.Read(body, catalog, options.MaxSteps, out var problem);
+        if (read is null) return ApiError.Validation(problem!);
+        var definition = Tenancy.Stamp(read, user);
         // As for jobs: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
         if (await WebhookUrlPolicy.CheckAsync(definition.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
             return ApiError.Validation("Validation failed: " + refused);
@@ -42,28 +44,37 @@ public static class WorkflowApi
         });
     }
 
-    private static async Task<IResult> StatusAsync(string id, GrainFactory grains, CancellationToken ct)
+    private static async Task<IResult> StatusAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct)
     {
         var view = await grains.Workflow(id).GetAsync(ct);
-        return view is null ? NotFound(id) : Results.Json(new { success = true, workflow = view.Workflow, steps = view.Steps }, ClusterJson.Options);
+        return view is null || !Tenancy.MaySee(user, view.Workflow.Tenant)
+            ? NotFound(id)
+            : Results.Json(new { success = true, workflow = view.Workflow, steps = view.Steps }, ClusterJson.Options);
     }
 
-    private static async Task<IResult> ListAsync(HttpRequest request, GrainFactory grains, CancellationToken ct)
+    /// <summary>A page of workflows; a caller that may not see every tenant's gets only its own of the page (a page may then be short, its cursor still good).</summary>
+    private static async Task<IResult> ListAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct)
     {
         if (!ListLimit.TryRead(request, out var limit, out var badLimit)) return badLimit;
         var page = await grains.Workflows.ListAsync(JobApi.NullIfEmpty(request.Query["cursor"]), limit, ct);
-        return Results.Json(new { success = true, workflows = page.Items, next_cursor = page.NextCursor }, ClusterJson.Options);
+        return Results.Json(new { success = true, workflows = page.Items.Where(w => Tenancy.MaySee(user, w.Tenant)), next_cursor = page.NextCursor }, ClusterJson.Options);
     }
 
-    private static Task<IResult> CancelAsync(string id, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
+    /// <summary>Whether the workflow exists and is the caller's to see (<see cref="Tenancy"/>).</summary>
+    public static async Task<bool> VisibleAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) =>
+        await grains.Workflow(id).GetAsync(ct) is { } view && Tenancy.MaySee(user, view.Workflow.Tenant);
+
+    private static Task<IResult> CancelAsync(string id, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
     {
+        if (!await VisibleAsync(id, user, grains, ct)) return NotFound(id);
         await grains.Workflow(id).CancelAsync("workflow cancelled through the API", ct);
         return Results.Json(new { success = true, workflow_id = id, status = WorkflowStatus.Cancelled });
     });
 
-    private static Task<IResult> RetryStepAsync(string id, int index, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
+    private static Task<IResult> RetryStepAsync(string id, int index, ClaimsPrincipal user, GrainFactory grains, CancellationToken ct) => JobApi.Guarded(async () =>
     {
         if (index < 0) return ApiError.Validation("Validation failed: the step index must be 0 or more");
+        if (!await VisibleAsync(id, user, grains, ct)) return NotFound(id);
         await grains.Workflow(id).RetryStepAsync(index, ct);
         return Results.Json(new { success = true, workflow_id = id, step_index = index, status = WorkflowStatus.Running });
     });

@@ -11,8 +11,11 @@ namespace Cluster.Silo.Gateway;
 /// reply is never overtaken by events sent after it; the queue is bounded so that a client that stops
 /// reading costs a fixed amount of memory: its subscriptions are told they lagged and end.
 /// </summary>
-public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, IReadOnlyCollection<string> scopes)
+public sealed class GatewayConnection(WebSocket socket, GatewayOptions options, IReadOnlyCollection<string> scopes, string? userId = null)
 {
+    /// <summary>The user the connection's key or login belongs to, whose jobs alone it may follow without <c>monitor</c>.</summary>
+    public string? UserId { get; } = userId;
+
     // Replies are bounded apart from events: a client that floods commands without reading replies is cut off.
     private const int MaxQueuedControlFrames = 1_000;
     private readonly Channel<OutboundFrame> _queue = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });

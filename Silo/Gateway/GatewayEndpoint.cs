@@ -12,7 +12,7 @@ using Microsoft.Extensions.Options;
 namespace Cluster.Silo.Gateway;
 
 /// <summary>The gateway protocol v1 on <c>/ws</c> (docs/protocol.md): subscriptions to the event streams.</summary>
-public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOptions> options, IHostApplicationLifetime lifetime, ILogger<GatewayEndpoint> logger)
+public sealed partial class GatewayEndpoint(EventHub hub, Cluster.Grains.GrainFactory grains, IOptions<GatewayOptions> options, IHostApplicationLifetime lifetime, ILogger<GatewayEndpoint> logger)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -28,7 +28,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
             return;
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        var connection = new GatewayConnection(socket, _options, context.User.Scopes().ToArray());
+        var connection = new GatewayConnection(socket, _options, context.User.Scopes().ToArray(), context.User.UserIdOf());
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         using var goingAway = SocketClosing.GoAwayWhenStopping(socket, lifetime.ApplicationStopping);
         var sender = connection.RunSenderAsync(stop.Token);
@@ -119,8 +119,14 @@ public sealed partial class GatewayEndpoint(EventHub hub, IOptions<GatewayOption
         if (frame.Since is not null && !StreamIds.TryParse(frame.Since, out _) && frame.Since != "0")
             return Error(frame.Id, ErrorCodes.ValidationError, "'since' must be an event id such as 1795320329064-0");
         if (TooLong(filter)) return Error(frame.Id, ErrorCodes.ValidationError, "A filter lists at most 500 values of at most 128 characters each");
-        if (!ApiScopes.Allows(connection.Scopes, ApiScopes.Monitor) && (topic != GatewayTopics.Jobs || filter.JobId is null))
-            return Error(frame.Id, ErrorCodes.Forbidden, "A key without the monitor scope may only follow single jobs (filter.job_id)");
+        if (!ApiScopes.Allows(connection.Scopes, ApiScopes.Monitor))
+        {
+            if (topic != GatewayTopics.Jobs || filter.JobId is null)
+                return Error(frame.Id, ErrorCodes.Forbidden, "A key without the monitor scope may only follow single jobs (filter.job_id)");
+            // Another tenant's job is answered as one that does not exist, as over HTTP.
+            if (await grains.Job(filter.JobId).GetAsync(cancellationToken) is { } job && job.Tenant != connection.UserId)
+                return Error(frame.Id, ErrorCodes.JobNotFound, "Job not found: " + filter.JobId);
+        }
         if (connection.SubscriptionCount >= _options.MaxSubscriptionsPerConnection)
             return Error(frame.Id, "TOO_MANY_SUBSCRIPTIONS", $"A connection may hold at most {_options.MaxSubscriptionsPerConnection} subscriptions");
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Cluster.Grains.Interfaces;
 using Cluster.Testing;
 
@@ -183,5 +184,93 @@ public sealed class UserAccountTests
         await login.AssertErrorAsync(HttpStatusCode.Unauthorized, "UNAUTHORIZED");
         await unknown.AssertErrorAsync(HttpStatusCode.NotFound, "NOT_FOUND");
         await notAdmin.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
+    }
+
+    /// <summary>A user with a submit key of their own, logged in first.</summary>
+    private async Task<string> TenantKeyAsync()
+    {
+        var email = NewEmail();
+        await RegisterAsync(email);
+        return (await CreateKeyAsync(await LoginAsync(email), ApiScopes.Submit)).GetProperty("key").GetString()!;
+    }
+
+    [Test]
+    public async Task A_tenant_sees_and_cancels_only_its_own_jobs_and_workflows_and_monitors_see_all()
+    {
+        var (a, b) = (await TenantKeyAsync(), await TenantKeyAsync());
+        var nobody = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } };
+        var job = await _silo.SubmitAsync(a, new { type = "simulation", requirements = nobody });
+        using var created = await SendAsync(HttpMethod.Post, "/api/workflows/create", a,
+            new { name = "mine", steps = new object[] { new { type = "simulation", requirements = nobody } } });
+        var workflow = (await created.JsonAsync()).GetProperty("workflow_id").GetString()!;
+
+        foreach (var (method, path) in new[]
+        {
+            (HttpMethod.Get, $"/api/jobs/{job}/status"), (HttpMethod.Get, $"/api/jobs/{job}/events"), (HttpMethod.Get, $"/api/jobs/{job}/webhooks"),
+            (HttpMethod.Post, $"/api/jobs/{job}/cancel"), (HttpMethod.Post, $"/api/jobs/{job}/retry"),
+        })
+        {
+            using var refused = await SendAsync(method, path, b);
+            await refused.AssertErrorAsync(HttpStatusCode.NotFound, "JOB_NOT_FOUND");
+        }
+        foreach (var (method, path) in new[]
+        {
+            (HttpMethod.Get, $"/api/workflows/{workflow}/status"), (HttpMethod.Get, $"/api/workflows/{workflow}/webhooks"),
+            (HttpMethod.Post, $"/api/workflows/{workflow}/cancel"), (HttpMethod.Post, $"/api/workflows/{workflow}/steps/0/retry"),
+        })
+        {
+            using var refused = await SendAsync(method, path, b);
+            await refused.AssertErrorAsync(HttpStatusCode.NotFound, "WORKFLOW_NOT_FOUND");
+        }
+        using var othersList = await SendAsync(HttpMethod.Get, "/api/workflows?limit=500", b);
+        using var ownList = await SendAsync(HttpMethod.Get, "/api/workflows?limit=500", a);
+        using var adminSees = await SendAsync(HttpMethod.Get, $"/api/jobs/{job}/status", AdminKey);
+        using var ownCancel = await SendAsync(HttpMethod.Post, $"/api/jobs/{job}/cancel", a);
+
+        static IEnumerable<string?> Ids(JsonElement list) => list.GetProperty("workflows").EnumerateArray().Select(w => w.GetProperty("id").GetString());
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(Ids(await othersList.JsonAsync()), Does.Not.Contain(workflow));
+            Assert.That(Ids(await ownList.JsonAsync()), Does.Contain(workflow));
+            Assert.That(adminSees.StatusCode, Is.EqualTo(HttpStatusCode.OK), "admin sees every tenant's job");
+            Assert.That(ownCancel.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a tenant cancels its own job");
+        }
+    }
+
+    [Test]
+    public async Task The_same_idempotency_key_from_two_tenants_makes_two_jobs()
+    {
+        var (a, b) = (await TenantKeyAsync(), await TenantKeyAsync());
+        var key = "order-" + Guid.NewGuid().ToString("N");
+
+        async Task<string> SubmitAsync(string apiKey)
+        {
+            var request = SiloProcess.Request(HttpMethod.Post, "/api/jobs/submit", apiKey, JsonContent.Create(new { type = "simulation" }));
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await _silo.Http.SendAsync(request);
+            var body = await response.JsonAsync();
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
+            return body.GetProperty("job_id").GetString()!;
+        }
+
+        var (first, again, others) = (await SubmitAsync(a), await SubmitAsync(a), await SubmitAsync(b));
+
+        Assert.That(again, Is.EqualTo(first), "one tenant's key is idempotent");
+        Assert.That(others, Is.Not.EqualTo(first), "another tenant's same key makes its own job, and learns nothing of the first");
+    }
+
+    [Test]
+    public async Task A_tenant_follows_its_own_job_over_the_websocket_but_not_another_tenants()
+    {
+        var (a, b) = (await TenantKeyAsync(), await TenantKeyAsync());
+        var job = await _silo.SubmitAsync(a, new { type = "simulation", requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } });
+        await using var own = await ProtocolClient.ConnectAsync(_silo, a);
+        await using var other = await ProtocolClient.ConnectAsync(_silo, b);
+
+        var followed = await own.CommandAsync(new JsonObject { ["type"] = "subscribe", ["topic"] = "jobs", ["filter"] = new JsonObject { ["job_id"] = job } });
+        var refused = await other.CommandAsync(new JsonObject { ["type"] = "subscribe", ["topic"] = "jobs", ["filter"] = new JsonObject { ["job_id"] = job } });
+
+        Assert.That(ProtocolClient.Text(followed["type"]), Is.EqualTo("subscribed"));
+        Assert.That(ProtocolClient.Text(refused["error"]?["code"]), Is.EqualTo("JOB_NOT_FOUND"));
     }
 }
