@@ -12,7 +12,8 @@ public enum ApiKeyDeletion { Deleted, NotFound, Ambiguous }
 /// <summary>
 /// API keys in Redis: a hash <c>apikey:{sha256}</c> (name, scopes, prefix, created_at, owner) per key and the set
 /// <c>apikeys</c> of their hashes. Lookups are cached in memory briefly so that authenticating a request
-/// rarely costs a round trip; deleting a key forgets it here at once and on other silos within the cache time.
+/// rarely costs a round trip; deleting a key forgets it here at once, and on the other silos as soon as they read
+/// its revocation (<see cref="Revocations"/>), well within the cache time.
 /// </summary>
 public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptions> options) : IDisposable
 {
@@ -31,6 +32,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         """;
     private const string DeleteScript = """
         redis.call('DEL', KEYS[1])
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', 'key', ARGV[1])
         return redis.call('SREM', KEYS[2], ARGV[1])
         """;
 
@@ -65,7 +67,10 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
     public async Task<ApiKeyRecord?> FindByHashAsync(string hash, CancellationToken cancellationToken = default)
     {
         if (_cache.TryGetValue(hash, out ApiKeyRecord? cached)) return cached;
+        var revoked = Volatile.Read(ref _revocations);
         var record = await ReadAsync(hash, cancellationToken).ConfigureAwait(false);
+        // A revocation read meanwhile may be of this very key, read just before it was deleted: not worth caching.
+        if (revoked != Volatile.Read(ref _revocations)) return record;
         _cache.Set(hash, record, new MemoryCacheEntryOptions
         {
             Size = 1,
@@ -94,8 +99,8 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         if (matches.Count == 0) return (ApiKeyDeletion.NotFound, null);
         if (matches.Count > 1) return (ApiKeyDeletion.Ambiguous, null);
         var record = matches[0];
-        await Database.ScriptEvaluateAsync(DeleteScript, [KeyPrefix + record.Hash, Index], [record.Hash]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        _cache.Remove(record.Hash);
+        await Database.ScriptEvaluateAsync(DeleteScript, [KeyPrefix + record.Hash, Index, Revocations.Stream], [record.Hash]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        Forget(record.Hash);
         return (ApiKeyDeletion.Deleted, record);
     }
 
@@ -115,6 +120,15 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
     }
 
     private IDatabase Database => redis.GetDatabase();
+
+    private long _revocations;
+
+    /// <summary>Drops a key from this silo's cache: it was deleted, here or on another silo.</summary>
+    public void Forget(string hash)
+    {
+        Interlocked.Increment(ref _revocations);
+        _cache.Remove(hash);
+    }
 
     public void Dispose() => _cache.Dispose();
 }

@@ -14,7 +14,7 @@ public sealed class AuthOptions
     /// <summary>How long a dashboard session cookie stays valid.</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>How long a silo trusts a key or session it looked up before asking Redis again (a deleted key keeps working on other silos this long).</summary>
+    /// <summary>How long a silo trusts a key or session it looked up before asking Redis again; revocations (<see cref="Revocations"/>) end one sooner.</summary>
     public TimeSpan LookupCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>

@@ -12,6 +12,7 @@ public static class AuthServiceExtensions
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<BootstrapApiKey>();
+        services.AddHostedService<Revocations>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddSingleton<IAuthorizationHandler, ScopeAuthorizationHandler>();

@@ -44,15 +44,32 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<AuthOpti
     {
         var hash = ApiKeySecret.Hash(sessionId);
         if (_cache.TryGetValue(hash, out string? cached)) return cached;
-        var keyHash = (string?)await redis.GetDatabase().StringGetAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
-        _cache.Set(hash, keyHash, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = options.Value.LookupCacheDuration });
-        return keyHash;
+        var revoked = Volatile.Read(ref _revocations);
+        var target = (string?)await redis.GetDatabase().StringGetAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // As for keys: a revocation read meanwhile may be of this session, read just before it ended.
+        if (revoked == Volatile.Read(ref _revocations))
+            _cache.Set(hash, target, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = options.Value.LookupCacheDuration });
+        return target;
     }
 
+    /// <summary>Ends a session here at once, and on the other silos as soon as they read its revocation (<see cref="Revocations"/>).</summary>
     public async Task DeleteAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         var hash = ApiKeySecret.Hash(sessionId);
-        await redis.GetDatabase().KeyDeleteAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var database = redis.GetDatabase();
+        var transaction = database.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(KeyPrefix + hash);
+        _ = transaction.StreamAddAsync(Revocations.Stream, "session", hash, maxLength: 1000, useApproximateMaxLength: true);
+        await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        Forget(hash);
+    }
+
+    private long _revocations;
+
+    /// <summary>Drops a session from this silo's cache: it ended, here or on another silo.</summary>
+    public void Forget(string hash)
+    {
+        Interlocked.Increment(ref _revocations);
         _cache.Remove(hash);
     }
 
