@@ -41,7 +41,7 @@ public static class JobApi
         return jobs;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
+    private static async Task<IResult> SubmitAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, TenantQuota quota, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
@@ -51,6 +51,7 @@ public static class JobApi
         // Webhooks: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
         if (await WebhookUrlPolicy.CheckAsync(submission.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
             return ApiError.Validation("Validation failed: " + refused);
+        if (!await quota.TryTakeJobsAsync(submission.Tenant, 1, ct)) return quota.Refusal(request.HttpContext);
         return await Guarded(async () =>
         {
             var submitted = await grains.Jobs.SubmitAsync(submission, ct);
@@ -60,7 +61,7 @@ public static class JobApi
         });
     }
 
-    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, IOptions<WebhookOptions> webhooks, CancellationToken ct)
+    private static async Task<IResult> SubmitBatchAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, TenantQuota quota, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
@@ -77,6 +78,7 @@ public static class JobApi
         foreach (var url in submissions.Select(s => s.WebhookUrl).OfType<string>().Distinct(StringComparer.Ordinal))
             if (await WebhookUrlPolicy.CheckAsync(url, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
                 return ApiError.Validation($"Validation failed: {refused}");
+        if (!await quota.TryTakeJobsAsync(user.UserIdOf(), submissions.Count, ct)) return quota.Refusal(request.HttpContext);
         return await Guarded(async () =>
         {
             var submitted = await Task.WhenAll(submissions.Select(s => grains.Jobs.SubmitAsync(s, ct)));

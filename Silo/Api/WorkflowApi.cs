@@ -27,7 +27,7 @@ public static class WorkflowApi
     }
 
     private static async Task<IResult> CreateAsync(HttpRequest request, ClaimsPrincipal user, GrainFactory grains, JobTypeCatalog catalog, WorkflowOptions options,
-        IOptions<WebhookOptions> webhooks, CancellationToken ct)
+        TenantQuota quota, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
         var (body, error) = await JsonBody.ReadObjectAsync(request, ct);
         if (body is null) return error!;
@@ -37,6 +37,7 @@ public static class WorkflowApi
         // As for jobs: refuse a webhook_url the sender would refuse (SSRF), see Silo/Webhooks/WebhookUrlPolicy.cs.
         if (await WebhookUrlPolicy.CheckAsync(definition.WebhookUrl, webhooks.Value.AllowPrivateNetworks, ct) is { } refused)
             return ApiError.Validation("Validation failed: " + refused);
+        if (!await quota.TryTakeJobsAsync(definition.Tenant, definition.Steps.Count, ct)) return quota.Refusal(request.HttpContext);
         return await JobApi.Guarded(async () =>
         {
             var created = await grains.Workflows.CreateAsync(definition, ct);

@@ -20,6 +20,7 @@ public static class ClusterEndpoints
         app.MapApiKeyEndpoints();
         app.MapSessionEndpoints();
         app.MapUserEndpoints();
+        app.MapUsage();
         app.MapWhoAmI();
         app.MapJobApi();
         app.MapWorkflowApi();

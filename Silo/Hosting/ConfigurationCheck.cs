@@ -18,6 +18,7 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
             configuration.GetSection(RedisHostOptions.Section).Get<RedisHostOptions>();
             var auth = configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
             var rate = configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+            var limits = configuration.GetSection(TenantLimitOptions.Section).Get<TenantLimitOptions>() ?? new TenantLimitOptions();
             var orleans = configuration.GetSection(OrleansHostOptions.Section).Get<OrleansHostOptions>() ?? new OrleansHostOptions();
             var problem =
                 cluster.MaxRequestBytes <= 0 ? "Cluster:MaxRequestBytes must be a positive number of bytes"
@@ -27,6 +28,7 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : auth.Problem() is { } authProblem ? authProblem
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
+                : limits.JobsPerDay < 0 ? "Limits:JobsPerDay must be 0 (no limit) or a positive number of jobs"
                 : OrleansProblem(orleans);
             return problem is null
                 ? new ConfigurationCheck(null, cluster, orleans)

@@ -16,7 +16,14 @@ public sealed class UserAccountTests
     private SiloProcess _silo = null!;
 
     [OneTimeSetUp]
-    public async Task StartSilo() => _silo = await SiloProcess.StartReadyAsync(new SiloSettings { BootstrapApiKey = AdminKey });
+    public async Task StartSilo() => _silo = await SiloProcess.StartReadyAsync(new SiloSettings
+    {
+        BootstrapApiKey = AdminKey,
+        Environment = new Dictionary<string, string> { ["Limits__JobsPerDay"] = JobsPerDay.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+    });
+
+    /// <summary>Each test's tenants are new, so none comes near this but the test of the limit.</summary>
+    private const int JobsPerDay = 5;
 
     [OneTimeTearDown]
     public async Task StopSilo() => await _silo.DisposeAsync();
@@ -272,5 +279,36 @@ public sealed class UserAccountTests
 
         Assert.That(ProtocolClient.Text(followed["type"]), Is.EqualTo("subscribed"));
         Assert.That(ProtocolClient.Text(refused["error"]?["code"]), Is.EqualTo("JOB_NOT_FOUND"));
+    }
+
+    [Test]
+    public async Task A_tenants_jobs_per_day_are_limited_whole_submissions_at_a_time_and_usage_shows_them()
+    {
+        var (a, b) = (await TenantKeyAsync(), await TenantKeyAsync());
+        var job = new { type = "simulation", requirements = new { capabilities = new[] { "nobody-has-" + Guid.NewGuid().ToString("N") } } };
+        for (var i = 0; i < JobsPerDay - 1; i++) await _silo.SubmitAsync(a, job);
+
+        using var tooMany = await SendAsync(HttpMethod.Post, "/api/jobs/batch", a, new { jobs = new[] { job, job } });
+        using var workflow = await SendAsync(HttpMethod.Post, "/api/workflows/create", a, new { name = "two", steps = new[] { job, job } });
+        using var last = await SendAsync(HttpMethod.Post, "/api/jobs/submit", a, job);
+        using var over = await SendAsync(HttpMethod.Post, "/api/jobs/submit", a, job);
+        using var otherTenant = await SendAsync(HttpMethod.Post, "/api/jobs/submit", b, job);
+        using var admin = await SendAsync(HttpMethod.Post, "/api/jobs/submit", AdminKey, job);
+        using var usage = await SendAsync(HttpMethod.Get, "/api/usage", a);
+        var body = await usage.JsonAsync();
+
+        await tooMany.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
+        await workflow.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
+        await over.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(last.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a refused batch takes nothing of the day's count");
+            Assert.That((await over.JsonAsync()).GetProperty("error").GetProperty("message").GetString(), Does.Contain("jobs per day"));
+            Assert.That(over.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.Zero).And.LessThanOrEqualTo(TimeSpan.FromDays(1)));
+            Assert.That(otherTenant.StatusCode, Is.EqualTo(HttpStatusCode.OK), "another tenant has its own count");
+            Assert.That(admin.StatusCode, Is.EqualTo(HttpStatusCode.OK), "work of no tenant is not limited");
+            Assert.That(body.GetProperty("usage").GetProperty("jobs_today").GetInt64(), Is.EqualTo(JobsPerDay));
+            Assert.That(body.GetProperty("limits").GetProperty("jobs_per_day").GetInt32(), Is.EqualTo(JobsPerDay));
+        }
     }
 }

@@ -23,7 +23,7 @@ public sealed class SessionStoreTests
         {
             Assert.That(ttl, Is.InRange(1, 600));
             Assert.That(await redis.Database.KeyExistsAsync(SessionStore.KeyPrefix + sessionId), Is.False);
-            Assert.That(await sessions.FindKeyHashAsync(sessionId), Is.EqualTo(key.Hash));
+            Assert.That((await sessions.FindAsync(sessionId))?.KeyHash, Is.EqualTo(key.Hash));
         }
     }
 
@@ -36,10 +36,12 @@ public sealed class SessionStoreTests
         using var sessions = new SessionStore(redis.Multiplexer, options);
         var (_, key) = await keys.CreateAsync("browser", [ApiScopes.Monitor]);
         var sessionId = await sessions.CreateAsync(key);
-        Assert.That(await sessions.FindKeyHashAsync(sessionId), Is.Not.Null);
+        Assert.That((await sessions.FindAsync(sessionId))?.KeyHash, Is.Not.Null);
 
         await sessions.DeleteAsync(sessionId);
 
-        Assert.That(await sessions.FindKeyHashAsync(sessionId), Is.Null);
+        Assert.That(await sessions.FindAsync(sessionId), Is.Null);
+        Assert.That((await redis.Database.StreamRangeAsync(Revocations.Stream)).Select(e => (string?)e["session"]),
+            Is.EqualTo(new[] { ApiKeySecret.Hash(sessionId) }), "the end is told to the other silos");
     }
 }
