@@ -7,7 +7,8 @@ namespace Cluster.Silo.Auth;
 
 public sealed record CreateApiKeyRequest(
     [property: JsonPropertyName("name")] string? Name,
-    [property: JsonPropertyName("scopes")] string[]? Scopes);
+    [property: JsonPropertyName("scopes")] string[]? Scopes,
+    [property: JsonPropertyName("rate_limit")] int? RateLimit = null);
 
 public sealed record CreatedApiKey(
     [property: JsonPropertyName("key")] string Key,
@@ -26,9 +27,11 @@ public sealed record ApiKeySummary(
     [property: JsonPropertyName("prefix")] string Prefix,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
     [property: JsonPropertyName("created_at")] DateTimeOffset CreatedAt,
-    [property: JsonPropertyName("owner"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Owner)
+    [property: JsonPropertyName("owner"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Owner,
+    [property: JsonPropertyName("rate_limit"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? RateLimit)
 {
-    public static ApiKeySummary Of(ApiKeyRecord r) => new(r.Id, r.Name, r.Prefix, r.Scopes, r.CreatedAt, r.Owner.Length > 0 ? r.Owner : null);
+    public static ApiKeySummary Of(ApiKeyRecord r) =>
+        new(r.Id, r.Name, r.Prefix, r.Scopes, r.CreatedAt, r.Owner.Length > 0 ? r.Owner : null, r.RateLimit > 0 ? r.RateLimit : null);
 }
 
 public sealed record ApiKeyList([property: JsonPropertyName("keys")] IReadOnlyList<ApiKeySummary> Keys)
@@ -84,11 +87,13 @@ public static class ApiKeyEndpoints
         var scopes = request!.Scopes?.Select(s => s?.Trim() ?? "").Distinct(StringComparer.Ordinal).ToArray() ?? [];
         if (scopes.Length == 0 || scopes.Any(s => !ApiScopes.IsKnown(s)))
             return ApiError.Validation($"'scopes' must list one or more of: {string.Join(", ", ApiScopes.All)}");
+        if (request.RateLimit is < KeyRateLimits.Min or > KeyRateLimits.Max)
+            return ApiError.Validation($"'rate_limit' must be {KeyRateLimits.Min} to {KeyRateLimits.Max} requests per second, or left out");
         if (scopes.FirstOrDefault(s => !maxScopes.Contains(s, StringComparer.Ordinal)) is { } wider)
             return ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden,
                 $"A key may not have the '{wider}' scope: yours are {string.Join(", ", maxScopes)}");
 
-        var (key, record) = await store.CreateAsync(name, scopes, owner ?? "", cancellationToken).ConfigureAwait(false);
+        var (key, record) = await store.CreateAsync(name, scopes, owner ?? "", request.RateLimit ?? 0, cancellationToken).ConfigureAwait(false);
         return Results.Json(new CreatedApiKey(key, record.Id, record.Name, record.Prefix, record.Scopes), statusCode: StatusCodes.Status201Created);
     }
 

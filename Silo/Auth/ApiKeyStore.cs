@@ -10,7 +10,7 @@ namespace Cluster.Silo.Auth;
 public enum ApiKeyDeletion { Deleted, NotFound, Ambiguous }
 
 /// <summary>
-/// API keys in Redis: a hash <c>apikey:{sha256}</c> (name, scopes, prefix, created_at, owner) per key and the set
+/// API keys in Redis: a hash <c>apikey:{sha256}</c> (name, scopes, prefix, created_at, owner, rate_limit) per key and the set
 /// <c>apikeys</c> of their hashes. Lookups are cached in memory briefly so that authenticating a request
 /// rarely costs a round trip; deleting a key forgets it here at once, and on the other silos as soon as they read
 /// its revocation (<see cref="Revocations"/>), well within the cache time.
@@ -25,7 +25,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
     // One script per write so that the hash and the index never disagree. StackExchange.Redis runs a script given as
     // text by its SHA (EVALSHA), loading it once per server and again after a NOSCRIPT.
     private const string StoreScript = """
-        redis.call('HSET', KEYS[1], 'name', ARGV[1], 'scopes', ARGV[2], 'prefix', ARGV[3], 'owner', ARGV[6])
+        redis.call('HSET', KEYS[1], 'name', ARGV[1], 'scopes', ARGV[2], 'prefix', ARGV[3], 'owner', ARGV[6], 'rate_limit', ARGV[7])
         redis.call('HSETNX', KEYS[1], 'created_at', ARGV[4])
         redis.call('SADD', KEYS[2], ARGV[5])
         return 1
@@ -41,20 +41,21 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
 
     /// <summary>Makes a new key; the returned plaintext is the only copy there will ever be.</summary>
     /// <param name="owner">The id of the user making the key; empty for an admin-made one.</param>
-    public async Task<(string Key, ApiKeyRecord Record)> CreateAsync(string name, IReadOnlyList<string> scopes, string owner = "", CancellationToken cancellationToken = default)
+    /// <param name="rateLimit">Requests per second across all silos; 0 for none.</param>
+    public async Task<(string Key, ApiKeyRecord Record)> CreateAsync(string name, IReadOnlyList<string> scopes, string owner = "", int rateLimit = 0, CancellationToken cancellationToken = default)
     {
         var key = ApiKeySecret.Generate();
-        var record = await StoreAsync(key, name, scopes, owner, cancellationToken).ConfigureAwait(false);
+        var record = await StoreAsync(key, name, scopes, owner, rateLimit, cancellationToken).ConfigureAwait(false);
         return (key, record);
     }
 
     /// <summary>Stores the key (hashed) with this name and these scopes, keeping its creation time if it already exists.</summary>
-    public async Task<ApiKeyRecord> StoreAsync(string key, string name, IReadOnlyList<string> scopes, string owner = "", CancellationToken cancellationToken = default)
+    public async Task<ApiKeyRecord> StoreAsync(string key, string name, IReadOnlyList<string> scopes, string owner = "", int rateLimit = 0, CancellationToken cancellationToken = default)
     {
         var hash = ApiKeySecret.Hash(key);
         var prefix = ApiKeySecret.VisiblePrefix(key);
         var createdAt = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-        await Database.ScriptEvaluateAsync(StoreScript, [KeyPrefix + hash, Index], [name, string.Join(',', scopes), prefix, createdAt, hash, owner]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Database.ScriptEvaluateAsync(StoreScript, [KeyPrefix + hash, Index], [name, string.Join(',', scopes), prefix, createdAt, hash, owner, rateLimit]).WaitAsync(cancellationToken).ConfigureAwait(false);
         _cache.Remove(hash);
         return await FindByHashAsync(hash, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("An API key just stored could not be read back");
@@ -116,7 +117,8 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         }
         var scopes = Field("scopes").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(ApiScopes.IsKnown).ToArray();
         DateTimeOffset.TryParse(Field("created_at"), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var createdAt);
-        return new ApiKeyRecord(hash, Field("name"), scopes, Field("prefix"), createdAt, Field("owner"));
+        _ = int.TryParse(Field("rate_limit"), NumberStyles.None, CultureInfo.InvariantCulture, out var rateLimit);
+        return new ApiKeyRecord(hash, Field("name"), scopes, Field("prefix"), createdAt, Field("owner"), rateLimit);
     }
 
     private IDatabase Database => redis.GetDatabase();

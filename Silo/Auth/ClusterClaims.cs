@@ -12,6 +12,8 @@ public static class ClusterClaims
     public const string Via = "via";
     /// <summary>The user the caller acts for: the one logged in, or the owner of the key.</summary>
     public const string UserId = "user_id";
+    /// <summary>The key's requests per second across all silos (<see cref="KeyRateLimits"/>), when it has one.</summary>
+    public const string RateLimit = "rate_limit";
 
     public static ClaimsPrincipal For(ApiKeyRecord key, string via, string scheme) =>
         new(new ClaimsIdentity(
@@ -20,6 +22,7 @@ public static class ClusterClaims
                 new Claim(KeyId, key.Id),
                 new Claim(Via, via),
                 .. key.Owner.Length > 0 ? [new Claim(UserId, key.Owner)] : Array.Empty<Claim>(),
+                .. key.RateLimit > 0 ? [new Claim(RateLimit, key.RateLimit.ToString(System.Globalization.CultureInfo.InvariantCulture))] : Array.Empty<Claim>(),
                 .. key.Scopes.Select(scope => new Claim(Scope, scope)),
             ],
             scheme));

@@ -58,6 +58,7 @@ public static class ClusterDefaults
         app.UseRouting();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
         app.UseAuthentication();
+        app.UseKeyRateLimits();
         app.UseRateLimiter();
         app.UseAuthorization();
         return app;

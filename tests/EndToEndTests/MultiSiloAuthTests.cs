@@ -7,10 +7,11 @@ using Cluster.Testing;
 namespace Cluster.EndToEndTests;
 
 /// <summary>
-/// A key deleted or a login ended on one silo stops working on another that had it cached, long before the cache
-/// (<c>Auth:LookupCacheDuration</c>, 30 s) would have let it go: the revocation travels on a Redis stream every silo follows.
+/// Keys across two silos. A key deleted or a login ended on one silo stops working on another that had it cached, long
+/// before the cache (<c>Auth:LookupCacheDuration</c>, 30 s) would have let it go: the revocation travels on a Redis stream
+/// every silo follows. A key's rate limit holds for both silos together.
 /// </summary>
-public sealed class RevocationTests
+public sealed class MultiSiloAuthTests
 {
     private const string AdminKey = "e2e-revocation-admin-key-0123456789abcdef";
     // Well inside the cache's 30 s: passing within it shows the revocation, not the expiry, ended the credential.
@@ -72,5 +73,35 @@ public sealed class RevocationTests
             Assert.That(ended.StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
         await UntilRefusedAsync(b, bearer: token);
+    }
+
+    [Test]
+    public async Task A_key_limited_to_50_requests_a_second_gets_50_a_second_from_two_silos_together()
+    {
+        const int rate = 50;
+        using var created = await _cluster[0].Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/keys", AdminKey,
+            JsonContent.Create(new { name = "limited", scopes = new[] { ApiScopes.Monitor }, rate_limit = rate })));
+        var key = (await created.JsonAsync()).GetProperty("key").GetString()!;
+        var (accepted, refused) = (0, 0);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var until = TimeSpan.FromSeconds(4);
+
+        // Four callers on each silo, each sending the next request as soon as the last is answered: far more than 50 a second.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(async caller =>
+        {
+            var silo = _cluster[caller % 2];
+            while (clock.Elapsed < until)
+            {
+                var status = await StatusAsync(silo, key);
+                if (status == HttpStatusCode.OK) Interlocked.Increment(ref accepted);
+                else if (status == HttpStatusCode.TooManyRequests) Interlocked.Increment(ref refused);
+                else Assert.Fail($"unexpected {status}");
+            }
+        }));
+        var expected = rate * clock.Elapsed.TotalSeconds;
+
+        TestContext.Out.WriteLine($"{accepted} accepted and {refused} refused in {clock.Elapsed.TotalSeconds:F2} s: {accepted / clock.Elapsed.TotalSeconds:F1} a second");
+        Assert.That(refused, Is.GreaterThan(accepted), "the callers asked for far more than the limit");
+        Assert.That(accepted, Is.InRange(0.9 * expected, 1.1 * expected), "50 a second ± 10 %, both silos together");
     }
 }
