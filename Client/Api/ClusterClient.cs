@@ -13,30 +13,40 @@ namespace Cluster.Client.Api;
 
 /// <summary>
 /// The typed HTTP client of the silo's API (docs/api.md). Every call sends the API key in <c>x-api-key</c>;
-/// a refusal becomes a <see cref="ClusterApiException"/>; a silo that cannot be reached is an
-/// <see cref="HttpRequestException"/>.
+/// a refusal becomes a <see cref="ClusterApiException"/>. Given several silos, a call that cannot connect to the
+/// current one goes to the next (any silo serves any request), and the client stays with the one that answered;
+/// when none can be reached, the last <see cref="HttpRequestException"/> is thrown.
 /// </summary>
 public sealed class ClusterClient : IDisposable
 {
     public const string ApiKeyHeader = "x-api-key";
 
-    private readonly Uri _baseAddress;
+    private readonly Uri[] _silos;
     private readonly string _apiKey;
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
+    private int _current;
 
     public ClusterClient(Uri baseAddress, string apiKey, HttpClient? http = null)
+        : this([baseAddress ?? throw new ArgumentNullException(nameof(baseAddress))], apiKey, http)
     {
-        ArgumentNullException.ThrowIfNull(baseAddress);
+    }
+
+    /// <param name="silos">The silos to use, the first first; the others are tried in turn when the current one cannot be reached.</param>
+    public ClusterClient(IReadOnlyList<Uri> silos, string apiKey, HttpClient? http = null)
+    {
+        ArgumentNullException.ThrowIfNull(silos);
+        if (silos.Count == 0) throw new ArgumentException("Name at least one silo.", nameof(silos));
         ArgumentException.ThrowIfNullOrEmpty(apiKey);
         // A base without a trailing slash would drop its last segment when relative paths are resolved.
-        _baseAddress = baseAddress.AbsoluteUri.EndsWith('/') ? baseAddress : new Uri(baseAddress.AbsoluteUri + "/");
+        _silos = [.. silos.Select(s => s.AbsoluteUri.EndsWith('/') ? s : new Uri(s.AbsoluteUri + "/"))];
         _apiKey = apiKey;
         _http = http ?? new HttpClient();
         _ownsHttp = http is null;
     }
 
-    public Uri BaseAddress => _baseAddress;
+    /// <summary>The silo the client talks to now.</summary>
+    public Uri BaseAddress => _silos[Volatile.Read(ref _current)];
 
     /// <summary>How often <see cref="WatchAsync"/> polls.</summary>
     public TimeSpan WatchInterval { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -150,15 +160,45 @@ public sealed class ClusterClient : IDisposable
 
     private HttpRequestMessage Request(HttpMethod method, string relativePath, JsonNode? body = null)
     {
-        var request = new HttpRequestMessage(method, new Uri(_baseAddress, relativePath));
+        var request = new HttpRequestMessage(method, new Uri(BaseAddress, relativePath));
         request.Headers.Add(ApiKeyHeader, _apiKey);
         if (body is not null) request.Content = JsonContent.Create(body, options: ClusterJson.Options);
         return request;
     }
 
+    /// <summary>
+    /// Sends the request to the current silo, or, when it cannot be connected to (nothing was sent), to the next ones in
+    /// turn: a connection refused or unreachable is safe to try elsewhere, even for a submission.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendToAnySiloAsync(HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        var start = Volatile.Read(ref _current);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await _http.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError && attempt + 1 < _silos.Length)
+            {
+                var (from, to) = (_silos[(start + attempt) % _silos.Length], (start + attempt + 1) % _silos.Length);
+                Volatile.Write(ref _current, to);
+                request = Retarget(request, from, _silos[to]);
+            }
+        }
+    }
+
+    /// <summary>The same request to another silo: a message is sent once, so it is copied.</summary>
+    private static HttpRequestMessage Retarget(HttpRequestMessage request, Uri from, Uri to)
+    {
+        var copy = new HttpRequestMessage(request.Method, new Uri(to, from.MakeRelativeUri(request.RequestUri!))) { Content = request.Content, Version = request.Version };
+        foreach (var header in request.Headers) copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        return copy;
+    }
+
     private async Task<T> SendAsync<T>(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendToAnySiloAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw ToException(response.StatusCode, response.ReasonPhrase, body);
         try

@@ -82,7 +82,8 @@ public sealed class AgentCommand
         var settings = new AgentSettings
         {
             Silo = _global.ResolveSilo(parse),
-            FailoverSilos = [.. SplitList(parse.GetValue(_failoverSilos)).Select(ParseSilo)],
+            // Silos after the first in --silo are failovers as much as those of --failover-silo.
+            FailoverSilos = [.. _global.ResolveSilos(parse).Skip(1), .. SplitList(parse.GetValue(_failoverSilos)).Select(ParseSilo)],
             ApiKey = _global.ResolveApiKey(parse),
             MachineId = machineId,
             GpuCount = gpus,

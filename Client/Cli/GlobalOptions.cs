@@ -20,7 +20,7 @@ public sealed class GlobalOptions
         _environment = environment;
         Silo = new Option<string>("--silo")
         {
-            Description = $"The silo's address (default: CLUSTER_URL, else {DefaultSilo})",
+            Description = $"The silo's address, or several separated by commas, tried in turn when one cannot be reached (default: CLUSTER_URL, else {DefaultSilo})",
             Recursive = true,
         };
         ApiKey = new Option<string>("--api-key")
@@ -33,13 +33,22 @@ public sealed class GlobalOptions
     public Option<string> Silo { get; }
     public Option<string> ApiKey { get; }
 
-    public Uri ResolveSilo(ParseResult parse)
+    /// <summary>The first of <see cref="ResolveSilos"/>: the one a command names in its messages and talks to first.</summary>
+    public Uri ResolveSilo(ParseResult parse) => ResolveSilos(parse)[0];
+
+    /// <summary>The silos of <c>--silo</c> (or <c>CLUSTER_URL</c>), in order; any serves any request.</summary>
+    public IReadOnlyList<Uri> ResolveSilos(ParseResult parse)
     {
         ArgumentNullException.ThrowIfNull(parse);
         var text = FirstNonEmpty(parse.GetValue(Silo), _environment.Variable("CLUSTER_URL")) ?? DefaultSilo;
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new CliUsageException($"--silo must be an http(s) address such as {DefaultSilo}; it is \"{text}\".");
-        return uri;
+        var silos = new List<Uri>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(part, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                throw new CliUsageException($"--silo must be an http(s) address such as {DefaultSilo}, or several separated by commas; \"{part}\" is not.");
+            silos.Add(uri);
+        }
+        return silos.Count > 0 ? silos : throw new CliUsageException($"--silo must name a silo, such as {DefaultSilo}.");
     }
 
     public string ResolveApiKey(ParseResult parse)
@@ -52,7 +61,7 @@ public sealed class GlobalOptions
         throw new CliUsageException($"No API key: pass --api-key, set CLUSTER_API_KEY, or run from the silo's directory (./{BootstrapKeyPath}).");
     }
 
-    public ClusterClient CreateClient(ParseResult parse) => new(ResolveSilo(parse), ResolveApiKey(parse), _environment.Http);
+    public ClusterClient CreateClient(ParseResult parse) => new(ResolveSilos(parse), ResolveApiKey(parse), _environment.Http);
 
     private static string? FirstNonEmpty(params string?[] values) =>
         values.Select(v => v?.Trim()).FirstOrDefault(v => !string.IsNullOrEmpty(v));

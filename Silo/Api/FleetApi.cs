@@ -42,6 +42,23 @@ public static class FleetApi
             Results.Json(new { success = true, silos = await Membership.SiloList.ReadAsync(grains) }))
             .RequireScope(ApiScopes.Monitor);
 
+        // Seed 004's service discovery, for any client: where the live silos answer and how loaded each is, least loaded first.
+        app.MapGet("/api/discovery", async (IGrainFactory grains) =>
+        {
+            var silos = (await Membership.SiloList.ReadAsync(grains))
+                .Select(s => new
+                {
+                    id = s["id"],
+                    urls = s["addresses"].Split(' ', StringSplitOptions.RemoveEmptyEntries),
+                    load = new { workers = Number(s["workers"]), subscribers = Number(s["subscribers"]), memory_mb = Number(s["memory_mb"]) },
+                    last_seen = s["last_seen"],
+                })
+                .Where(s => s.urls.Length > 0)
+                .OrderBy(s => (s.load.workers ?? 0) + (s.load.subscribers ?? 0))
+                .ToArray();
+            return Results.Json(new { success = true, silos });
+        }).RequireScope(ApiScopes.Submit, ApiScopes.Worker, ApiScopes.Monitor);
+
         app.MapGet("/api/machines/{id}", async (string id, GrainFactory grains, CancellationToken ct) =>
         {
             var machine = await grains.Machine(id).GetAsync(ct);
@@ -51,4 +68,6 @@ public static class FleetApi
         }).RequireScope(ApiScopes.Monitor);
     }
 
+    private static long? Number(string text) =>
+        long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
 }

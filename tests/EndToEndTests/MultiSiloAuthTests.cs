@@ -104,4 +104,24 @@ public sealed class MultiSiloAuthTests
         Assert.That(refused, Is.GreaterThan(accepted), "the callers asked for far more than the limit");
         Assert.That(accepted, Is.InRange(0.9 * expected, 1.1 * expected), "50 a second ± 10 %, both silos together");
     }
+
+    [Test]
+    public async Task Discovery_lists_every_live_silo_with_where_it_answers_and_its_load_to_any_client()
+    {
+        using var created = await _cluster[0].Http.SendAsync(SiloProcess.Request(HttpMethod.Post, "/api/keys", AdminKey,
+            JsonContent.Create(new { name = "a-client", scopes = new[] { ApiScopes.Submit } })));
+        var key = (await created.JsonAsync()).GetProperty("key").GetString()!;
+        string[] expected = [.. _cluster.Silos.Select(s => s.BaseAddress.ToString().TrimEnd('/'))];
+
+        // Each silo reports itself a few seconds after it starts.
+        var silos = await Eventually.HoldsAsync(async () =>
+        {
+            using var response = await _cluster[1].Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/discovery", key));
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            return (await response.JsonAsync()).GetProperty("silos").EnumerateArray().Select(s => s.Clone()).ToList();
+        }, list => list.Count == expected.Length, TimeSpan.FromSeconds(30), "both silos reported");
+
+        Assert.That(silos.SelectMany(s => s.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!.TrimEnd('/'))), Is.EquivalentTo(expected));
+        Assert.That(silos.Select(s => s.GetProperty("load").GetProperty("workers").GetInt64()), Is.All.GreaterThanOrEqualTo(0));
+    }
 }

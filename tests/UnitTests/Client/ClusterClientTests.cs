@@ -36,6 +36,37 @@ public class ClusterClientTests
     }
 
     [Test]
+    public async Task A_silo_that_cannot_be_reached_is_passed_over_for_the_next_and_the_client_stays_with_the_one_that_answered()
+    {
+        var bodies = new ConcurrentQueue<string>();
+        using var live = new LocalHttpServer(async context =>
+        {
+            bodies.Enqueue(await LocalHttpServer.ReadBodyAsync(context.Request));
+            await LocalHttpServer.WriteAsync(context.Response, 200, """{"success":true,"job_id":"job-1","status":"submitted"}""");
+        });
+        // Nothing listens there: the connection is refused, so nothing was sent and trying elsewhere is safe.
+        var dead = new Uri($"http://127.0.0.1:{FreePort.Take()}/");
+        using var client = new ClusterClient([dead, live.Address], Key);
+
+        var first = await client.SubmitAsync(new JsonObject { ["type"] = "simulation" });
+        var second = await client.SubmitAsync(new JsonObject { ["type"] = "simulation" });
+
+        Assert.That((first.JobId, second.JobId), Is.EqualTo(("job-1", "job-1")));
+        Assert.That(bodies.Select(b => JsonNode.Parse(b)!["type"]!.GetValue<string>()), Is.EqualTo(new[] { "simulation", "simulation" }), "the body went along");
+        Assert.That(client.BaseAddress.Port, Is.EqualTo(live.Address.Port), "the client stays with the silo that answered");
+    }
+
+    [Test]
+    public void When_no_silo_can_be_reached_the_connection_error_is_thrown()
+    {
+        using var client = new ClusterClient([new Uri($"http://127.0.0.1:{FreePort.Take()}/"), new Uri($"http://127.0.0.1:{FreePort.Take()}/")], Key);
+
+        var error = Assert.ThrowsAsync<HttpRequestException>(() => client.ListMachinesAsync());
+
+        Assert.That(error!.HttpRequestError, Is.EqualTo(HttpRequestError.ConnectionError));
+    }
+
+    [Test]
     public async Task An_unknown_job_has_no_status()
     {
         using var server = new LocalHttpServer(LocalHttpServer.Reply(404, """{"success":false,"error":{"code":"JOB_NOT_FOUND","message":"Job not found: nope"}}"""));
