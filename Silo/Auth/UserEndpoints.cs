@@ -84,6 +84,7 @@ public static class UserEndpoints
         if (EmailProblem(email) is { } badEmail) return ApiError.Validation(badEmail);
         if (PasswordProblem(password, email) is { } badPassword) return ApiError.Validation(badPassword);
 
+        var id = UserIds.Of(email);
         var mode = options.Value.Registration;
         if (mode == RegistrationModes.Closed)
             return ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden, "Registration is closed: an admin creates accounts (Auth:Registration)");
@@ -91,18 +92,21 @@ public static class UserEndpoints
         {
             if (string.IsNullOrWhiteSpace(request!.Invitation))
                 return ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden, "Registration needs an invitation code from an admin ('invitation')");
+            // A taken email is refused before the code is used up, so that a mistyped address does not cost the invitation.
+            if (await grains.User(id).GetAsync().WaitAsync(cancellationToken).ConfigureAwait(false) is not null) return Taken();
             // Used up as it is checked, so that one code makes one account even when two registrations race.
             var invited = await redis.GetDatabase().StringGetDeleteAsync(InvitationPrefix + ApiKeySecret.Hash(request.Invitation.Trim())).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (invited.IsNull)
                 return ApiError.Result(StatusCodes.Status403Forbidden, ApiError.Forbidden, "The invitation code is not valid, was used, or expired");
         }
 
-        var id = UserIds.Of(email);
         if (!await grains.User(id).RegisterAsync(email, Hasher.HashPassword(id, password), UserRoles.User).WaitAsync(cancellationToken).ConfigureAwait(false))
-            return ApiError.Result(StatusCodes.Status409Conflict, ApiError.Conflict, "An account with this email exists already");
+            return Taken();
         var user = await grains.User(id).GetAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         return Results.Json(new { success = true, user = UserSummary.Of(user!) }, statusCode: StatusCodes.Status201Created);
     }
+
+    private static IResult Taken() => ApiError.Result(StatusCodes.Status409Conflict, ApiError.Conflict, "An account with this email exists already");
 
     private static async Task<IResult> LoginAsync(HttpContext context, GrainFactory grains, SessionStore sessions, IOptions<AuthOptions> options, CancellationToken cancellationToken)
     {

@@ -109,7 +109,9 @@ public sealed class UserAccountTests
         using var notAnEmail = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = "nobody", password = Password, invitation });
         using var first = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email, password = Password, invitation });
         using var reused = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = NewEmail(), password = Password, invitation });
-        using var taken = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = " " + email.ToUpperInvariant(), password = Password, invitation = await InvitationAsync() });
+        var spare = await InvitationAsync();
+        using var taken = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = " " + email.ToUpperInvariant(), password = Password, invitation = spare });
+        using var spareStillGood = await SendAsync(HttpMethod.Post, "/api/auth/register", json: new { email = NewEmail(), password = Password, invitation = spare });
 
         await without.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
         await forged.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
@@ -118,6 +120,7 @@ public sealed class UserAccountTests
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Created), "a refused registration does not use up the code");
         await reused.AssertErrorAsync(HttpStatusCode.Forbidden, "FORBIDDEN");
         await taken.AssertErrorAsync(HttpStatusCode.Conflict, "CONFLICT");
+        Assert.That(spareStillGood.StatusCode, Is.EqualTo(HttpStatusCode.Created), "a taken email does not use up the invitation");
     }
 
     [Test]
