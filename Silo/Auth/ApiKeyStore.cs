@@ -1,6 +1,5 @@
 using System.Globalization;
 using Cluster.Grains.Interfaces;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -32,12 +31,11 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         """;
     private const string DeleteScript = """
         redis.call('DEL', KEYS[1])
-        redis.call('XADD', KEYS[3], 'MAXLEN', '~', 1000, '*', 'key', ARGV[1])
+        redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'key', ARGV[1])
         return redis.call('SREM', KEYS[2], ARGV[1])
         """;
 
-    // Bounded so that a stream of made-up keys cannot grow it without limit.
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly LookupCache<ApiKeyRecord> _cache = new();
 
     /// <summary>Makes a new key; the returned plaintext is the only copy there will ever be.</summary>
     /// <param name="owner">The id of the user making the key; empty for an admin-made one.</param>
@@ -56,7 +54,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         var prefix = ApiKeySecret.VisiblePrefix(key);
         var createdAt = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         await Database.ScriptEvaluateAsync(StoreScript, [KeyPrefix + hash, Index], [name, string.Join(',', scopes), prefix, createdAt, hash, owner, rateLimit]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        _cache.Remove(hash);
+        _cache.Forget(hash);
         return await FindByHashAsync(hash, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("An API key just stored could not be read back");
     }
@@ -65,20 +63,9 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
     public Task<ApiKeyRecord?> FindByKeyAsync(string key, CancellationToken cancellationToken = default) =>
         FindByHashAsync(ApiKeySecret.Hash(key), cancellationToken);
 
-    public async Task<ApiKeyRecord?> FindByHashAsync(string hash, CancellationToken cancellationToken = default)
-    {
-        if (_cache.TryGetValue(hash, out ApiKeyRecord? cached)) return cached;
-        var revoked = Volatile.Read(ref _revocations);
-        var record = await ReadAsync(hash, cancellationToken).ConfigureAwait(false);
-        // A revocation read meanwhile may be of this very key, read just before it was deleted: not worth caching.
-        if (revoked != Volatile.Read(ref _revocations)) return record;
-        _cache.Set(hash, record, new MemoryCacheEntryOptions
-        {
-            Size = 1,
-            AbsoluteExpirationRelativeToNow = record is null ? UnknownKeyCacheDuration : options.Value.LookupCacheDuration,
-        });
-        return record;
-    }
+    public Task<ApiKeyRecord?> FindByHashAsync(string hash, CancellationToken cancellationToken = default) =>
+        _cache.GetOrReadAsync(hash, () => ReadAsync(hash, cancellationToken),
+            record => record is null ? UnknownKeyCacheDuration : options.Value.LookupCacheDuration);
 
     /// <summary>Every key, oldest first.</summary>
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken = default)
@@ -100,8 +87,8 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
         if (matches.Count == 0) return (ApiKeyDeletion.NotFound, null);
         if (matches.Count > 1) return (ApiKeyDeletion.Ambiguous, null);
         var record = matches[0];
-        await Database.ScriptEvaluateAsync(DeleteScript, [KeyPrefix + record.Hash, Index, Revocations.Stream], [record.Hash]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        Forget(record.Hash);
+        await Database.ScriptEvaluateAsync(DeleteScript, [KeyPrefix + record.Hash, Index, Revocations.Stream], [record.Hash, Revocations.MaxLength]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        _cache.Forget(record.Hash);
         return (ApiKeyDeletion.Deleted, record);
     }
 
@@ -123,14 +110,8 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, IOptions<AuthOptio
 
     private IDatabase Database => redis.GetDatabase();
 
-    private long _revocations;
-
     /// <summary>Drops a key from this silo's cache: it was deleted, here or on another silo.</summary>
-    public void Forget(string hash)
-    {
-        Interlocked.Increment(ref _revocations);
-        _cache.Remove(hash);
-    }
+    public void Forget(string hash) => _cache.Forget(hash);
 
     public void Dispose() => _cache.Dispose();
 }

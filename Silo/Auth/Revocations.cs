@@ -11,8 +11,11 @@ namespace Cluster.Silo.Auth;
 /// </summary>
 public sealed class Revocations(StreamTails tails, ApiKeyStore keys, SessionStore sessions) : IHostedService, IDisposable
 {
-    /// <summary>The stream of revoked hashes: field <c>key</c> or <c>session</c>, capped at about a thousand entries.</summary>
+    /// <summary>The stream of revoked hashes: field <c>key</c> or <c>session</c>, capped at about <see cref="MaxLength"/> entries.</summary>
     public const string Stream = "auth:revocations";
+
+    /// <summary>The entries the stream keeps: a silo reads each within milliseconds, so a few are plenty.</summary>
+    public const int MaxLength = 1000;
 
     private IDisposable? _subscription;
 

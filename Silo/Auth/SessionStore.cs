@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -12,7 +11,7 @@ namespace Cluster.Silo.Auth;
 public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<AuthOptions> options) : IDisposable
 {
     public const string KeyPrefix = "session:";
-    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private readonly LookupCache<string> _cache = new();
 
     private const string UserPrefix = "user:";
 
@@ -40,16 +39,12 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<AuthOpti
         return target.StartsWith(UserPrefix, StringComparison.Ordinal) ? (null, target[UserPrefix.Length..]) : (target, null);
     }
 
-    private async Task<string?> FindTargetAsync(string sessionId, CancellationToken cancellationToken)
+    private Task<string?> FindTargetAsync(string sessionId, CancellationToken cancellationToken)
     {
         var hash = ApiKeySecret.Hash(sessionId);
-        if (_cache.TryGetValue(hash, out string? cached)) return cached;
-        var revoked = Volatile.Read(ref _revocations);
-        var target = (string?)await redis.GetDatabase().StringGetAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
-        // As for keys: a revocation read meanwhile may be of this session, read just before it ended.
-        if (revoked == Volatile.Read(ref _revocations))
-            _cache.Set(hash, target, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = options.Value.LookupCacheDuration });
-        return target;
+        return _cache.GetOrReadAsync(hash,
+            async () => (string?)await redis.GetDatabase().StringGetAsync(KeyPrefix + hash).WaitAsync(cancellationToken).ConfigureAwait(false),
+            _ => options.Value.LookupCacheDuration);
     }
 
     /// <summary>Ends a session here at once, and on the other silos as soon as they read its revocation (<see cref="Revocations"/>).</summary>
@@ -59,19 +54,13 @@ public sealed class SessionStore(IConnectionMultiplexer redis, IOptions<AuthOpti
         var database = redis.GetDatabase();
         var transaction = database.CreateTransaction();
         _ = transaction.KeyDeleteAsync(KeyPrefix + hash);
-        _ = transaction.StreamAddAsync(Revocations.Stream, "session", hash, maxLength: 1000, useApproximateMaxLength: true);
+        _ = transaction.StreamAddAsync(Revocations.Stream, "session", hash, maxLength: Revocations.MaxLength, useApproximateMaxLength: true);
         await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        Forget(hash);
+        _cache.Forget(hash);
     }
-
-    private long _revocations;
 
     /// <summary>Drops a session from this silo's cache: it ended, here or on another silo.</summary>
-    public void Forget(string hash)
-    {
-        Interlocked.Increment(ref _revocations);
-        _cache.Remove(hash);
-    }
+    public void Forget(string hash) => _cache.Forget(hash);
 
     public void Dispose() => _cache.Dispose();
 }
