@@ -640,7 +640,7 @@ public sealed partial class JobGrain(
             if (value.Length > 0) fields[name] = value;
         var @event = new TopicEvent(type, fields);
         Job.Outbox.Publish(Topic, Id, @event, Streams.EventJson.ToJsonText(type, fields));
-        if (Job.WorkflowId is not null && type is "job_completed" or "job_dead" or "job_cancelled")
+        if (Job.WorkflowId is not null && WorkflowStepRelayGrain.IsStepEnd(type))
             Job.Outbox.Publish(WorkflowStepRelayGrain.Topic, Id, @event);
         WebhookTargets.PublishIfWanted(Job.Outbox, Id, Job.WebhookUrl, Job.WebhookEvents, @event);
     }

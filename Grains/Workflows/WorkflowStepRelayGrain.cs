@@ -21,13 +21,15 @@ public sealed class WorkflowStepRelayGrain : Grain, IWorkflowStepRelayGrain, ISt
     /// <summary>The topic of the workflow steps' job ends.</summary>
     public const string Topic = "steps";
 
+    /// <summary>The job events that end a workflow step: what a step's job publishes on <see cref="Topic"/>.</summary>
+    public static bool IsStepEnd(string type) => type is "job_completed" or "job_dead" or "job_cancelled";
+
     public async Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
         await handleFactory.Create<TopicEvent>().ResumeAsync(OnNextAsync);
 
     private Task OnNextAsync(TopicEvent item, StreamSequenceToken? token)
     {
-        if (item.Type is not ("job_completed" or "job_dead" or "job_cancelled")
-            || !item.Fields.ContainsKey("workflow_id") || !item.Fields.TryGetValue("job_id", out var jobId))
+        if (!IsStepEnd(item.Type) || !item.Fields.ContainsKey("workflow_id") || !item.Fields.TryGetValue("job_id", out var jobId))
             return Task.CompletedTask;
         return GrainFactory.GetGrain<IJobControlGrain>(jobId).NotifyWorkflowAsync();
     }

@@ -61,6 +61,13 @@ public static class ApiError
         return context.Response.WriteAsJsonAsync(new ApiErrorBody(new ApiErrorDetail(code, message)), context.RequestAborted);
     }
 
+    /// <summary>Sets <c>Retry-After</c> to <paramref name="wait"/> in whole seconds, at least one.</summary>
+    public static void RetryAfter(HttpResponse response, TimeSpan wait)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The code for a bare status code, when nothing more specific is known.</summary>
     public static string CodeFor(int status) => status switch
     {

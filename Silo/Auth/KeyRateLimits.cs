@@ -42,7 +42,7 @@ public static class KeyRateLimits
             var wait = (long)await redis.ScriptEvaluateAsync(ConformScript, ["rate:" + keyId], [interval, tolerance]).ConfigureAwait(false);
             if (wait > 0)
             {
-                context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait / 1e6)).ToString(CultureInfo.InvariantCulture);
+                ApiError.RetryAfter(context.Response, TimeSpan.FromMicroseconds(wait));
                 await ApiError.WriteAsync(context, StatusCodes.Status429TooManyRequests, ApiError.RateLimited,
                     $"This key's limit of {rate} requests per second, across all silos, is reached; slow down and retry").ConfigureAwait(false);
                 return;

@@ -13,10 +13,15 @@ namespace Cluster.Silo.Auth;
 public static class Tenancy
 {
     /// <summary>Whether <paramref name="caller"/> may see work of <paramref name="tenant"/>.</summary>
-    public static bool MaySee(ClaimsPrincipal caller, string? tenant) => SeesEveryTenant(caller) || tenant == caller.UserIdOf();
+    public static bool MaySee(ClaimsPrincipal caller, string? tenant) => MaySee(caller.Scopes(), caller.UserIdOf(), tenant);
+
+    /// <summary>The same, for a caller known by its scopes and user (a WebSocket connection).</summary>
+    public static bool MaySee(IEnumerable<string> scopes, string? userId, string? tenant) => SeesEveryTenant(scopes) || tenant == userId;
 
     /// <summary>Monitors and admins see every tenant's work.</summary>
-    public static bool SeesEveryTenant(ClaimsPrincipal caller) => ApiScopes.Allows(caller.Scopes(), ApiScopes.Monitor);
+    public static bool SeesEveryTenant(ClaimsPrincipal caller) => SeesEveryTenant(caller.Scopes());
+
+    private static bool SeesEveryTenant(IEnumerable<string> scopes) => ApiScopes.Allows(scopes, ApiScopes.Monitor);
 
     /// <summary>
     /// The submission as the caller's: its tenant, and its idempotency key kept apart from other tenants' (the same key

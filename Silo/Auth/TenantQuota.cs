@@ -45,13 +45,11 @@ public sealed class TenantQuota(IConnectionMultiplexer redis, IOptions<TenantLim
     public async Task<long> JobsTodayAsync(string tenant, CancellationToken cancellationToken) =>
         (long?)await redis.GetDatabase().StringGetAsync(DayKey(tenant, DateTime.UtcNow)).WaitAsync(cancellationToken).ConfigureAwait(false) ?? 0;
 
-    /// <summary>Seconds until the day's count starts again, for <c>Retry-After</c>.</summary>
-    public static long SecondsToNextDay(DateTime utcNow) => Math.Max(1, (long)Math.Ceiling((utcNow.Date.AddDays(1) - utcNow).TotalSeconds));
-
     /// <summary>The refusal of a submission over the limit: 429 naming it, with <c>Retry-After</c> at the next UTC day.</summary>
     public IResult Refusal(HttpContext context)
     {
-        context.Response.Headers.RetryAfter = SecondsToNextDay(DateTime.UtcNow).ToString(CultureInfo.InvariantCulture);
+        var now = DateTime.UtcNow;
+        Api.ApiError.RetryAfter(context.Response, now.Date.AddDays(1) - now);
         return Api.ApiError.Result(StatusCodes.Status429TooManyRequests, Api.ApiError.RateLimited,
             $"The limit of {JobsPerDay} jobs per day (Limits:JobsPerDay) is reached for this tenant; it starts again at 00:00 UTC");
     }

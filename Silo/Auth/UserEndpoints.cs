@@ -122,8 +122,7 @@ public static class UserEndpoints
         var login = await account.GetLoginAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         if (login.LockedUntil is { } lockedUntil)
         {
-            var wait = DateTimeOffset.Parse(lockedUntil, CultureInfo.InvariantCulture) - DateTimeOffset.UtcNow;
-            context.Response.Headers.RetryAfter = Math.Max(1, (long)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            ApiError.RetryAfter(context.Response, DateTimeOffset.Parse(lockedUntil, CultureInfo.InvariantCulture) - DateTimeOffset.UtcNow);
             return ApiError.Result(StatusCodes.Status429TooManyRequests, ApiError.RateLimited, $"Too many failed logins for this email; try again after {lockedUntil}");
         }
         // The same work whether or not the account exists: no answer time tells who has one.

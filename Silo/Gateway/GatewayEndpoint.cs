@@ -124,7 +124,7 @@ public sealed partial class GatewayEndpoint(EventHub hub, Cluster.Grains.GrainFa
             if (topic != GatewayTopics.Jobs || filter.JobId is null)
                 return Error(frame.Id, ErrorCodes.Forbidden, "A key without the monitor scope may only follow single jobs (filter.job_id)");
             // Another tenant's job is answered as one that does not exist, as over HTTP.
-            if (await grains.Job(filter.JobId).GetAsync(cancellationToken) is { } job && job.Tenant != connection.UserId)
+            if (await grains.Job(filter.JobId).GetAsync(cancellationToken) is { } job && !Tenancy.MaySee(connection.Scopes, connection.UserId, job.Tenant))
                 return Error(frame.Id, ErrorCodes.JobNotFound, "Job not found: " + filter.JobId);
         }
         if (connection.SubscriptionCount >= _options.MaxSubscriptionsPerConnection)
