@@ -1,10 +1,10 @@
 using Cluster.Grains.Interfaces.Jobs;
+using Cluster.Grains.Interfaces.Users;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.Grains.Interfaces.Workflows;
 using Cluster.Grains.Jobs;
 using Cluster.Grains.Workers;
 using Cluster.Grains.Workflows;
-using Cluster.Grains.Interfaces.Users;
 using StackExchange.Redis;
 
 namespace Cluster.Grains;

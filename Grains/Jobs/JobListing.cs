@@ -93,7 +93,7 @@ internal static class JobListing
         var merged = new List<SortedSetEntry>();
         foreach (var range in ranges) merged.AddRange(await range.ConfigureAwait(false));
         merged.Sort((a, b) => b.Score.CompareTo(a.Score));
-        return merged.Count > take ? [.. merged.Take(take)] : [.. merged];
+        return [.. merged.Take(take)];
     }
 
     private static bool Matches(JobState job, JobQuery q) =>

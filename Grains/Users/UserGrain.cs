@@ -51,12 +51,11 @@ public sealed class UserGrain([PersistentState("user", JobGrain.Storage)] IPersi
 
     public Task<LoginRecord> GetLoginAsync()
     {
-        var lockedUntilMs = User.Exists ? User.LockedUntilMs : _unknownLockedUntilMs;
         return Task.FromResult(new LoginRecord
         {
             User = User.Exists ? View() : null,
             PasswordHash = User.Exists ? User.PasswordHash : null,
-            LockedUntil = lockedUntilMs > NowMs ? Iso(lockedUntilMs) : null,
+            LockedUntil = LockedUntil(User.Exists ? User.LockedUntilMs : _unknownLockedUntilMs),
         });
     }
 
@@ -99,6 +98,9 @@ public sealed class UserGrain([PersistentState("user", JobGrain.Storage)] IPersi
         Role = User.Role,
         Disabled = User.Disabled,
         CreatedAt = Iso(User.CreatedMs)!,
-        LockedUntil = User.LockedUntilMs > NowMs ? Iso(User.LockedUntilMs) : null,
+        LockedUntil = LockedUntil(User.LockedUntilMs),
     };
+
+    /// <summary>When a lock ends, or null when there is none now.</summary>
+    private static string? LockedUntil(long ms) => ms > NowMs ? Iso(ms) : null;
 }
