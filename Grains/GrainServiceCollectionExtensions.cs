@@ -20,6 +20,7 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(configuration.GetSection("Workflows").Get<Interfaces.Workflows.WorkflowOptions>() ?? new Interfaces.Workflows.WorkflowOptions());
         services.AddSingleton(sp => new GrainFactory(sp.GetRequiredService<IGrainFactory>(), sp.GetRequiredService<IConnectionMultiplexer>(), options));
+        services.AddOptions<TenantLimitOptions>().Bind(configuration.GetSection(TenantLimitOptions.Section));
         services.AddSingleton(JobTypeCatalog.Default.With(ReadJobTypes(configuration.GetSection("JobTypes"))));
         return services;
     }

@@ -1,4 +1,5 @@
 using Cluster.Grains.Interfaces.Workers;
+using Orleans.Concurrency;
 
 namespace Cluster.Grains.Interfaces.Jobs;
 
@@ -28,9 +29,24 @@ public interface IJobQueueGrain : IGrainWithStringKey
     [Alias("Claim")]
     Task<JobAssignment?> ClaimAsync(string workerId, string machineId, WorkerCapabilities capabilities, TimeSpan lease);
 
+    /// <summary>
+    /// A claimed job of a tenant stopped being held (it ended, or went back in line): its tenant's running slot is free.
+    /// One-way: the job's write stands whatever the queue answers.
+    /// </summary>
+    [Alias("Release"), OneWay]
+    Task ReleaseAsync(string jobId);
+
     [Alias("Count")]
     Task<long> CountAsync();
+
+    /// <summary>Every tenant with jobs pending or held (claimed, not ended); work of no tenant is left out.</summary>
+    [Alias("Tenants")]
+    Task<IReadOnlyList<TenantJobs>> TenantsAsync();
 }
+
+/// <summary>A tenant's jobs in the queue: waiting, and held by workers (assigned or running).</summary>
+[GenerateSerializer, Immutable, Alias("Cluster.TenantJobs")]
+public sealed record TenantJobs([property: Id(0)] string Tenant, [property: Id(1)] int Pending, [property: Id(2)] int Held);
 
 /// <summary>What the queue keeps of a pending job: enough to order and match it.</summary>
 [GenerateSerializer, Immutable, Alias("Cluster.QueuedJob")]
@@ -38,4 +54,5 @@ public sealed record QueuedJob(
     [property: Id(0)] string JobId,
     [property: Id(1)] int Priority,
     [property: Id(2)] long Sequence,
-    [property: Id(3)] JobRequirements? Requirements);
+    [property: Id(3)] JobRequirements? Requirements,
+    [property: Id(4)] string? Tenant = null);

@@ -489,20 +489,24 @@ public sealed partial class JobGrain(
 
     /// <summary>
     /// Enqueues a job that just became pending; removes one that stopped being pending by any path but a claim (a
-    /// claim has taken it out already). The write stands whatever the queue answers: a job missing from the queue
-    /// is found again when the queue next rebuilds from <c>jobs:status:pending</c>, and one left in it is dropped
-    /// when its grain refuses the assignment.
+    /// claim has taken it out already); and frees its tenant's slot when a claimed job stops being held. The write
+    /// stands whatever the queue answers: a job missing from the queue is found again when the queue next rebuilds from
+    /// <c>jobs:status:pending</c>, one left in it is dropped when its grain refuses the assignment, and the slots are
+    /// counted afresh from the held jobs when it rebuilds.
     /// </summary>
     private async Task UpdateQueueAsync(string before)
     {
         var becamePending = Job.Status == JobStatus.Pending && before != JobStatus.Pending;
         var leftPending = before == JobStatus.Pending && Job.Status is not (JobStatus.Pending or JobStatus.Assigned);
-        if (!becamePending && !leftPending) return;
+        // Work of no tenant holds no slot, so it costs no call.
+        var leftHeld = Job.Tenant is not null && before is JobStatus.Assigned or JobStatus.Running && !Job.IsHeld;
+        if (!becamePending && !leftPending && !leftHeld) return;
         var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
         try
         {
-            if (becamePending) await queue.EnqueueAsync(new QueuedJob(Id, Job.Priority, Job.Sequence, Job.Requirements));
-            else await queue.RemoveAsync(Id);
+            if (leftHeld) await queue.ReleaseAsync(Id);
+            if (becamePending) await queue.EnqueueAsync(new QueuedJob(Id, Job.Priority, Job.Sequence, Job.Requirements, Job.Tenant));
+            else if (leftPending) await queue.RemoveAsync(Id);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

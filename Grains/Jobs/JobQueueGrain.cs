@@ -1,15 +1,19 @@
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using StackExchange.Redis;
 
 namespace Cluster.Grains.Jobs;
 
 /// <summary>
-/// The cluster's pending jobs in memory (<see cref="PendingIndex"/>), served for claims. Job grains enqueue their job after the write that makes it pending and remove it after one that
-/// takes it out; a claim takes the best job out and has its grain assign it, the durable step. Nothing here is
-/// persisted: on activation the index is rebuilt from <c>jobs:status:pending</c>, which the job grains keep.
+/// The cluster's pending jobs in memory (<see cref="PendingIndex"/>), served for claims in fair turns between tenants.
+/// Job grains enqueue their job after the write that makes it pending and remove it after one that takes it out; a
+/// claim takes the best job out and has its grain assign it, the durable step. Being the one queue of the cluster, it
+/// also counts each tenant's held jobs, so that <see cref="TenantLimitOptions.RunningJobs"/> holds across every silo.
+/// Nothing here is persisted: on activation the index is rebuilt from <c>jobs:status:pending</c>, and the held jobs
+/// from <c>jobs:status:assigned</c> and <c>jobs:status:running</c>, which the job grains keep.
 /// </summary>
 /// <remarks>
 /// Reentrant, because job grains await their enqueue while this grain may be awaiting one of them (an
@@ -18,12 +22,16 @@ namespace Cluster.Grains.Jobs;
 /// </remarks>
 [Reentrant]
 [KeepAlive]
-public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<JobQueueGrain> logger) : Grain, IJobQueueGrain
+public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, IOptions<TenantLimitOptions> limits, ILogger<JobQueueGrain> logger)
+    : Grain, IJobQueueGrain
 {
     private const string PendingKey = "jobs:status:pending";
+    private static readonly string[] HeldKeys = ["jobs:status:" + JobStatus.Assigned, "jobs:status:" + JobStatus.Running];
     private const int RebuildBatch = 500;
-    private readonly PendingIndex _index = new();
+    private readonly PendingIndex _index = new(limits.Value);
     private Task _rebuilt = Task.CompletedTask;
+    // Jobs released while the rebuild runs: it may have read them held just before.
+    private HashSet<string>? _releasedInRebuild;
 
     /// <summary>
     /// Starts the rebuild and returns, so that enqueues and removals are taken meanwhile (a job grain enqueueing
@@ -38,8 +46,21 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<
     public Task EnqueueAsync(QueuedJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        _index.Add(new PendingJob(job.JobId, job.Priority, job.Sequence, job.Requirements));
+        _index.Add(new PendingJob(job.JobId, job.Priority, job.Sequence, job.Requirements, job.Tenant));
         return Task.CompletedTask;
+    }
+
+    public Task ReleaseAsync(string jobId)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        if (!_index.Release(jobId)) _releasedInRebuild?.Add(jobId);
+        return Task.CompletedTask;
+    }
+
+    public async Task<IReadOnlyList<TenantJobs>> TenantsAsync()
+    {
+        await ReadyAsync();
+        return [.. _index.Tenants.Where(t => t.Tenant.Length > 0).Select(t => new TenantJobs(t.Tenant, t.Pending, t.Held)).OrderBy(t => t.Tenant, StringComparer.Ordinal)];
     }
 
     public Task RemoveAsync(string jobId)
@@ -63,11 +84,13 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<
             catch
             {
                 // Whether it was assigned is unknown: back in line, where a second assignment is refused if the first took.
+                // Its tenant's slot stays taken: if it was assigned, its grain frees the slot when the job ends.
                 if (!_index.Contains(job.JobId)) _index.Add(job);
                 throw;
             }
             if (assignment is not null) return assignment;
             // Null: no longer pending (cancelled, or assigned by another path) — an entry left behind, dropped.
+            _index.Release(job.JobId);
         }
         return null;
     }
@@ -100,6 +123,20 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<
     /// </summary>
     private async Task RebuildAsync()
     {
+        _releasedInRebuild = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            await RebuildPendingAsync();
+            foreach (var key in HeldKeys) await RebuildHeldAsync(key);
+        }
+        finally
+        {
+            _releasedInRebuild = null;
+        }
+    }
+
+    private async Task RebuildPendingAsync()
+    {
         var batch = new List<(string Id, long Sequence)>(RebuildBatch);
         var admitted = 0;
         await foreach (var entry in redis.GetDatabase().SortedSetScanAsync(PendingKey, pageSize: RebuildBatch))
@@ -123,10 +160,34 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, ILogger<
         for (var i = 0; i < batch.Count; i++)
         {
             if (jobs[i] is not { Status: JobStatus.Pending } job || _index.Contains(job.Id)) continue;
-            _index.Add(new PendingJob(job.Id, job.Priority, batch[i].Sequence, job.Requirements));
+            _index.Add(new PendingJob(job.Id, job.Priority, batch[i].Sequence, job.Requirements, job.Tenant));
             admitted++;
         }
         return admitted;
+    }
+
+    /// <summary>Counts each held job of a tenant in <paramref name="key"/> against its tenant's running slots.</summary>
+    private async Task RebuildHeldAsync(string key)
+    {
+        var ids = new List<string>(RebuildBatch);
+        await foreach (var entry in redis.GetDatabase().SortedSetScanAsync(key, pageSize: RebuildBatch))
+        {
+            ids.Add((string)entry.Element!);
+            if (ids.Count < RebuildBatch) continue;
+            await HoldAsync(ids);
+            ids.Clear();
+        }
+        await HoldAsync(ids);
+    }
+
+    private async Task HoldAsync(List<string> ids)
+    {
+        var jobs = await Task.WhenAll(ids.Select(id => GrainFactory.GetGrain<IJobGrain>(id).GetAsync()));
+        foreach (var job in jobs)
+        {
+            if (job is { Status: JobStatus.Assigned or JobStatus.Running, Tenant: { } tenant } && !_releasedInRebuild!.Contains(job.Id))
+                _index.Hold(job.Id, tenant);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rebuilt the job queue from jobs:status:pending: {Admitted} jobs read, {Count} pending")]

@@ -9,23 +9,43 @@ namespace Cluster.Grains.Jobs;
 /// <param name="Priority">0–1000, higher served first.</param>
 /// <param name="Sequence">Enqueue order, lower served first within a priority.</param>
 /// <param name="Requirements">What the worker must offer; null asks for nothing but the standard pool.</param>
-public sealed record PendingJob(string JobId, int Priority, long Sequence, JobRequirements? Requirements = null);
+/// <param name="Tenant">The user whose job it is; null for work of no tenant (an admin's key), which shares as one tenant.</param>
+public sealed record PendingJob(string JobId, int Priority, long Sequence, JobRequirements? Requirements = null, string? Tenant = null);
 
 /// <summary>
-/// Every claimable job of the cluster in memory, served for claims: of the
-/// jobs a worker can serve, those of its own pool first, then higher priority, then earlier sequence. Jobs
-/// are grouped by <see cref="RequirementClass"/>, so a claim reads one head per class the worker can serve
-/// and never walks the backlog. It also keeps the idle workers, grouped the same way, so that a new job can
-/// be pushed to one (<see cref="TryMatch"/>). One owner at a time: it is not thread-safe.
+/// Every claimable job of the cluster in memory, served for claims. Of the jobs a worker can serve, it is given:
+/// <list type="number">
+/// <item>one of its own pool before any of another pool;</item>
+/// <item>among those, one of the tenant furthest behind its fair share (start-time fair queuing, below), leaving out a
+/// tenant that has <see cref="TenantLimitOptions.RunningJobs"/> jobs held already;</item>
+/// <item>among that tenant's jobs, the highest priority, then the earliest sequence.</item>
+/// </list>
+/// Fair share: each tenant has a virtual start time. A claim of its job moves it on by 1 / its weight, and sets the
+/// index's virtual time to where the tenant stood; a tenant whose first job arrives starts at the later of its own
+/// time and the index's, so that a quiet spell earns it no burst. Tenants with jobs waiting for the same workers are so
+/// served in turn, each in proportion to its weight, and a tie goes to the higher priority, then the earlier job. With
+/// one tenant, the order is exactly pool, priority, sequence.
+/// <para>
+/// Jobs are grouped by <see cref="RequirementClass"/> and tenant, so a claim reads one head per group the worker can
+/// serve and never walks the backlog. It also keeps the idle workers, grouped by requirement class, so that a new job
+/// can be pushed to one (<see cref="TryMatch"/>). One owner at a time: it is not thread-safe.
+/// </para>
 /// </summary>
-public sealed class PendingIndex
+public sealed class PendingIndex(TenantLimitOptions? limits = null)
 {
+    // A tenant's virtual time in whole units, so that comparing two costs no floating point: a claim of weight 1 is this.
+    private const double VirtualUnit = 1_000_000;
+
     // Distinct worker capability shapes are few in a real cluster; past this, shapes with no idle worker are
     // dropped so that a client reporting ever-changing capabilities cannot grow the cache without bound.
     private const int MaxShapes = 1024;
 
     private readonly Dictionary<string, (PendingJob Job, JobClass Class)> _jobs = new(StringComparer.Ordinal);
-    private readonly Dictionary<RequirementClass, JobClass> _classes = [];
+    private readonly Dictionary<(RequirementClass, string), JobClass> _classes = [];
+    private readonly Dictionary<string, TenantShare> _tenants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TenantShare> _held = new(StringComparer.Ordinal);
+    private readonly TenantLimitOptions _limits = limits ?? new TenantLimitOptions();
+    private long _virtualNow;
     private readonly Dictionary<WorkerCapabilities, WorkerShape> _shapes = new(ShapeComparer.Instance);
     private readonly Dictionary<string, (WorkerShape Shape, LinkedListNode<IdleWorker> Node)> _idle = new(StringComparer.Ordinal);
     private long _idleSequence;
@@ -33,7 +53,7 @@ public sealed class PendingIndex
     /// <summary>Claimable jobs held.</summary>
     public int Count => _jobs.Count;
 
-    /// <summary>Requirement classes with at least one job: an empty class is dropped at once.</summary>
+    /// <summary>Groups of one requirement class and tenant with at least one job: an empty group is dropped at once.</summary>
     public int ClassCount => _classes.Count;
 
     public int IdleWorkerCount => _idle.Count;
@@ -50,12 +70,22 @@ public sealed class PendingIndex
         return found;
     }
 
-    /// <summary>How many jobs wait with requirements of the same class as <paramref name="requirements"/>.</summary>
-    public int CountOf(JobRequirements? requirements) =>
-        _classes.TryGetValue(RequirementClass.From(requirements), out var cls) ? cls.Jobs.Count : 0;
+    /// <summary>How many jobs wait with requirements of the same class as <paramref name="requirements"/>, of any tenant.</summary>
+    public int CountOf(JobRequirements? requirements)
+    {
+        var key = RequirementClass.From(requirements);
+        return _classes.Values.Where(c => c.Key.Equals(key)).Sum(c => c.Jobs.Count);
+    }
 
-    /// <summary>Each non-empty class and its number of jobs.</summary>
+    /// <summary>Each non-empty group's requirement class and its number of jobs.</summary>
     public IEnumerable<(RequirementClass Class, int Count)> Classes => _classes.Values.Select(c => (c.Key, c.Jobs.Count));
+
+    /// <summary>The jobs of <paramref name="tenant"/> waiting here, and those it holds (claimed, not yet ended).</summary>
+    public (int Pending, int Held) UsageOf(string? tenant) =>
+        _tenants.TryGetValue(tenant ?? "", out var share) ? (share.Pending, share.Held.Count) : (0, 0);
+
+    /// <summary>Every tenant with jobs waiting or held, and how many of each; work of no tenant is the empty name.</summary>
+    public IEnumerable<(string Tenant, int Pending, int Held)> Tenants => _tenants.Values.Select(t => (t.Name, t.Pending, t.Held.Count));
 
     /// <summary>
     /// Holds <paramref name="job"/>. An id already held with the same priority, sequence and class is left
@@ -64,11 +94,13 @@ public sealed class PendingIndex
     public bool Add(PendingJob job)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var key = RequirementClass.From(job.Requirements);
+        var key = (RequirementClass.From(job.Requirements), job.Tenant ?? "");
         var moving = _jobs.TryGetValue(job.JobId, out var held);
-        if (moving && held.Job.Priority == job.Priority && held.Job.Sequence == job.Sequence && held.Class.Key.Equals(key)) return false;
+        if (moving && held.Job.Priority == job.Priority && held.Job.Sequence == job.Sequence && held.Class.Key.Equals(key.Item1)
+            && held.Class.Tenant.Name == key.Item2) return false;
 
         if (!_classes.TryGetValue(key, out var cls)) cls = Open(key);
+        cls.Tenant.Pending++;
         // Added before the old place is left, so a move within one class never empties and reopens it.
         cls.Add(job);
         if (moving) Leave(held.Job, held.Class);
@@ -93,11 +125,37 @@ public sealed class PendingIndex
         return job is not null;
     }
 
-    /// <summary>Takes the job <paramref name="worker"/> should run next out of the index.</summary>
+    /// <summary>
+    /// Takes the job <paramref name="worker"/> should run next out of the index, moves its tenant's fair share on, and
+    /// counts the job as its tenant's held until <see cref="Release"/> (work of no tenant is not counted).
+    /// </summary>
     public bool TryClaim(WorkerCapabilities worker, [MaybeNullWhen(false)] out PendingJob job)
     {
         if (!TryPeek(worker, out job)) return false;
+        var tenant = _jobs[job.JobId].Class.Tenant;
+        _virtualNow = tenant.Start;
+        tenant.Start += tenant.Cost;
+        if (tenant.Name.Length > 0) Hold(job.JobId, tenant);
         Remove(job.JobId);
+        return true;
+    }
+
+    /// <summary>
+    /// Counts <paramref name="jobId"/> as held by <paramref name="tenant"/>: a job claimed before the index was made,
+    /// found running when it is rebuilt.
+    /// </summary>
+    public void Hold(string jobId, string? tenant)
+    {
+        ArgumentNullException.ThrowIfNull(jobId);
+        if (!string.IsNullOrEmpty(tenant)) Hold(jobId, ShareOf(tenant));
+    }
+
+    /// <summary>The held job ended, or went back in line: its tenant's slot is free. False when it was not held.</summary>
+    public bool Release(string jobId)
+    {
+        if (!_held.Remove(jobId, out var tenant)) return false;
+        tenant.Held.Remove(jobId);
+        ForgetIfIdle(tenant);
         return true;
     }
 
@@ -151,19 +209,26 @@ public sealed class PendingIndex
 
     private PendingJob? BestHead(List<JobClass> classes)
     {
-        if (classes.Count == 0) return null;
         ClassesExamined += classes.Count;
-        var best = classes[0].Head;
-        for (var i = 1; i < classes.Count; i++)
+        var limit = _limits.RunningJobs;
+        JobClass? best = null;
+        foreach (var cls in classes)
         {
-            if (QueueOrder.Instance.Compare(classes[i].Head, best) < 0) best = classes[i].Head;
+            // Work of no tenant is not limited.
+            if (limit > 0 && cls.Tenant.Held.Count >= limit && cls.Tenant.Name.Length > 0) continue;
+            if (best is null || cls.Tenant.Start < best.Tenant.Start
+                || cls.Tenant.Start == best.Tenant.Start && QueueOrder.Instance.Compare(cls.Head, best.Head) < 0)
+                best = cls;
         }
-        return best.Job;
+        return best?.Head.Job;
     }
 
-    private JobClass Open(RequirementClass key)
+    private JobClass Open((RequirementClass Requirements, string Tenant) key)
     {
-        var cls = new JobClass(key);
+        var tenant = ShareOf(key.Tenant);
+        // A tenant with nothing waiting joins at the index's virtual time: what it did not ask for is not owed to it.
+        if (tenant.Pending == 0) tenant.Start = Math.Max(tenant.Start, _virtualNow);
+        var cls = new JobClass(key.Requirements, tenant);
         _classes.Add(key, cls);
         foreach (var shape in _shapes.Values) shape.Admit(cls);
         return cls;
@@ -172,9 +237,38 @@ public sealed class PendingIndex
     private void Leave(PendingJob job, JobClass cls)
     {
         cls.Remove(job);
-        if (cls.Jobs.Count > 0) return;
-        _classes.Remove(cls.Key);
-        foreach (var shape in _shapes.Values) shape.Forget(cls);
+        cls.Tenant.Pending--;
+        if (cls.Jobs.Count == 0)
+        {
+            _classes.Remove((cls.Key, cls.Tenant.Name));
+            foreach (var shape in _shapes.Values) shape.Forget(cls);
+        }
+        ForgetIfIdle(cls.Tenant);
+    }
+
+    private TenantShare ShareOf(string tenant)
+    {
+        if (_tenants.TryGetValue(tenant, out var share)) return share;
+        share = new TenantShare(tenant, (long)Math.Round(VirtualUnit / _limits.WeightOf(tenant.Length > 0 ? tenant : null))) { Start = _virtualNow };
+        _tenants.Add(tenant, share);
+        return share;
+    }
+
+    private void Hold(string jobId, TenantShare tenant)
+    {
+        if (_held.TryGetValue(jobId, out var before))
+        {
+            if (before == tenant) return;
+            Release(jobId);
+        }
+        _held.Add(jobId, tenant);
+        tenant.Held.Add(jobId);
+    }
+
+    /// <summary>A tenant with nothing waiting and nothing held is dropped, so that the tenants kept are those at work.</summary>
+    private void ForgetIfIdle(TenantShare tenant)
+    {
+        if (tenant.Pending == 0 && tenant.Held.Count == 0) _tenants.Remove(tenant.Name);
     }
 
     private WorkerShape ShapeOf(WorkerCapabilities worker)
@@ -205,9 +299,21 @@ public sealed class PendingIndex
         public readonly PendingJob Job = job;
     }
 
-    private sealed class JobClass(RequirementClass key)
+    /// <summary>A tenant's place in the fair sharing: its virtual start time, what a claim costs it, and its jobs.</summary>
+    private sealed class TenantShare(string name, long cost)
+    {
+        public string Name { get; } = name;
+        public long Cost { get; } = cost;
+        public long Start { get; set; }
+        public int Pending { get; set; }
+        public HashSet<string> Held { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>The jobs of one tenant with requirements of one class.</summary>
+    private sealed class JobClass(RequirementClass key, TenantShare tenant)
     {
         public RequirementClass Key { get; } = key;
+        public TenantShare Tenant { get; } = tenant;
         public SortedSet<Place> Jobs { get; } = new(QueueOrder.Instance);
 
         /// <summary><c>Jobs.Min</c>, kept so that reading it costs no walk down the tree.</summary>

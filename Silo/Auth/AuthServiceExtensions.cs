@@ -10,7 +10,6 @@ public static class AuthServiceExtensions
     public static IServiceCollection AddClusterAuth(this IServiceCollection services)
     {
         services.AddSingleton<ApiKeyStore>();
-        services.AddOptions<TenantLimitOptions>().BindConfiguration(TenantLimitOptions.Section);
         services.AddSingleton<TenantQuota>();
         services.AddSingleton<SessionStore>();
         services.AddSingleton<BootstrapApiKey>();

@@ -1,17 +1,9 @@
 using System.Globalization;
+using Cluster.Grains;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Cluster.Silo.Auth;
-
-/// <summary>The <c>Limits</c> configuration section: what each tenant (a user, <see cref="Tenancy"/>) may use.</summary>
-public sealed class TenantLimitOptions
-{
-    public const string Section = "Limits";
-
-    /// <summary>Jobs a tenant may submit per UTC day, workflow steps included; 0 (the default) for no limit. Env: <c>Limits__JobsPerDay</c>.</summary>
-    public int JobsPerDay { get; set; }
-}
 
 /// <summary>
 /// Each tenant's jobs per day, counted in Redis (<c>usage:{tenant}:jobs:{yyyyMMdd}</c>, kept two days) so that the

@@ -1,3 +1,4 @@
+using Cluster.Grains;
 using Cluster.Silo.Auth;
 
 namespace Cluster.Silo.Hosting;
@@ -28,7 +29,7 @@ public sealed record ConfigurationCheck(string? Problem, ClusterOptions Cluster,
                 : auth.SessionLifetime <= TimeSpan.Zero ? "Auth:SessionLifetime must be positive, e.g. 12:00:00"
                 : auth.Problem() is { } authProblem ? authProblem
                 : rate.PermitsPerSecond < 0 || rate.Burst < 0 ? "RateLimit:PermitsPerSecond and RateLimit:Burst must not be negative"
-                : limits.JobsPerDay < 0 ? "Limits:JobsPerDay must be 0 (no limit) or a positive number of jobs"
+                : limits.Problem() is { } limitsProblem ? limitsProblem
                 : OrleansProblem(orleans);
             return problem is null
                 ? new ConfigurationCheck(null, cluster, orleans)

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Cluster.Grains.Interfaces.Jobs;
 using Cluster.Grains.Interfaces.Workers;
 using Cluster.IntegrationTests.Orleans;
+using Cluster.Testing;
 using Orleans.TestingHost;
 
 namespace Cluster.IntegrationTests.Jobs;
@@ -19,12 +20,12 @@ public sealed class JobQueueGrainTests : GrainTestBase
 
     private IJobQueueGrain Queue(TestCluster? cluster = null) => (cluster ?? Cluster).Client.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
 
-    private async Task<string> CreateAsync(int priority = 50, JobRequirements? requirements = null, TestCluster? cluster = null)
+    private async Task<string> CreateAsync(int priority = 50, JobRequirements? requirements = null, TestCluster? cluster = null, string? tenant = null)
     {
         var id = "job-" + Guid.NewGuid().ToString("N")[..12];
         var created = await (cluster ?? Cluster).Client.GetGrain<IJobControlGrain>(id).CreateAsync(new JobSubmission
         {
-            Type = "text-to-image", Payload = new JsonObject(), Priority = priority, Requirements = requirements,
+            Type = "text-to-image", Payload = new JsonObject(), Priority = priority, Requirements = requirements, Tenant = tenant,
         }, JobPlacement.Alone);
         Assert.That(created, Is.True);
         return id;
@@ -121,5 +122,45 @@ public sealed class JobQueueGrainTests : GrainTestBase
         Assert.That(expected, Has.Count.EqualTo(1_098));
         Assert.That(count, Is.EqualTo(1_098));
         Assert.That(order, Is.EqualTo(expected), "a standard worker: its own pool, then priority, then first in");
+    }
+
+    [Test]
+    public async Task A_tenant_limited_to_two_running_jobs_gets_a_third_only_when_one_ends_and_the_count_survives_a_rebuild()
+    {
+        await using var limited = await RedisTestCluster.DeployAsync(RedisServer, silos: 1, timings: Options, runningJobs: 2);
+        var mine = new List<string>();
+        for (var i = 0; i < 4; i++) mine.Add(await CreateAsync(cluster: limited, tenant: "u-a"));
+        var other = await CreateAsync(cluster: limited, tenant: "u-b");
+        var queue = Queue(limited);
+        var held = new Dictionary<string, string>();
+        async Task<string?> ClaimHeldAsync(string worker)
+        {
+            var assignment = await queue.ClaimAsync(worker, "m1", Sd, Lease);
+            if (assignment is not null) held[assignment.Job.Id] = assignment.LeaseToken;
+            return assignment?.Job.Id;
+        }
+
+        var first = new[] { await ClaimHeldAsync("w1"), await ClaimHeldAsync("w2"), await ClaimHeldAsync("w3"), await ClaimHeldAsync("w4") };
+
+        Assert.That(first, Is.EqualTo(new[] { mine[0], other, mine[1], null }), "u-a's third waits while it runs two");
+        Assert.That(await queue.TenantsAsync(), Is.EqualTo(new[] { new TenantJobs("u-a", 2, 2), new TenantJobs("u-b", 0, 1) }));
+
+        Assert.That(await limited.Client.GetGrain<IJobGrain>(mine[0]).CompleteAsync(held[mine[0]], new JsonObject()), Is.True);
+        var third = await Eventually.HoldsAsync(() => ClaimHeldAsync("w4"), id => id is not null, because: "the completed job's slot is freed");
+        Assert.That(third, Is.EqualTo(mine[2]));
+        Assert.That(await ClaimHeldAsync("w5"), Is.Null);
+
+        // A new activation of the queue counts the held jobs again from Redis.
+        var serviceId = limited.Options.ServiceId;
+        await limited.StopAllSilosAsync();
+        await using var restarted = await RedisTestCluster.DeployAsync(RedisServer, silos: 1, serviceId: serviceId, timings: Options, runningJobs: 2);
+        queue = Queue(restarted);
+        Assert.That(await queue.ClaimAsync("w6", "m1", Sd, Lease), Is.Null, "u-a still runs two after the rebuild");
+        Assert.That(await queue.TenantsAsync(), Is.EqualTo(new[] { new TenantJobs("u-a", 1, 2), new TenantJobs("u-b", 0, 1) }));
+
+        await restarted.Client.GetGrain<IJobGrain>(mine[1]).FailAsync(held[mine[1]], new JobError("BOOM", "failed for good"), retryable: false);
+        var fourth = await Eventually.HoldsAsync(async () => (await queue.ClaimAsync("w6", "m1", Sd, Lease))?.Job.Id, id => id is not null,
+            because: "the failed job's slot is freed");
+        Assert.That(fourth, Is.EqualTo(mine[3]));
     }
 }

@@ -22,6 +22,7 @@ public static class RedisTestCluster
 {
     private const string ConnectionKey = "Test:RedisConnectionString";
     private const string TimingsKey = "Test:Jobs:";
+    private const string LimitsKey = "Test:Limits:";
 
     /// <summary>The Redis stream provider (topics in <c>events:{topic}</c>) and the outbox storage that publishes on it.</summary>
     public const string StreamProvider = ClusterGrainsSilo.StreamProvider;
@@ -31,7 +32,8 @@ public static class RedisTestCluster
     public static readonly ClusterGrainOptions Timings = new() { RetryBackoff = TimeSpan.FromMilliseconds(200), Lease = TimeSpan.FromSeconds(2) };
 
     /// <summary>Deploys <paramref name="silos"/> silos on <paramref name="redis"/>; a new service id unless one is given (to restart a service).</summary>
-    public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null, ClusterGrainOptions? timings = null)
+    /// <param name="runningJobs">Each tenant's limit of held jobs (<see cref="TenantLimitOptions.RunningJobs"/>); 0 for none.</param>
+    public static async Task<TestCluster> DeployAsync(RedisFixture redis, short silos = 2, string? serviceId = null, ClusterGrainOptions? timings = null, int runningJobs = 0)
     {
         timings ??= Timings;
         var builder = new TestClusterBuilder(silos);
@@ -43,6 +45,7 @@ public static class RedisTestCluster
         builder.Properties[TimingsKey + nameof(ClusterGrainOptions.WorkerTimeout)] = timings.WorkerTimeout.ToString("c");
         builder.Properties[TimingsKey + nameof(ClusterGrainOptions.RetryBackoff)] = timings.RetryBackoff.ToString("c");
         builder.Properties[TimingsKey + nameof(ClusterGrainOptions.SweepInterval)] = timings.SweepInterval.ToString("c");
+        builder.Properties[LimitsKey + nameof(TenantLimitOptions.RunningJobs)] = runningJobs.ToString(System.Globalization.CultureInfo.InvariantCulture);
         builder.AddSiloBuilderConfigurator<Configurator>();
         builder.AddClientBuilderConfigurator<Configurator>();
         var cluster = builder.Build();
@@ -66,6 +69,7 @@ public static class RedisTestCluster
             silo.Services.AddClusterSerializers();
             silo.Services.AddGrainInterfaceTypeCache();
             silo.Services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Test:Jobs").Get<ClusterGrainOptions>()!);
+            silo.Services.AddOptions<TenantLimitOptions>().BindConfiguration(LimitsKey.TrimEnd(':'));
             silo.AddClusterGrains();
         }
     }
