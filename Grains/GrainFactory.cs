@@ -51,6 +51,10 @@ public sealed class GrainFactory
         return [.. users.OfType<UserView>().OrderBy(u => u.CreatedAt, StringComparer.Ordinal).ThenBy(u => u.Id, StringComparer.Ordinal)];
     }
 
+    /// <summary>Each tenant's jobs waiting in the cluster's queue and held by workers, for the tenants that have any.</summary>
+    public Task<IReadOnlyList<TenantJobs>> TenantJobsAsync(CancellationToken cancellationToken = default) =>
+        _grains.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default).TenantsAsync().WaitAsync(cancellationToken);
+
     /// <summary>One sweep of expired leases, lapsed workers and due retries, at once rather than on the sweeper's timer.</summary>
     public async Task<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
     {

@@ -37,6 +37,14 @@ public sealed class TenantQuota(IConnectionMultiplexer redis, IOptions<TenantLim
     public async Task<long> JobsTodayAsync(string tenant, CancellationToken cancellationToken) =>
         (long?)await redis.GetDatabase().StringGetAsync(DayKey(tenant, DateTime.UtcNow)).WaitAsync(cancellationToken).ConfigureAwait(false) ?? 0;
 
+    /// <summary>The jobs each of <paramref name="tenants"/> submitted today (UTC), in one read.</summary>
+    public async Task<long[]> JobsTodayAsync(IReadOnlyList<string> tenants, CancellationToken cancellationToken)
+    {
+        var now = DateTime.UtcNow;
+        var counts = await redis.GetDatabase().StringGetAsync([.. tenants.Select(t => (RedisKey)DayKey(t, now))]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. counts.Select(c => (long?)c ?? 0)];
+    }
+
     /// <summary>The refusal of a submission over the limit: 429 naming it, with <c>Retry-After</c> at the next UTC day.</summary>
     public IResult Refusal(HttpContext context)
     {

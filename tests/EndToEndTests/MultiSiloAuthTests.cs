@@ -9,7 +9,7 @@ namespace Cluster.EndToEndTests;
 /// <summary>
 /// Keys across two silos. A key deleted or a login ended on one silo stops working on another that had it cached, long
 /// before the cache (<c>Auth:LookupCacheDuration</c>, 30 s) would have let it go: the revocation travels on a Redis stream
-/// every silo follows. A key's rate limit holds for both silos together.
+/// every silo follows. A key's rate limit and a tenant's limit on running jobs hold for both silos together.
 /// </summary>
 public sealed class MultiSiloAuthTests
 {
@@ -22,8 +22,10 @@ public sealed class MultiSiloAuthTests
     public async Task StartCluster() => _cluster = await SiloCluster.StartAsync(2, new SiloSettings
     {
         BootstrapApiKey = AdminKey,
-        Environment = new Dictionary<string, string> { ["Auth__Registration"] = "open" },
+        Environment = new Dictionary<string, string> { ["Auth__Registration"] = "open", ["Limits__RunningJobs"] = RunningJobs.ToString(System.Globalization.CultureInfo.InvariantCulture) },
     });
+
+    private const int RunningJobs = 2;
 
     [OneTimeTearDown]
     public ValueTask StopCluster() => _cluster.DisposeAsync();
@@ -124,4 +126,39 @@ public sealed class MultiSiloAuthTests
         Assert.That(silos.SelectMany(s => s.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!.TrimEnd('/'))), Is.EquivalentTo(expected));
         Assert.That(silos.Select(s => s.GetProperty("load").GetProperty("workers").GetInt64()), Is.All.GreaterThanOrEqualTo(0));
     }
+
+    [Test]
+    public async Task A_tenant_limited_to_2_running_jobs_never_has_3_running_though_workers_on_both_silos_are_free()
+    {
+        var tenant = await Tenants.NewSubmitKeyAsync(_cluster[0]);
+        var capability = "limited-" + Guid.NewGuid().ToString("N")[..8];
+        var job = new { type = "simulation", payload = new { duration_ms = 300 }, requirements = new { capabilities = new[] { capability } } };
+        var ids = (await Tenants.SubmitBatchAsync(_cluster[0], tenant, job, 12)).ToHashSet(StringComparer.Ordinal);
+        await using var onA = AgentProcess.Start(_cluster[0], AdminKey, "limited-a", 3, "--connector", "simulation", "--capabilities", capability);
+        await using var onB = AgentProcess.Start(_cluster[1], AdminKey, "limited-b", 3, "--connector", "simulation", "--capabilities", capability);
+
+        // Submitted on silo A, watched on silo B, run by workers of both: the one queue grain counts for the whole cluster.
+        var mostSeen = 0;
+        var completed = await Eventually.HoldsAsync(async () =>
+        {
+            using var usage = await _cluster[1].Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/usage", tenant));
+            var body = await usage.JsonAsync();
+            mostSeen = Math.Max(mostSeen, body.GetProperty("usage").GetProperty("running_jobs").GetInt32());
+            Assert.That(body.GetProperty("limits").GetProperty("running_jobs").GetInt32(), Is.EqualTo(RunningJobs));
+            return (await Tenants.ListAsync(_cluster[0], AdminKey, "completed")).Where(j => ids.Contains(j.GetProperty("id").GetString()!)).ToList();
+        }, done => done.Count == ids.Count, TimeSpan.FromSeconds(60), "all twelve completed");
+
+        // From the jobs' own times: each ran from its assignment to its completion. An end at the instant of a start frees its slot first.
+        var changes = completed
+            .SelectMany(j => new[] { (At: Time(j, "assigned_at"), Change: +1), (At: Time(j, "completed_at"), Change: -1) })
+            .OrderBy(c => c.At).ThenBy(c => c.Change);
+        var (running, most) = (0, 0);
+        foreach (var change in changes) most = Math.Max(most, running += change.Change);
+        TestContext.Out.WriteLine($"at most {most} running by the jobs' times, {mostSeen} by /api/usage");
+        Assert.That(most, Is.EqualTo(RunningJobs), "never more than the limit, and the limit used: six workers were free");
+        Assert.That(mostSeen, Is.InRange(1, RunningJobs));
+    }
+
+    private static DateTimeOffset Time(System.Text.Json.JsonElement job, string property) =>
+        DateTimeOffset.Parse(job.GetProperty(property).GetString()!, System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -299,6 +299,9 @@ public sealed class UserAccountTests
         using var admin = await SendAsync(HttpMethod.Post, "/api/jobs/submit", AdminKey, job);
         using var usage = await SendAsync(HttpMethod.Get, "/api/usage", a);
         var body = await usage.JsonAsync();
+        using var everyTenant = await SendAsync(HttpMethod.Get, "/api/usage/tenants", AdminKey);
+        var tenants = (await everyTenant.JsonAsync()).GetProperty("tenants").EnumerateArray().ToDictionary(t => t.GetProperty("tenant").GetString()!, t => t.Clone());
+        using var notForTenants = await SendAsync(HttpMethod.Get, "/api/usage/tenants", a);
 
         await tooMany.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
         await workflow.AssertErrorAsync(HttpStatusCode.TooManyRequests, "RATE_LIMITED");
@@ -312,6 +315,14 @@ public sealed class UserAccountTests
             Assert.That(admin.StatusCode, Is.EqualTo(HttpStatusCode.OK), "work of no tenant is not limited");
             Assert.That(body.GetProperty("usage").GetProperty("jobs_today").GetInt64(), Is.EqualTo(JobsPerDay));
             Assert.That(body.GetProperty("limits").GetProperty("jobs_per_day").GetInt32(), Is.EqualTo(JobsPerDay));
+            Assert.That(body.GetProperty("usage").GetProperty("pending_jobs").GetInt32(), Is.EqualTo(JobsPerDay), "no worker can run them: all wait");
+            Assert.That(body.GetProperty("usage").GetProperty("running_jobs").GetInt32(), Is.Zero);
+            Assert.That(body.GetProperty("limits").GetProperty("running_jobs").ValueKind, Is.EqualTo(JsonValueKind.Null), "no limit set");
+            Assert.That(body.GetProperty("weight").GetDouble(), Is.EqualTo(1));
+            var tenant = body.GetProperty("tenant").GetString()!;
+            Assert.That(tenants[tenant].GetProperty("usage").GetProperty("jobs_today").GetInt64(), Is.EqualTo(JobsPerDay), "the admin's view of every tenant");
+            Assert.That(tenants[tenant].GetProperty("email").GetString(), Does.EndWith("@example.test"));
+            Assert.That(notForTenants.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), "a tenant sees only its own usage");
         }
     }
 }

@@ -288,7 +288,7 @@ public sealed class HttpFuzzTests
             ("/api/keys", [HttpMethod.Get, HttpMethod.Post]), ("/api/keys/fuzz-no-such-key", [HttpMethod.Delete]),
             ("/api/session", [HttpMethod.Post, HttpMethod.Delete]),
             ("/api/auth/register", post), ("/api/auth/login", post), ("/api/auth/logout", post), ("/api/auth/invitations", post),
-            ("/api/users", get), ("/api/users/fuzz-no-such-user/disable", post), ("/api/usage", get), ("/api/discovery", get),
+            ("/api/users", get), ("/api/users/fuzz-no-such-user/disable", post), ("/api/usage", get), ("/api/usage/tenants", get), ("/api/discovery", get),
             // Prometheus' scraping endpoint answers any method; a scrape changes nothing, so a 200 is not refused here.
             ("/metrics", get),
             ("/api/no-such-route", []), ("/api/jobs/a/b/c", []),
