@@ -15,6 +15,9 @@ export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
 }
 
+// A 401 from these is a wrong credential, answered on the form, not a session that ended.
+const SIGN_IN_PATHS = new Set(['/api/session', '/api/auth/login', '/api/auth/register']);
+
 async function request(method, path, body) {
   let response;
   try {
@@ -31,7 +34,7 @@ async function request(method, path, body) {
   if (response.ok && data?.success !== false) return data;
   const error = new ApiError(response.status, data?.error?.code ?? `HTTP_${response.status}`,
     data?.error?.message ?? `${response.status} ${response.statusText}`);
-  if (response.status === 401 && path !== '/api/session') onUnauthorized(error);
+  if (response.status === 401 && !SIGN_IN_PATHS.has(path)) onUnauthorized(error);
   throw error;
 }
 
@@ -50,6 +53,18 @@ export const api = {
   whoami: () => request('GET', '/api/whoami'),
   login: (apiKey) => request('POST', '/api/session', { api_key: apiKey }),
   logout: () => request('DELETE', '/api/session'),
+  passwordLogin: (email, password) => request('POST', '/api/auth/login', { email, password }),
+  register: (email, password, invitation) => request('POST', '/api/auth/register', { email, password, invitation: invitation || undefined }),
+  endLogin: () => request('POST', '/api/auth/logout'),
+
+  usage: () => request('GET', '/api/usage'),
+  tenantsUsage: () => request('GET', '/api/usage/tenants'),
+  keys: () => request('GET', '/api/keys'),
+  createKey: (name, scopes) => request('POST', '/api/keys', { name, scopes }),
+  deleteKey: (keyId) => request('DELETE', `/api/keys/${id(keyId)}`),
+  users: () => request('GET', '/api/users'),
+  setUserDisabled: (userId, disabled) => request('POST', `/api/users/${id(userId)}/${disabled ? 'disable' : 'enable'}`),
+  invite: () => request('POST', '/api/auth/invitations'),
 
   stats: (minutes = 15) => request('GET', `/api/stats${query({ minutes })}`),
   silos: () => request('GET', '/api/silos'),

@@ -1,6 +1,7 @@
 // The monitor dashboard: signs in (session cookie), opens one gateway socket and wires the views.
 
 import { api, setUnauthorizedHandler } from './api.js';
+import { AccountView } from './views/account.js';
 import { show } from './dom.js';
 import { GatewaySocket } from './socket.js';
 import { ConnectionView } from './views/connection.js';
@@ -17,14 +18,17 @@ const MONITOR_SCOPES = ['monitor', 'admin'];
 const SUBMIT_SCOPES = ['submit', 'admin'];
 
 const connection = new ConnectionView($('connection'), $('disconnected-banner'));
-const login = new LoginView($('login-form'), (me) => signedIn(me));
+const login = new LoginView($('login-view'), (me) => signedIn(me));
 let session = null; // the running dashboard: {stop()}
+let account = null; // the account page of whoever is signed in
 
 setUnauthorizedHandler(() => signedOut('Your session has ended — sign in again.'));
 $('logout').addEventListener('click', async () => {
-  await api.logout().catch(() => {});
+  // Ends a key's session and a user's login alike, and clears the cookie.
+  await api.endLogin().catch(() => {});
   signedOut();
 });
+for (const tab of document.querySelectorAll('#nav [data-page]')) tab.addEventListener('click', () => openPage(tab.dataset.page));
 
 boot();
 
@@ -36,25 +40,40 @@ async function boot() {
   }
 }
 
+/** A monitor or admin sees the monitor and an account page; a user's login only the account page; any other key nothing. */
 function signedIn(me) {
-  if (!me.scopes?.some((s) => MONITOR_SCOPES.includes(s))) {
+  const monitors = me.scopes?.some((s) => MONITOR_SCOPES.includes(s));
+  if (!monitors && !me.login) {
     api.logout().catch(() => {});
     signedOut(`The key “${me.name}” has scopes ${me.scopes.join(', ') || 'none'}; the dashboard needs monitor or admin.`);
     return;
   }
   session?.stop();
+  session = null;
   $('identity-name').textContent = me.name ?? '';
   show($('identity'), true);
   show($('login-view'), false);
-  show($('dashboard-view'), true);
-  session = startDashboard(me);
+  show($('nav'), monitors);
+  account = new AccountView({ usage: $('usage'), keys: $('keys'), tenants: $('tenants'), users: $('users') }, me);
+  if (monitors) session = startDashboard(me);
+  openPage(monitors ? 'monitor' : 'account');
+}
+
+function openPage(page) {
+  for (const tab of document.querySelectorAll('#nav [data-page]')) tab.setAttribute('aria-selected', String(tab.dataset.page === page));
+  show($('dashboard-view'), page === 'monitor');
+  show($('account-view'), page === 'account');
+  if (page === 'account') account?.refresh();
 }
 
 function signedOut(message) {
   session?.stop();
   session = null;
+  account = null;
   show($('identity'), false);
+  show($('nav'), false);
   show($('dashboard-view'), false);
+  show($('account-view'), false);
   show($('login-view'), true);
   login.open(message);
 }

@@ -11,6 +11,8 @@ namespace Cluster.Benchmarks;
 /// worker (spread over 20 requirement shapes, 19 of which it cannot serve), it times claims at N = 1k, 100k and 1M and
 /// prints p50 and p99 and the ratio of each to the 1k figures. The backlog stays at N while it measures: before each
 /// timed claim one matching job is submitted (untimed), at a priority above the backlog's so that it is the one claimed.
+/// Then it prices fair sharing: the same claims with a backlog of 100k spread over 100 tenants, against that backlog
+/// of no tenant, each claim served by fair turns.
 /// </summary>
 /// <remarks>
 /// The backlog is put in the queue grain as entries (<see cref="IJobQueueGrain.EnqueueAsync"/>) without job grains
@@ -60,18 +62,68 @@ public static class ClaimBenchmark
             Console.WriteLine($"{backlog,10:N0} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
             await EmptyAsync(queue, backlog);
         }
+
+        await FairSharingAsync(scratch, queue, Claims);
         return 0;
     }
 
-    /// <summary>Puts the backlog in the queue, a window of calls at a time, 1 % of it of the shape the worker can serve.</summary>
-    private static async Task FillAsync(IJobQueueGrain queue, int backlog)
+    /// <summary>
+    /// A claim's cost with the backlog spread over 100 tenants, against the same backlog of no tenant. The worker's
+    /// 1 % are real jobs here (a fair turn may fall on any tenant's, and each must be assignable); each timed claim
+    /// follows one untimed submission of the same kind, for a tenant in turn, so the backlog stays as it was.
+    /// </summary>
+    private static async Task FairSharingAsync(ScratchCluster scratch, IJobQueueGrain queue, int claims)
+    {
+        const int Backlog = 100_000, Tenants = 100;
+        Console.WriteLine();
+        Console.WriteLine($"fair sharing: a backlog of {Backlog:N0} over 100 tenants against the same backlog of no tenant, {claims} timed claims each");
+        Console.WriteLine($"{"tenants",10} {"p50 µs",10} {"p99 µs",10} {"p50 ratio",10} {"p99 ratio",10}");
+        (double P50, double P99)? baseline = null;
+        foreach (var tenants in new[] { 0, Tenants })
+        {
+            string? TenantOf(int i) => tenants == 0 ? null : "u-bench-" + (i % tenants).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var matching = new List<int>();
+            await FillAsync(queue, Backlog, TenantOf, matching);
+            await Task.WhenAll(matching.Select(i => scratch.Grains.Jobs.SubmitAsync(Job(shape: 0) with { Tenant = TenantOf(i) })));
+            if (await queue.CountAsync() != Backlog) throw new InvalidOperationException($"the queue holds {await queue.CountAsync()} jobs, not the backlog of {Backlog}");
+            var timings = new double[claims];
+            for (var i = 0; i < claims; i++)
+            {
+                await scratch.Grains.Jobs.SubmitAsync(Job(shape: 0) with { Tenant = TenantOf(i) });
+                var started = Stopwatch.GetTimestamp();
+                var claimed = await scratch.Grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5));
+                timings[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+                if (claimed is null) throw new InvalidOperationException("a matching job was not claimed");
+            }
+            Array.Sort(timings);
+            var p50 = timings[claims / 2];
+            var p99 = timings[(int)(claims * 0.99)];
+            baseline ??= (p50, p99);
+            Console.WriteLine($"{(tenants == 0 ? "none" : tenants.ToString(System.Globalization.CultureInfo.InvariantCulture)),10} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
+            while (await scratch.Grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5)) is not null) { }
+            await EmptyAsync(queue, Backlog);
+        }
+    }
+
+    /// <summary>
+    /// Puts the backlog in the queue, a window of calls at a time, 1 % of it of the shape the worker can serve. With
+    /// <paramref name="tenantOf"/>, each entry is of its tenant; with <paramref name="matching"/>, the worker's 1 % are
+    /// left out and their numbers listed there, for the caller to submit as real jobs.
+    /// </summary>
+    private static async Task FillAsync(IJobQueueGrain queue, int backlog, Func<int, string?>? tenantOf = null, List<int>? matching = null)
     {
         const int Window = 2_000;
         var inFlight = new List<Task>(Window);
         for (var i = 0; i < backlog; i++)
         {
-            var job = Job(shape: i % 100 == 0 ? 0 : 1 + i % 19);
-            inFlight.Add(queue.EnqueueAsync(new QueuedJob(BacklogId(i), job.Priority, Sequence: i, job.Requirements)));
+            var shape = i % 100 == 0 ? 0 : 1 + i % 19;
+            if (shape == 0 && matching is not null)
+            {
+                matching.Add(i);
+                continue;
+            }
+            var job = Job(shape);
+            inFlight.Add(queue.EnqueueAsync(new QueuedJob(BacklogId(i), job.Priority, Sequence: i, job.Requirements, tenantOf?.Invoke(i))));
             if (inFlight.Count == Window)
             {
                 await Task.WhenAll(inFlight);
