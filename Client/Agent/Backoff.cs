@@ -21,6 +21,9 @@ public sealed class Backoff(TimeSpan initial, TimeSpan cap, Random? random = nul
         return TimeSpan.FromMilliseconds(Math.Min(jittered, cap.TotalMilliseconds));
     }
 
+    /// <summary>The shortest delay, jittered, without counting an attempt: for a silo that answered "not yet".</summary>
+    public TimeSpan Steady() => TimeSpan.FromMilliseconds(initial.TotalMilliseconds * (0.8 + (0.4 * _random.NextDouble())));
+
     /// <summary>After a connection that worked, start again from the shortest delay.</summary>
     public void Reset() => _attempt = 0;
 }

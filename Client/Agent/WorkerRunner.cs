@@ -37,6 +37,7 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
     {
         var silos = settings.Silos;
         var turn = 0;
+        var busyAnswers = 0;
         while (!stopping.IsCancellationRequested)
         {
             var silo = silos[turn];
@@ -50,6 +51,7 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                 {
                     var registered = await connection.ConnectAsync(Registration(), stopping).ConfigureAwait(false);
                     Backoff.Reset();
+                    busyAnswers = 0;
                     var returned = registered.ReturnedJobs > 0 ? $", {registered.ReturnedJobs} job(s) it held returned to the queue" : "";
                     log.Info(WorkerId, $"registered with {silo} (gpu {gpuIndex + 1}/{settings.GpuCount}, heartbeat {registered.HeartbeatMs} ms{returned})");
                     await ServeAsync(connection, stopping).ConfigureAwait(false);
@@ -74,6 +76,16 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
                 {
                     throw new WorkerFatalException($"{WorkerId}: the silo refused the registration: {e.Message} ({e.Code})");
                 }
+                catch (Exception e) when (IsClusterBusy(e) && busyAnswers < MaxBusyAnswers)
+                {
+                    // The silo is up; the cluster is finding a dead silo's grains again, which takes seconds. Moving on
+                    // to another silo (perhaps the dead one) or backing off further would only delay the registration;
+                    // past a dozen such answers, the silo is treated as unreachable.
+                    busyAnswers++;
+                    log.Warn(WorkerId, $"the silo at {silo} cannot register the worker yet: {e.Message}");
+                    if (!await DelayAsync(Backoff.Steady(), stopping).ConfigureAwait(false)) return;
+                    continue;
+                }
                 catch (Exception e) when (e is WebSocketException or WorkerConnectionClosedException or WorkerProtocolException
                     or TimeoutException or HttpRequestException or ClusterApiException)
                 {
@@ -83,17 +95,30 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
 
             // Any silo serves any worker: after a drop, try the next one the agent knows.
             turn = (turn + 1) % silos.Count;
-            var delay = Backoff.Next();
-            log.Info(WorkerId, $"reconnecting in {delay.TotalSeconds:0.0} s");
-            try
-            {
-                await Task.Delay(delay, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                log.Info(WorkerId, "stopped");
-                return;
-            }
+            busyAnswers = 0;
+            if (!await DelayAsync(Backoff.Next(), stopping).ConfigureAwait(false)) return;
+        }
+    }
+
+    private const string UnavailableCode = "UNAVAILABLE";
+    private const int MaxBusyAnswers = 12;
+
+    private static bool IsClusterBusy(Exception e) =>
+        e is WorkerProtocolException { Code: UnavailableCode } or ClusterApiException { Code: UnavailableCode };
+
+    /// <summary>Waits <paramref name="delay"/>; false (and logged) when the agent is stopping meanwhile.</summary>
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
+    {
+        log.Info(WorkerId, $"reconnecting in {delay.TotalSeconds:0.0} s");
+        try
+        {
+            await Task.Delay(delay, stopping).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            log.Info(WorkerId, "stopped");
+            return false;
         }
     }
 
