@@ -46,18 +46,7 @@ public static class ClaimBenchmark
         {
             await FillAsync(queue, backlog);
             if (await queue.CountAsync() != backlog) throw new InvalidOperationException($"the queue holds {await queue.CountAsync()} jobs, not the backlog of {backlog}");
-            var timings = new double[Claims];
-            for (var i = 0; i < Claims; i++)
-            {
-                await grains.Jobs.SubmitAsync(Job(shape: 0) with { Priority = 100 });
-                var started = Stopwatch.GetTimestamp();
-                var claimed = await grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5));
-                timings[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-                if (claimed is null) throw new InvalidOperationException("a matching job was not claimed");
-            }
-            Array.Sort(timings);
-            var p50 = timings[Claims / 2];
-            var p99 = timings[(int)(Claims * 0.99)];
+            var (p50, p99) = await TimeClaimsAsync(grains, Claims, _ => Job(shape: 0) with { Priority = 100 });
             baseline ??= (p50, p99);
             Console.WriteLine($"{backlog,10:N0} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
             await EmptyAsync(queue, backlog);
@@ -86,23 +75,28 @@ public static class ClaimBenchmark
             await FillAsync(queue, Backlog, TenantOf, matching);
             await Task.WhenAll(matching.Select(i => scratch.Grains.Jobs.SubmitAsync(Job(shape: 0) with { Tenant = TenantOf(i) })));
             if (await queue.CountAsync() != Backlog) throw new InvalidOperationException($"the queue holds {await queue.CountAsync()} jobs, not the backlog of {Backlog}");
-            var timings = new double[claims];
-            for (var i = 0; i < claims; i++)
-            {
-                await scratch.Grains.Jobs.SubmitAsync(Job(shape: 0) with { Tenant = TenantOf(i) });
-                var started = Stopwatch.GetTimestamp();
-                var claimed = await scratch.Grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5));
-                timings[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-                if (claimed is null) throw new InvalidOperationException("a matching job was not claimed");
-            }
-            Array.Sort(timings);
-            var p50 = timings[claims / 2];
-            var p99 = timings[(int)(claims * 0.99)];
+            var (p50, p99) = await TimeClaimsAsync(scratch.Grains, claims, i => Job(shape: 0) with { Tenant = TenantOf(i) });
             baseline ??= (p50, p99);
             Console.WriteLine($"{(tenants == 0 ? "none" : tenants.ToString(System.Globalization.CultureInfo.InvariantCulture)),10} {p50,10:F0} {p99,10:F0} {p50 / baseline.Value.P50,10:F2} {p99 / baseline.Value.P99,10:F2}");
             while (await scratch.Grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5)) is not null) { }
             await EmptyAsync(queue, Backlog);
         }
+    }
+
+    /// <summary>Times <paramref name="claims"/> claims, each after one untimed submission of <paramref name="next"/>(i); p50 and p99 in µs.</summary>
+    private static async Task<(double P50, double P99)> TimeClaimsAsync(GrainFactory grains, int claims, Func<int, JobSubmission> next)
+    {
+        var timings = new double[claims];
+        for (var i = 0; i < claims; i++)
+        {
+            await grains.Jobs.SubmitAsync(next(i));
+            var started = Stopwatch.GetTimestamp();
+            var claimed = await grains.Jobs.ClaimAsync("bench-worker", "bench-machine", Worker, TimeSpan.FromMinutes(5));
+            timings[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
+            if (claimed is null) throw new InvalidOperationException("a matching job was not claimed");
+        }
+        Array.Sort(timings);
+        return (timings[claims / 2], timings[(int)(claims * 0.99)]);
     }
 
     /// <summary>
