@@ -12,8 +12,8 @@ namespace Cluster.Grains.Jobs;
 /// Job grains enqueue their job after the write that makes it pending and remove it after one that takes it out; a
 /// claim takes the best job out and has its grain assign it, the durable step. Being the one queue of the cluster, it
 /// also counts each tenant's held jobs, so that <see cref="TenantLimitOptions.RunningJobs"/> holds across every silo.
-/// Nothing here is persisted: on activation the index is rebuilt from <c>jobs:status:pending</c>, and the held jobs
-/// from <c>jobs:status:assigned</c> and <c>jobs:status:running</c>, which the job grains keep.
+/// Nothing here is persisted: on activation the index is rebuilt from <c>jobs:status:pending</c>, and (with a running
+/// limit set) the held jobs from <c>jobs:status:assigned</c> and <c>jobs:status:running</c>, which the job grains keep.
 /// </summary>
 /// <remarks>
 /// Reentrant, because job grains await their enqueue while this grain may be awaiting one of them (an
@@ -127,7 +127,10 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, IOptions
         try
         {
             await RebuildPendingAsync();
-            foreach (var key in HeldKeys) await RebuildHeldAsync(key);
+            // Only a limit needs the held jobs counted before claims are served; reading them activates each held job's
+            // grain, which a cluster without the limit is spared (the count then starts from the claims served here).
+            if (limits.Value.RunningJobs > 0)
+                foreach (var key in HeldKeys) await RebuildHeldAsync(key);
         }
         finally
         {
