@@ -101,10 +101,13 @@ public sealed class AccountPageTests : DashboardTest
         await user.GetByTestId("user-toggle").ClickAsync();
 
         await Expect(user.GetByTestId("user-status")).ToHaveTextAsync("disabled");
+        await Expect(page.GetByTestId("key-row")).ToHaveCountAsync(1, new() { Timeout = 10_000 });
+        await Expect(page.GetByTestId("key-scope-monitor")).ToBeVisibleAsync();
         using var afterDisable = await Silo.Http.SendAsync(SiloProcess.Request(HttpMethod.Get, "/api/whoami", tenantKey));
         Assert.That((int)afterDisable.StatusCode, Is.EqualTo(401), "disabling deleted the account's keys");
         await page.GetByTestId("invite").ClickAsync();
         await Expect(page.GetByTestId("invitation")).Not.ToBeEmptyAsync();
+        await ScreenshotAsync("account-admin");
         await page.GetByTestId("nav-monitor").ClickAsync();
         await Expect(page.Locator("#dashboard-view")).ToBeVisibleAsync();
         await Expect(page.GetByTestId("connection-status")).ToHaveTextAsync("Connected");

@@ -6,6 +6,8 @@ import { h, show } from '../dom.js';
 import { dateTime, formatNumber } from '../format.js';
 
 const hasScope = (me, ...scopes) => me.scopes?.some((s) => scopes.includes(s));
+// docs/api-keys.md: an admin may give a key any of these; anyone else no more than its own.
+const ALL_SCOPES = ['submit', 'worker', 'monitor', 'admin'];
 
 export class AccountView {
   #me;
@@ -46,7 +48,7 @@ export class AccountView {
 
   async #keys(created) {
     const root = this.#sections.keys;
-    const scopes = this.#me.scopes ?? [];
+    const scopes = hasScope(this.#me, 'admin') ? ALL_SCOPES : this.#me.scopes ?? [];
     const name = h('input', { name: 'name', required: true, maxLength: 100, placeholder: 'laptop', dataset: { testid: 'key-name' } });
     const boxes = scopes.map((scope) => h('label', { class: 'inline' },
       h('input', { type: 'checkbox', name: 'scope', value: scope, checked: scope === 'submit', dataset: { testid: `key-scope-${scope}` } }), ` ${scope}`));
@@ -107,7 +109,8 @@ export class AccountView {
         h('td', { dataset: { testid: 'user-status' } }, user.disabled ? 'disabled' : user.locked_until ? `locked until ${dateTime(user.locked_until)}` : 'active'),
         h('td', {}, h('button', {
           type: 'button', class: 'button ghost', dataset: { testid: 'user-toggle' },
-          onclick: async () => { await api.setUserDisabled(user.id, !user.disabled); this.#users(); },
+          // Disabling deletes the account's keys: the keys list changes too.
+          onclick: async () => { await api.setUserDisabled(user.id, !user.disabled); this.refresh(); },
         }, user.disabled ? 'Enable' : 'Disable')))));
     });
   }
