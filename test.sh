@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 . deploy/prerequisites.sh
-ensure_apt_packages redis-server redis-tools chromium
+ensure_apt_packages redis-server redis-tools chromium liblo-tools
 ensure_dotnet
 
 find tests -path '*/TestResults/*.trx' -delete 2>/dev/null || true
