@@ -100,11 +100,10 @@ public sealed class WorkerRunner(AgentSettings settings, int gpuIndex, IJobConne
         }
     }
 
-    private const string UnavailableCode = "UNAVAILABLE";
     private const int MaxBusyAnswers = 12;
 
     private static bool IsClusterBusy(Exception e) =>
-        e is WorkerProtocolException { Code: UnavailableCode } or ClusterApiException { Code: UnavailableCode };
+        e is WorkerProtocolException { Code: ErrorCodes.Unavailable } or ClusterApiException { Code: ErrorCodes.Unavailable };
 
     /// <summary>Waits <paramref name="delay"/>; false (and logged) when the agent is stopping meanwhile.</summary>
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)

@@ -30,4 +30,6 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "PAYLOAD_TOO_LARGE";
     public const string RateLimited = "RATE_LIMITED";
     public const string Internal = "INTERNAL_ERROR";
+    /// <summary>The cluster could not answer now (a silo just died and its grains are being found again); ask again shortly.</summary>
+    public const string Unavailable = "UNAVAILABLE";
 }

@@ -21,4 +21,7 @@ public static class JobStatus
         { Waiting, Pending, Delayed, Assigned, Running, Completed, Dead, Cancelled };
 
     public static bool IsTerminal(string status) => status is Completed or Dead or Cancelled;
+
+    /// <summary>A worker holds the job under a lease.</summary>
+    public static bool IsHeld(string status) => status is Assigned or Running;
 }

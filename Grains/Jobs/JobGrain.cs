@@ -499,7 +499,7 @@ public sealed partial class JobGrain(
         var becamePending = Job.Status == JobStatus.Pending && before != JobStatus.Pending;
         var leftPending = before == JobStatus.Pending && Job.Status is not (JobStatus.Pending or JobStatus.Assigned);
         // Work of no tenant holds no slot, so it costs no call.
-        var leftHeld = Job.Tenant is not null && before is JobStatus.Assigned or JobStatus.Running && !Job.IsHeld;
+        var leftHeld = Job.Tenant is not null && JobStatus.IsHeld(before) && !Job.IsHeld;
         if (!becamePending && !leftPending && !leftHeld) return;
         var queue = GrainFactory.GetGrain<IJobQueueGrain>(IJobQueueGrain.Default);
         try

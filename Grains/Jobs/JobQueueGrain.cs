@@ -188,7 +188,7 @@ public sealed partial class JobQueueGrain(IConnectionMultiplexer redis, IOptions
         var jobs = await Task.WhenAll(ids.Select(id => GrainFactory.GetGrain<IJobGrain>(id).GetAsync()));
         foreach (var job in jobs)
         {
-            if (job is { Status: JobStatus.Assigned or JobStatus.Running, Tenant: { } tenant } && !_releasedInRebuild!.Contains(job.Id))
+            if (job is { Tenant: { } tenant } && JobStatus.IsHeld(job.Status) && !_releasedInRebuild!.Contains(job.Id))
                 _index.Hold(job.Id, tenant);
         }
     }

@@ -60,5 +60,5 @@ public sealed class JobRecord : IOutboxState
     [Id(52)] public bool CancelledByWorkflow { get; set; }
 
     public bool Exists => Status.Length > 0;
-    public bool IsHeld => Status is JobStatus.Assigned or JobStatus.Running;
+    public bool IsHeld => JobStatus.IsHeld(Status);
 }

@@ -28,7 +28,7 @@ public static class ApiError
     public const string UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE";
     public const string RateLimited = "RATE_LIMITED";
     public const string Internal = "INTERNAL_ERROR";
-    public const string Unavailable = "UNAVAILABLE";
+    public const string Unavailable = ErrorCodes.Unavailable;
 
     private static readonly Counter<long> Errors = Telemetry.Meter.CreateCounter<long>("cluster.api.errors", description: "API requests answered with an error, by code");
 

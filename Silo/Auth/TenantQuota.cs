@@ -35,7 +35,7 @@ public sealed class TenantQuota(IConnectionMultiplexer redis, IOptions<TenantLim
 
     /// <summary>The jobs <paramref name="tenant"/> submitted today (UTC).</summary>
     public async Task<long> JobsTodayAsync(string tenant, CancellationToken cancellationToken) =>
-        (long?)await redis.GetDatabase().StringGetAsync(DayKey(tenant, DateTime.UtcNow)).WaitAsync(cancellationToken).ConfigureAwait(false) ?? 0;
+        (await JobsTodayAsync([tenant], cancellationToken).ConfigureAwait(false))[0];
 
     /// <summary>The jobs each of <paramref name="tenants"/> submitted today (UTC), in one read.</summary>
     public async Task<long[]> JobsTodayAsync(IReadOnlyList<string> tenants, CancellationToken cancellationToken)

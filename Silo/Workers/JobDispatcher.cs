@@ -148,7 +148,7 @@ public sealed partial class JobDispatcher(GrainFactory grains, StreamTails strea
         try
         {
             var job = await grains.Job(jobId).GetAsync();
-            if (job is { Status: JobStatus.Assigned or JobStatus.Running } && job.WorkerId == session.WorkerId) return;
+            if (job is not null && JobStatus.IsHeld(job.Status) && job.WorkerId == session.WorkerId) return;
             if (!session.Held.TryRemove(new KeyValuePair<string, string>(jobId, lease))) return; // assigned anew meanwhile
             await session.SendAsync(new JobRevokedFrame { Type = WorkerFrameTypes.JobRevoked, JobId = jobId, Reason = reason }, CancellationToken.None);
         }

@@ -52,9 +52,9 @@ const id = (value) => encodeURIComponent(value);
 export const api = {
   whoami: () => request('GET', '/api/whoami'),
   login: (apiKey) => request('POST', '/api/session', { api_key: apiKey }),
-  logout: () => request('DELETE', '/api/session'),
   passwordLogin: (email, password) => request('POST', '/api/auth/login', { email, password }),
   register: (email, password, invitation) => request('POST', '/api/auth/register', { email, password, invitation: invitation || undefined }),
+  // Ends a key's session and a user's login alike, and clears the cookie.
   endLogin: () => request('POST', '/api/auth/logout'),
 
   usage: () => request('GET', '/api/usage'),

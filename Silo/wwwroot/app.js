@@ -24,7 +24,6 @@ let account = null; // the account page of whoever is signed in
 
 setUnauthorizedHandler(() => signedOut('Your session has ended — sign in again.'));
 $('logout').addEventListener('click', async () => {
-  // Ends a key's session and a user's login alike, and clears the cookie.
   await api.endLogin().catch(() => {});
   signedOut();
 });
@@ -44,7 +43,7 @@ async function boot() {
 function signedIn(me) {
   const monitors = me.scopes?.some((s) => MONITOR_SCOPES.includes(s));
   if (!monitors && !me.login) {
-    api.logout().catch(() => {});
+    api.endLogin().catch(() => {});
     signedOut(`The key “${me.name}” has scopes ${me.scopes.join(', ') || 'none'}; the dashboard needs monitor or admin.`);
     return;
   }
